@@ -1,0 +1,88 @@
+//! The Rust SDK for lok8s drivers: the contract's generated bindings plus small helpers.
+//! Guest code only: nothing here knows about the host.
+//!
+//! A driver implements [`Driver`] on a unit struct and calls [`export_driver!`]. The optional
+//! hooks (`post-provision`, `export`) have defaults that do nothing.
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/1.0.0",
+        world: "driver-with-hooks",
+        pub_export_macro: true,
+        default_bindings_module: "lok8s_driver_sdk::bindings",
+        generate_all,
+    });
+}
+
+pub mod log;
+
+pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
+pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
+pub use bindings::lok8s::driver::types::{
+    Capability, CapabilityRequest, Context, DockerAccess, DriverError, DriverInfo, FieldError,
+    Health, KubeAccess, Outcome, PathAccess, RunFlags, SshAccess, StatusReport,
+};
+
+/// The contract version this SDK builds drivers against.
+pub const CONTRACT_VERSION: &str = "1.0.0";
+
+/// Result type of every driver operation.
+pub type Result<T, E = DriverError> = core::result::Result<T, E>;
+
+/// What a driver implements. `post_provision` and `export` default to doing nothing.
+pub trait Driver {
+    fn describe() -> DriverInfo;
+    fn provision(ctx: Context) -> Result<Outcome>;
+    fn destroy(ctx: Context) -> Result<()>;
+    fn status(ctx: Context) -> Result<StatusReport>;
+    fn kubeconfig(ctx: Context) -> Result<String>;
+    fn post_provision(_ctx: Context) -> Result<()> {
+        Ok(())
+    }
+    fn export(_ctx: Context) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Exports a [`Driver`] implementation as the component's `driver` and `hooks` interfaces.
+#[macro_export]
+macro_rules! export_driver {
+    ($ty:ident) => {
+        impl $crate::DriverExports for $ty {
+            fn describe() -> $crate::DriverInfo {
+                <$ty as $crate::Driver>::describe()
+            }
+            fn provision(ctx: $crate::Context) -> $crate::Result<$crate::Outcome> {
+                <$ty as $crate::Driver>::provision(ctx)
+            }
+            fn destroy(ctx: $crate::Context) -> $crate::Result<()> {
+                <$ty as $crate::Driver>::destroy(ctx)
+            }
+            fn status(ctx: $crate::Context) -> $crate::Result<$crate::StatusReport> {
+                <$ty as $crate::Driver>::status(ctx)
+            }
+            fn kubeconfig(ctx: $crate::Context) -> $crate::Result<String> {
+                <$ty as $crate::Driver>::kubeconfig(ctx)
+            }
+        }
+        impl $crate::HookExports for $ty {
+            fn post_provision(ctx: $crate::Context) -> $crate::Result<()> {
+                <$ty as $crate::Driver>::post_provision(ctx)
+            }
+            fn export(ctx: $crate::Context) -> $crate::Result<Vec<(String, String)>> {
+                <$ty as $crate::Driver>::export(ctx)
+            }
+        }
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
+    };
+}
+
+/// A status report from its parts.
+pub fn status(phase: &str, health: Health, message: impl Into<String>) -> StatusReport {
+    StatusReport { phase: phase.to_string(), health, message: message.into() }
+}
+
+/// A `failed` error with this message.
+pub fn failed(message: impl Into<String>) -> DriverError {
+    DriverError::Failed(message.into())
+}

@@ -1,0 +1,41 @@
+//! Built-in driver components and their shipped grants, embedded at build time by `build.rs`.
+
+use crate::lock::Grants;
+
+include!(concat!(env!("OUT_DIR"), "/builtin_drivers.rs"));
+
+/// A driver compiled into `lo`.
+pub struct Builtin {
+    pub kind: &'static str,
+    pub component: &'static [u8],
+    grant: &'static str,
+}
+
+impl Builtin {
+    /// What `lo` grants this driver (`drivers/<kind>/grant.toml`).
+    pub fn grants(&self) -> Grants {
+        toml::from_str(self.grant).unwrap_or_default()
+    }
+}
+
+/// The built-in driver for a kind (case-insensitive).
+pub fn find(kind: &str) -> Option<Builtin> {
+    let key = kind.to_ascii_lowercase();
+    all().find(|b| b.kind == key)
+}
+
+pub fn all() -> impl Iterator<Item = Builtin> {
+    EMBEDDED.iter().map(|(kind, component, grant)| Builtin { kind, component, grant })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shipped_grants_parse() {
+        for builtin in super::all() {
+            let parsed: Result<crate::lock::Grants, _> = toml::from_str(builtin.grant);
+            assert!(parsed.is_ok(), "drivers/{}/grant.toml: {:?}", builtin.kind, parsed.err());
+        }
+        assert!(super::find("LO").is_some());
+    }
+}

@@ -1,0 +1,150 @@
+//! Argument definitions.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "lo",
+    version,
+    about = "Provision Kubernetes clusters through sandboxed WebAssembly drivers",
+    long_about = "Provision Kubernetes clusters through sandboxed WebAssembly drivers.\n\n\
+        A project holds clusters/<domain>/cluster.lok8s.yaml; its `kind:` names the driver that \
+        creates it. Drivers are WebAssembly components, pinned by sha256 in drivers.lock, that \
+        reach only what they are granted.",
+    after_help = "Examples:\n  lo provision dev.example.com\n  lo status -o json\n  lo use dev.example.com\n  lo drivers list",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// More output: -v for debug messages, -vv for trace.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Tell the driver the user accepts destructive repairs.
+    #[arg(short, long, global = true)]
+    pub force: bool,
+    /// Provision on remote infrastructure (the spec's provider).
+    #[arg(short = 'r', long, global = true)]
+    pub remote: bool,
+    /// Run only drivers pinned in drivers.lock and never change it (also LO_LOCKED=1 or CI=true).
+    #[arg(long, global = true)]
+    pub locked: bool,
+    /// The project root (default: the nearest ancestor holding clusters/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// The cluster domain (default: clusters/.active, then DOMAIN_NAME, then lok8s.dev).
+    #[arg(long = "domain", global = true, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Output format for data.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Wall-clock limit per driver call, in seconds (overrides drivers.lock).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Guest CPU time limit per driver call, in seconds (overrides drivers.lock).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub cpu_seconds: Option<u64>,
+    /// Driver memory limit in MiB (default 512; overrides drivers.lock).
+    #[arg(long, global = true, value_name = "MIB")]
+    pub memory_mib: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Create or converge the cluster of a domain.
+    #[command(visible_alias = "p", after_help = "Examples:\n  lo provision dev.example.com\n  lo p --domain dev.example.com -v")]
+    Provision {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
+    /// Remove the cluster of a domain.
+    #[command(after_help = "Example:\n  lo destroy dev.example.com")]
+    Destroy {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
+    /// Show the cluster's state as its driver reports it.
+    #[command(after_help = "Examples:\n  lo status\n  lo status dev.example.com -o json")]
+    Status {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
+    /// Write the cluster's admin kubeconfig and print its path.
+    #[command(visible_alias = "kc", after_help = "Example:\n  export KUBECONFIG=$(lo kc dev.example.com)")]
+    Kubeconfig {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
+    /// Set the active domain, or list domains when none is given.
+    #[command(after_help = "Examples:\n  lo use dev.example.com\n  lo use")]
+    Use {
+        /// The domain to make active.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
+    /// List, pin and inspect driver components.
+    #[command(after_help = "Examples:\n  lo drivers list\n  lo drivers add k3s ./k3s.wasm\n  lo drivers show lo\n  lo drivers verify")]
+    Drivers {
+        #[command(subcommand)]
+        command: Option<DriversCommand>,
+    },
+    /// Print lo's version and the contract versions it runs.
+    Version,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DriversCommand {
+    /// Every kind this project can provision: built-in drivers and drivers.lock entries, with hashes.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Pin a component for a kind in drivers.lock, granting what it requests.
+    #[command(after_help = "Example:\n  lo drivers add k3s drivers/k3s.wasm")]
+    Add {
+        /// The spec kind it provisions, such as K3s.
+        kind: String,
+        /// The component file (.wasm).
+        path: PathBuf,
+    },
+    /// Update drivers.lock to the components on disk and pin the built-in drivers the specs use.
+    Lock,
+    /// Check every pinned component's sha256 against its bytes (compiles nothing).
+    Verify,
+    /// What a kind's driver is, what it requests and what it is granted.
+    #[command(after_help = "Example:\n  lo drivers show lo")]
+    Show {
+        /// The spec kind, such as Lo.
+        kind: String,
+    },
+}
+
+impl Cli {
+    /// `--locked`, `LO_LOCKED=1` or `CI=true`.
+    pub fn locked(&self) -> bool {
+        let truthy = |name: &str| {
+            std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        };
+        self.global.locked || truthy("LO_LOCKED") || truthy("CI")
+    }
+
+    pub fn json(&self) -> bool {
+        self.global.output == Output::Json
+    }
+}

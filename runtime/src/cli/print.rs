@@ -1,0 +1,67 @@
+//! Printing data: one JSON document with `-o json`, readable text otherwise.
+
+use super::args::Cli;
+use crate::engine::bindings::types;
+use crate::lifecycle::Session;
+
+/// Prints `value` as JSON, or the text `text` builds.
+pub fn data(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if cli.json() {
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        println!("{}", text());
+    }
+}
+
+pub fn health(h: types::Health) -> &'static str {
+    match h {
+        types::Health::Running => "running",
+        types::Health::Provisioning => "provisioning",
+        types::Health::Degraded => "degraded",
+        types::Health::NotFound => "not-found",
+        types::Health::Failed => "failed",
+        types::Health::Unknown => "unknown",
+    }
+}
+
+pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport) {
+    let phase = crate::sanitize::clean(&report.phase);
+    let message = crate::sanitize::clean(&report.message);
+    let value = serde_json::json!({
+        "domain": domain,
+        "cluster": s.spec.name,
+        "cluster_domain": s.spec.domain,
+        "kind": s.spec.kind,
+        "driver": { "name": s.info.name, "version": s.info.version, "sha256": s.instance.id.digest.to_string() },
+        "phase": phase,
+        "health": health(report.health),
+        "message": message,
+    });
+    data(cli, value, || {
+        let mut text = format!(
+            "domain   {domain}\ncluster  {} (kind {})\ndriver   {} {} ({})\nphase    {phase}\nhealth   {}",
+            s.spec.name,
+            s.spec.kind,
+            s.info.name,
+            s.info.version,
+            s.instance.id.digest.short(),
+            health(report.health)
+        );
+        if !message.is_empty() {
+            text.push_str(&format!("\nmessage  {message}"));
+        }
+        text
+    });
+}
+
+pub fn version(cli: &Cli) {
+    let (major, minor, patch) = crate::CONTRACT;
+    let value = serde_json::json!({
+        "lo": crate::VERSION,
+        "contract": format!("lok8s:driver@{major}.{minor}.{patch}"),
+        "runs_contracts": format!("{major}.0.0 to {major}.{minor}.x"),
+    });
+    data(cli, value, || {
+        format!("lo {}\ncontract lok8s:driver@{major}.{minor}.{patch} (runs drivers built against {major}.0 to {major}.{minor})", crate::VERSION)
+    });
+}

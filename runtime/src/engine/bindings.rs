@@ -1,0 +1,11 @@
+//! Host-side bindings of the contract, generated from `wit/1.0.0`.
+
+wasmtime::component::bindgen!({
+    path: "../wit/1.0.0",
+    world: "driver-with-hooks",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub use exports::lok8s::driver::{hooks, lifecycle};
+pub use lok8s::driver::types;

@@ -1,0 +1,201 @@
+//! The `log` import and the sink for guest stdout/stderr. Guards the terminal: every line is
+//! stripped of control sequences, long messages are cut, and a run's total output is capped so
+//! a runaway driver cannot flood the user's disk or CI log.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::engine::bindings::lok8s::driver::log::{Host, Level};
+use crate::sanitize;
+
+/// Most bytes one driver run may print; the rest is dropped with one note.
+pub const MAX_RUN_OUTPUT: usize = 8 * 1024 * 1024;
+
+/// How much the user asked to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Normal,
+    Debug,
+    Trace,
+}
+
+impl Verbosity {
+    pub fn from_count(count: u8) -> Verbosity {
+        match count {
+            0 => Verbosity::Normal,
+            1 => Verbosity::Debug,
+            _ => Verbosity::Trace,
+        }
+    }
+}
+
+/// Where a driver's messages go: stderr, prefixed with the driver's name.
+#[derive(Clone)]
+pub struct Logger(Arc<Inner>);
+
+struct Inner {
+    driver: String,
+    verbosity: Verbosity,
+    state: Mutex<State>,
+}
+
+struct State {
+    written: usize,
+    cut: bool,
+    phase_open: bool,
+    out: Box<dyn Write + Send>,
+}
+
+impl Logger {
+    pub fn stderr(driver: &str, verbosity: Verbosity) -> Logger {
+        Logger::to(driver, verbosity, Box::new(std::io::stderr()))
+    }
+
+    pub fn to(driver: &str, verbosity: Verbosity, out: Box<dyn Write + Send>) -> Logger {
+        let state = State { written: 0, cut: false, phase_open: false, out };
+        Logger(Arc::new(Inner { driver: driver.to_string(), verbosity, state: Mutex::new(state) }))
+    }
+
+    pub fn enabled(&self, level: Level) -> bool {
+        match level {
+            Level::Trace => self.0.verbosity >= Verbosity::Trace,
+            Level::Debug => self.0.verbosity >= Verbosity::Debug,
+            Level::Info | Level::Warn | Level::Error => true,
+        }
+    }
+
+    pub fn write(&self, level: Level, message: &str) {
+        if !self.enabled(level) {
+            return;
+        }
+        let prefix = match level {
+            Level::Trace => "trace: ",
+            Level::Debug => "debug: ",
+            Level::Info => "",
+            Level::Warn => "warning: ",
+            Level::Error => "error: ",
+        };
+        self.emit(&format!("{prefix}{}: ", self.0.driver), message);
+    }
+
+    /// One line of the guest's own stdout or stderr.
+    pub fn guest_output(&self, stream: &str, line: &str) {
+        self.emit(&format!("{} ({stream}): ", self.0.driver), line);
+    }
+
+    pub fn phase_begin(&self, title: &str, steps: Option<u32>) {
+        self.end_open_phase();
+        let steps = steps.map(|n| format!(" ({n} steps)")).unwrap_or_default();
+        self.emit("==> ", &format!("{title}{steps}"));
+        self.lock().phase_open = true;
+    }
+
+    pub fn phase_step(&self, message: &str) {
+        self.emit("    ", message);
+    }
+
+    pub fn phase_end(&self, ok: bool, message: &str) {
+        self.lock().phase_open = false;
+        let word = if ok { "done" } else { "failed" };
+        let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+        self.emit("    ", &format!("{word}{message}"));
+    }
+
+    /// A phase the driver left open when its call ended (it trapped or returned early).
+    pub fn end_open_phase(&self) {
+        if std::mem::take(&mut self.lock().phase_open) {
+            self.emit("    ", "ended");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn emit(&self, prefix: &str, message: &str) {
+        let clean = sanitize::clean(message);
+        let mut state = self.lock();
+        if state.cut {
+            return;
+        }
+        let mut text = String::new();
+        for line in clean.lines() {
+            text.push_str(prefix);
+            text.push_str(line);
+            text.push('\n');
+        }
+        if state.written + text.len() > MAX_RUN_OUTPUT {
+            state.cut = true;
+            text = format!("{prefix}output cut: the driver printed more than {} MiB\n", MAX_RUN_OUTPUT >> 20);
+        }
+        state.written += text.len();
+        let _ = state.out.write_all(text.as_bytes());
+        let _ = state.out.flush();
+    }
+}
+
+impl Host for super::HostState {
+    async fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.log.write(level, &message);
+        Ok(())
+    }
+
+    async fn enabled(&mut self, level: Level) -> wasmtime::Result<bool> {
+        Ok(self.log.enabled(level))
+    }
+
+    async fn phase_begin(&mut self, title: String, steps: Option<u32>) -> wasmtime::Result<()> {
+        self.log.phase_begin(&title, steps);
+        Ok(())
+    }
+
+    async fn phase_step(&mut self, message: String) -> wasmtime::Result<()> {
+        self.log.phase_step(&message);
+        Ok(())
+    }
+
+    async fn phase_end(&mut self, ok: bool, message: String) -> wasmtime::Result<()> {
+        self.log.phase_end(ok, &message);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn levels_prefixes_and_sanitising() {
+        let buf = Buffer::default();
+        let log = Logger::to("k3s", Verbosity::Normal, Box::new(buf.clone()));
+        log.write(Level::Debug, "hidden");
+        log.write(Level::Warn, "two\nlines\x1b[31m");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "warning: k3s: two\nwarning: k3s: lines\n");
+    }
+
+    #[test]
+    fn total_output_is_capped() {
+        let buf = Buffer::default();
+        let log = Logger::to("x", Verbosity::Normal, Box::new(buf.clone()));
+        let chunk = "y".repeat(sanitize::MAX_MESSAGE_BYTES - 100);
+        for _ in 0..(MAX_RUN_OUTPUT / chunk.len() + 10) {
+            log.write(Level::Info, &chunk);
+        }
+        let len = buf.0.lock().unwrap().len();
+        assert!(len <= MAX_RUN_OUTPUT, "{len}");
+        assert!(String::from_utf8_lossy(&buf.0.lock().unwrap()).ends_with("more than 8 MiB\n"));
+    }
+}

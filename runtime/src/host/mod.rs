@@ -1,0 +1,95 @@
+//! The driver's world. A store starts from an empty WASI context (no files, no env, no
+//! network, stdin closed) and gains each capability by a builder call that takes its grant:
+//! reading `HostBuilder`'s calls tells exactly what a driver can reach.
+
+pub mod files;
+pub mod log;
+pub mod stdio;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::engine::bindings;
+use crate::engine::limits::StoreLimits;
+pub use files::{FilesError, Preopen};
+pub use log::{Logger, Verbosity};
+
+/// Per-run state of one driver instance.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) log: Logger,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
+pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
+/// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &[];
+/// Import interfaces the contract designs but this build does not implement yet.
+pub const NOT_YET_IMPLEMENTED: &[&str] = &["docker", "kubectl-apply", "http", "ssh", "tls"];
+/// WASI packages a driver may import (what every guest language's standard library uses).
+/// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
+pub const WASI_ALLOWED: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+
+/// Builds a [`HostState`] capability by capability.
+pub struct HostBuilder {
+    wasi: WasiCtxBuilder,
+    log: Logger,
+    limits: StoreLimits,
+}
+
+impl HostBuilder {
+    /// Nothing granted: guest stdout/stderr go through the sanitising logger, everything else
+    /// is closed.
+    pub fn new(log: Logger, limits: StoreLimits) -> Self {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdio::GuestOutput::new(log.clone(), "stdout"));
+        wasi.stderr(stdio::GuestOutput::new(log.clone(), "stderr"));
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        HostBuilder { wasi, log, limits }
+    }
+
+    /// Directories the driver may open, each with its permission.
+    pub fn files(mut self, preopens: &[Preopen]) -> Result<Self, FilesError> {
+        for p in preopens {
+            let perms = if p.writable { wasmtime_wasi::FsPerms::ReadWrite } else { wasmtime_wasi::FsPerms::ReadOnly };
+            self.wasi
+                .preopened_dir(&p.host, &p.guest, perms)
+                .map_err(|e| FilesError::Preopen { guest: p.guest.clone(), message: e.to_string() })?;
+        }
+        Ok(self)
+    }
+
+    /// Environment variables granted by name, with their values from `lookup`; ungranted
+    /// names are simply absent in the guest.
+    pub fn env(mut self, granted: &[String], lookup: impl Fn(&str) -> Option<String>) -> Self {
+        for name in granted {
+            if let Some(value) = lookup(name) {
+                self.wasi.env(name, value);
+            }
+        }
+        self
+    }
+
+    pub fn build(mut self) -> HostState {
+        HostState { wasi: self.wasi.build(), table: ResourceTable::new(), limits: self.limits, log: self.log }
+    }
+}
+
+/// The linker every driver instance is created from: WASI plus the always-on imports.
+pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    bindings::lok8s::driver::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    bindings::lok8s::driver::log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+impl bindings::lok8s::driver::types::Host for HostState {}

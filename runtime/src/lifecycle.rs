@@ -1,0 +1,202 @@
+//! The lifecycle commands as library calls: load spec -> resolve driver -> verify -> compile
+//! -> instantiate with grants and limits -> call the driver -> framework steps. The CLI only
+//! parses and prints.
+
+use anyhow::{anyhow, Context as _};
+
+use crate::engine::bindings::types;
+use crate::engine::cache::{CacheOutcome, CompiledCache};
+use crate::engine::contract;
+use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
+use crate::engine::limits::{RunLimits, StoreLimits};
+use crate::engine::Runtime;
+use crate::framework;
+use crate::host::{self, HostBuilder, Logger, Verbosity};
+use crate::lock::{Limits, Lockfile};
+use crate::project::{ClusterSpec, Project, SpecFile};
+use crate::resolve;
+
+/// Everything a lifecycle command needs besides the domain.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub project: Project,
+    pub force: bool,
+    pub verbosity: Verbosity,
+    pub remote: bool,
+    pub locked: bool,
+    pub limits: Limits,
+}
+
+/// What `provision` ended with.
+#[derive(Debug)]
+pub enum Provisioned {
+    /// The driver did the whole lifecycle; framework steps were skipped.
+    Handled,
+    /// The driver answered `continue`; the framework steps ran.
+    Continued(framework::AfterProvision),
+}
+
+/// A driver error, printed as the driver wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DriverFailed(pub String);
+
+/// The user pressed Ctrl-C while the driver ran.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// A driver instance bound to one cluster.
+pub struct Session {
+    pub spec: ClusterSpec,
+    pub instance: DriverInstance,
+    pub info: types::DriverInfo,
+    pub ctx: types::Context,
+    pub cache: CacheOutcome,
+}
+
+/// Loads the domain's cluster spec, refusing deployment domains for `action`.
+pub fn load_cluster(project: &Project, domain: &str, action: &'static str) -> anyhow::Result<ClusterSpec> {
+    Ok(SpecFile::load(project, domain)?.into_cluster(action)?)
+}
+
+/// Resolves, verifies, compiles and starts the driver for `spec`, then asks who it is.
+pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> {
+    let project = &opts.project;
+    let lock = Lockfile::load(&project.lock_path())?;
+    let resolved = resolve::resolve(project, &lock, &spec.kind, opts.locked)?;
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
+    let id = DriverId { kind: resolved.kind.clone(), name: None, version: None, digest: resolved.component.digest().clone() };
+    let (prepared, shape, cache) = runtime
+        .prepare(&resolved.component, Some(&resolved.grants), &hint)
+        .with_context(|| format!("loading {id}"))?;
+    let limits = RunLimits::resolve(&opts.limits, &resolved.limits);
+    let preopens = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
+    let host = HostBuilder::new(Logger::stderr(&resolved.kind, opts.verbosity), StoreLimits::new(&limits))
+        .files(&preopens)?
+        .env(&resolved.grants.env, |name| std::env::var(name).ok())
+        .build();
+    let mut instance = DriverInstance::start(&prepared, host, id, limits).await.map_err(interrupted)?;
+    let info = instance.describe().await.map_err(interrupted)?;
+    contract::check_described(&shape, &info.contract).with_context(|| format!("loading {}", instance.id))?;
+    instance.set_identity(&info.name, &info.version);
+    let ctx = context(opts, &spec);
+    Ok(Session { spec, instance, info, ctx, cache })
+}
+
+/// `lo provision`: the driver's provision, then post-provision, export and the framework steps
+/// unless it answered `handled`.
+pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provisioned> {
+    let spec = load_cluster(&opts.project, domain, "provision")?;
+    let mut session = open(opts, spec).await?;
+    let s = &mut session;
+    let outcome = s.instance.provision(&s.ctx).await.map_err(|e| left_behind(e, domain))?;
+    match outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))? {
+        types::Outcome::Handled => return Ok(Provisioned::Handled),
+        types::Outcome::Continue => {}
+    }
+    if let Some(result) = s.instance.post_provision(&s.ctx).await {
+        result.map_err(|e| left_behind(e, domain))?.map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
+    }
+    let exported = match s.instance.export(&s.ctx).await {
+        Some(result) => result.map_err(interrupted)?.map_err(|e| driver_failed(&s.instance.id, "export", e))?,
+        None => Vec::new(),
+    };
+    let after = framework::after_provision(&opts.project, &s.spec, exported)?;
+    Ok(Provisioned::Continued(after))
+}
+
+/// `lo destroy`.
+pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
+    let spec = load_cluster(&opts.project, domain, "destroy")?;
+    let mut s = open(opts, spec).await?;
+    let result = s.instance.destroy(&s.ctx).await.map_err(|e| left_behind(e, domain))?;
+    result.map_err(|e| driver_failed(&s.instance.id, "destroy", e))?;
+    Ok(())
+}
+
+/// `lo status`: follows a deployment domain to the cluster it references.
+pub async fn status(opts: &Options, domain: &str) -> anyhow::Result<(Session, types::StatusReport)> {
+    let spec = match SpecFile::load(&opts.project, domain)? {
+        SpecFile::Cluster(spec) => spec,
+        SpecFile::Deploy { cluster_ref: Some(target), .. } => load_cluster(&opts.project, &target, "report the status of")
+            .with_context(|| format!("{domain} is a deployment domain referencing {target}"))?,
+        SpecFile::Deploy { cluster_ref: None, .. } => {
+            return Err(anyhow!("{domain} is a deployment domain without spec.clusterRef.domain; set it to the cluster's domain"));
+        }
+    };
+    let mut s = open(opts, spec).await?;
+    let report = s.instance.status(&s.ctx).await.map_err(interrupted)?;
+    let report = report.map_err(|e| driver_failed(&s.instance.id, "status", e))?;
+    Ok((s, report))
+}
+
+/// `lo kubeconfig`: the driver writes the file; returns its absolute path after checking it
+/// lies inside the project.
+pub async fn kubeconfig(opts: &Options, domain: &str) -> anyhow::Result<std::path::PathBuf> {
+    let spec = load_cluster(&opts.project, domain, "write a kubeconfig for")?;
+    let mut s = open(opts, spec).await?;
+    let result = s.instance.kubeconfig(&s.ctx).await.map_err(interrupted)?;
+    let rel = result.map_err(|e| driver_failed(&s.instance.id, "kubeconfig", e))?;
+    framework::check_kubeconfig_path(&opts.project, &rel).with_context(|| format!("{} returned {rel:?}", s.instance.id))
+}
+
+fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {
+    let mut flags = types::RunFlags::empty();
+    if opts.force {
+        flags |= types::RunFlags::FORCE;
+    }
+    if opts.verbosity > Verbosity::Normal {
+        flags |= types::RunFlags::VERBOSE;
+    }
+    if opts.remote {
+        flags |= types::RunFlags::REMOTE;
+    }
+    types::Context {
+        domain: spec.domain.clone(),
+        cluster_name: spec.name.clone(),
+        kind: spec.kind.clone(),
+        spec: spec.text.clone(),
+        flags,
+        cluster_dir: format!("clusters/{}", spec.domain),
+        kubeconfig: format!(".kubeconfig/{}.yaml", spec.name),
+        project: opts.project.name(),
+    }
+}
+
+/// Formats a driver's error variant as the CLI prints it.
+pub fn describe_error(e: &types::DriverError) -> String {
+    match e {
+        types::DriverError::InvalidSpec(f) => format!("invalid spec: {}: {}", f.field, f.message),
+        types::DriverError::NotFound(m) => format!("not found: {m}"),
+        types::DriverError::Denied(m) => format!("denied: {m}"),
+        types::DriverError::Unavailable(m) => format!("unavailable: {m}"),
+        types::DriverError::Timeout(m) => format!("timed out: {m}"),
+        types::DriverError::Failed(m) => m.clone(),
+    }
+}
+
+fn driver_failed(id: &DriverId, op: &str, e: types::DriverError) -> anyhow::Error {
+    let message = crate::sanitize::clean(&describe_error(&e));
+    DriverFailed(format!("{id}: {op}: {message}")).into()
+}
+
+fn interrupted(e: RunError) -> anyhow::Error {
+    if matches!(e.failure, RunFailure::Interrupted) {
+        return Interrupted(format!("{}: {}: stopped by Ctrl-C", e.driver, e.op)).into();
+    }
+    e.into()
+}
+
+/// A run that stopped midway: say what may be left and how to converge.
+fn left_behind(e: RunError, domain: &str) -> anyhow::Error {
+    let advice = format!(
+        "anything it created so far is left in place: run 'lo provision {domain}' again to converge, \
+         or 'lo destroy {domain}' to remove it"
+    );
+    if matches!(e.failure, RunFailure::Interrupted) {
+        return Interrupted(format!("{}: {}: stopped by Ctrl-C; {advice}", e.driver, e.op)).into();
+    }
+    anyhow::Error::new(e).context(advice)
+}

@@ -1,0 +1,342 @@
+//! `lo drivers …` as library calls: what each kind runs, pinning components by sha256 in
+//! `drivers.lock`, and what a driver asks for versus what it is granted.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use serde::Serialize;
+
+use crate::builtin;
+use crate::engine::bindings::types;
+use crate::engine::cache::CompiledCache;
+use crate::engine::contract::Shape;
+use crate::engine::instance::{DriverId, DriverInstance};
+use crate::engine::limits::{RunLimits, StoreLimits};
+use crate::engine::Runtime;
+use crate::host::{HostBuilder, Logger, Verbosity};
+use crate::lock::{
+    sha256_of, DockerGrant, Grants, KubeGrant, Limits, LockEntry, Lockfile, PathGrant, Source, SshGrant, Verified,
+    LOCK_VERSION,
+};
+use crate::project::{Project, SpecFile};
+
+/// A driver as `describe` and its type show it, before it is given anything.
+pub struct Inspected {
+    pub info: types::DriverInfo,
+    pub shape: Shape,
+}
+
+/// Instantiates with no files, no env and no grants, and asks the driver who it is.
+pub async fn inspect(runtime: &Runtime, kind: &str, component: &Verified) -> anyhow::Result<Inspected> {
+    let id = DriverId { kind: kind.to_string(), name: None, version: None, digest: component.digest().clone() };
+    let (prepared, shape, _) =
+        runtime.prepare(component, None, "").with_context(|| format!("loading {id}"))?;
+    let limits = RunLimits::resolve(&Limits::default(), &Limits::default());
+    let host = HostBuilder::new(Logger::stderr(kind, Verbosity::Normal), StoreLimits::new(&limits)).build();
+    let mut instance = DriverInstance::start(&prepared, host, id, limits).await?;
+    let info = instance.describe().await?;
+    crate::engine::contract::check_described(&shape, &info.contract)?;
+    Ok(Inspected { info, shape })
+}
+
+/// What a driver's describe asks for, in the lock's shape.
+pub fn requested(info: &types::DriverInfo) -> Grants {
+    let mut grants = Grants::default();
+    for request in &info.capabilities {
+        let mut one = Grants::default();
+        match &request.capability {
+            types::Capability::Docker(d) => {
+                one.docker = Some(DockerGrant {
+                    privileged: d.privileged,
+                    shared_networks: d.shared_networks.clone(),
+                    host_paths: d.host_paths.clone(),
+                })
+            }
+            types::Capability::Kube(k) => {
+                one.kube = Some(KubeGrant {
+                    namespaces: k.namespaces.clone(),
+                    kinds: k.kinds.clone(),
+                    clusters: k.clusters.clone(),
+                })
+            }
+            types::Capability::Http(hosts) => one.http = Some(hosts.clone()),
+            types::Capability::Ssh(s) => one.ssh = Some(SshGrant { hosts: s.hosts.clone(), keys: s.keys.clone() }),
+            types::Capability::Tls(sans) => one.tls = Some(sans.clone()),
+            types::Capability::Env(names) => one.env = names.clone(),
+            types::Capability::Files(paths) => {
+                one.files = paths.iter().map(|p| PathGrant { path: p.path.clone(), writable: p.writable }).collect()
+            }
+        }
+        grants.merge(one);
+    }
+    grants
+}
+
+/// One line of `lo drivers list`.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    pub kind: String,
+    pub source: String,
+    pub driver: String,
+    pub sha256: String,
+    pub pinned: bool,
+    /// `ok`, or why the pinned component cannot be used.
+    pub state: String,
+}
+
+pub async fn list(project: Option<&Project>) -> anyhow::Result<Vec<Listed>> {
+    let lock = match project {
+        Some(p) => Lockfile::load(&p.lock_path())?,
+        None => Lockfile::default(),
+    };
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let mut rows = Vec::new();
+    for (kind, entry) in &lock.drivers {
+        let state = match project.map(|p| crate::resolve::from_entry(p, kind, entry)) {
+            Some(Ok(_)) => "ok".to_string(),
+            Some(Err(e)) => e.to_string(),
+            None => "ok".into(),
+        };
+        rows.push(Listed {
+            kind: kind.clone(),
+            source: entry.source.clone(),
+            driver: entry.driver.clone().unwrap_or_default(),
+            sha256: entry.sha256.clone(),
+            pinned: true,
+            state,
+        });
+    }
+    for b in builtin::all() {
+        if lock.drivers.contains_key(b.kind) {
+            continue;
+        }
+        let component = Verified::unpinned(Arc::from(b.component));
+        let driver = match inspect(&runtime, b.kind, &component).await {
+            Ok(i) => format!("{} {}", i.info.name, i.info.version),
+            Err(e) => format!("unusable: {e:#}"),
+        };
+        rows.push(Listed {
+            kind: b.kind.to_string(),
+            source: "builtin".into(),
+            driver,
+            sha256: component.digest().to_string(),
+            pinned: false,
+            state: "ok".into(),
+        });
+    }
+    rows.sort_by(|a, b| a.kind.cmp(&b.kind));
+    Ok(rows)
+}
+
+/// What `lo drivers add` did.
+#[derive(Debug, Serialize)]
+pub struct Added {
+    pub kind: String,
+    pub source: String,
+    pub sha256: String,
+    pub driver: String,
+    pub replaced: Option<String>,
+    pub granted: Vec<String>,
+}
+
+/// Pins the component at `path` for `kind`, granting what it requests.
+pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyhow::Result<Added> {
+    let key = kind.to_ascii_lowercase();
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let source_path = project.relative(path).unwrap_or_else(|| path.display().to_string());
+    let component = Verified::unpinned(Arc::from(bytes));
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let inspected = inspect(&runtime, &key, &component).await?;
+    let info = &inspected.info;
+    if !info.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)) {
+        bail!(
+            "{} {} provisions kinds [{}], not {kind:?}; pin it under one of those",
+            info.name,
+            info.version,
+            info.kinds.join(", ")
+        );
+    }
+    let lock_path = project.lock_path();
+    let mut lock = Lockfile::load(&lock_path)?;
+    lock.version = LOCK_VERSION;
+    let requests = requested(info);
+    let entry = LockEntry {
+        source: Source::Path(source_path.clone()).to_string(),
+        requested: Some(path.display().to_string()),
+        sha256: component.digest().to_string(),
+        driver: Some(format!("{} {}", info.name, info.version)),
+        contract: Some(info.contract.clone()),
+        grants: requests.clone(),
+        requests,
+        limits: lock.drivers.get(&key).map(|e| e.limits.clone()).unwrap_or_default(),
+    };
+    let replaced = lock.drivers.insert(key.clone(), entry.clone()).map(|old| old.sha256);
+    lock.save(&lock_path)?;
+    Ok(Added {
+        kind: key,
+        source: entry.source,
+        sha256: entry.sha256,
+        driver: entry.driver.unwrap_or_default(),
+        replaced,
+        granted: entry.grants.lines(),
+    })
+}
+
+/// `lo drivers lock`: brings every pin up to date with the bytes on disk and pins the built-in
+/// drivers the project's specs use. Returns the changes; under `locked` any change is an error
+/// and nothing is written.
+pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<String>> {
+    let lock_path = project.lock_path();
+    let old = Lockfile::load(&lock_path)?;
+    let mut lock = old.clone();
+    lock.version = LOCK_VERSION;
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let mut changes = Vec::new();
+
+    for (kind, entry) in lock.drivers.iter_mut() {
+        let bytes: Arc<[u8]> = match entry.source() {
+            Some(Source::Builtin) => match builtin::find(kind) {
+                Some(b) => Arc::from(b.component),
+                None => bail!("drivers.{kind}: source \"builtin\", but this lo has no built-in {kind} driver"),
+            },
+            Some(Source::Path(p)) => Arc::from(
+                std::fs::read(project.root().join(&p)).with_context(|| format!("drivers.{kind}: reading {p}"))?,
+            ),
+            None => bail!("drivers.{kind}: unknown source {:?}", entry.source),
+        };
+        let digest = sha256_of(&bytes);
+        if digest.to_string() != entry.sha256 {
+            let inspected = inspect(&runtime, kind, &Verified::unpinned(bytes)).await?;
+            changes.push(format!("{kind}: {} -> {digest}", entry.sha256));
+            entry.sha256 = digest.to_string();
+            entry.driver = Some(format!("{} {}", inspected.info.name, inspected.info.version));
+            entry.contract = Some(inspected.info.contract.clone());
+            entry.requests = requested(&inspected.info);
+        }
+    }
+    for (domain, spec) in project.domains() {
+        let SpecFile::Cluster(spec) = spec else { continue };
+        let key = spec.kind.to_ascii_lowercase();
+        if lock.drivers.contains_key(&key) {
+            continue;
+        }
+        let Some(b) = builtin::find(&key) else {
+            bail!("clusters/{domain}: kind {} has no driver; pin one with 'lo drivers add {key} <component.wasm>'", spec.kind);
+        };
+        let component = Verified::unpinned(Arc::from(b.component));
+        let inspected = inspect(&runtime, &key, &component).await?;
+        changes.push(format!("{key}: pinned built-in {}", component.digest()));
+        lock.drivers.insert(
+            key,
+            LockEntry {
+                source: Source::Builtin.to_string(),
+                requested: None,
+                sha256: component.digest().to_string(),
+                driver: Some(format!("{} {}", inspected.info.name, inspected.info.version)),
+                contract: Some(inspected.info.contract.clone()),
+                requests: requested(&inspected.info),
+                grants: Grants::default(),
+                limits: Limits::default(),
+            },
+        );
+    }
+    if lock != old || !lock_path.exists() {
+        if locked {
+            let list = if changes.is_empty() { "  - create drivers.lock".to_string() } else {
+                changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+            };
+            bail!("drivers.lock needs changes, and --locked (or LO_LOCKED / CI) refuses them:\n{list}\nrun 'lo drivers lock' without --locked, review the diff and commit it");
+        }
+        lock.save(&lock_path)?;
+    }
+    Ok(changes)
+}
+
+/// One line of `lo drivers verify`.
+#[derive(Debug, Serialize)]
+pub struct VerifiedRow {
+    pub kind: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Checks every pin against the bytes on disk, without compiling anything.
+pub fn verify(project: &Project) -> anyhow::Result<Vec<VerifiedRow>> {
+    let lock = Lockfile::load(&project.lock_path())?;
+    Ok(lock
+        .drivers
+        .iter()
+        .map(|(kind, entry)| match crate::resolve::from_entry(project, kind, entry) {
+            Ok(r) => VerifiedRow { kind: kind.clone(), ok: true, detail: r.component.digest().to_string() },
+            Err(e) => VerifiedRow { kind: kind.clone(), ok: false, detail: e.to_string() },
+        })
+        .collect())
+}
+
+/// `lo drivers show`: identity, requested capabilities with reasons, and what is granted.
+#[derive(Debug, Serialize)]
+pub struct Shown {
+    pub kind: String,
+    pub source: String,
+    pub sha256: String,
+    pub pinned: bool,
+    pub name: String,
+    pub version: String,
+    pub contract: String,
+    pub summary: String,
+    pub kinds: Vec<String>,
+    pub hooks: bool,
+    pub imports: Vec<String>,
+    pub requested: Vec<(String, String)>,
+    pub granted: Vec<String>,
+    pub files: Vec<String>,
+}
+
+pub async fn show(project: Option<&Project>, kind: &str) -> anyhow::Result<Shown> {
+    let lock = match project {
+        Some(p) => Lockfile::load(&p.lock_path())?,
+        None => Lockfile::default(),
+    };
+    let resolved = match project {
+        Some(p) => crate::resolve::resolve(p, &lock, kind, false)?,
+        None => {
+            let b = builtin::find(kind).ok_or_else(|| anyhow::anyhow!("no built-in driver for kind {kind:?} (outside a project only built-in drivers are known)"))?;
+            crate::resolve::Resolved {
+                kind: b.kind.to_string(),
+                source: Source::Builtin,
+                component: Verified::unpinned(Arc::from(b.component)),
+                grants: b.grants(),
+                limits: Limits::default(),
+            }
+        }
+    };
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let inspected = inspect(&runtime, &resolved.kind, &resolved.component).await?;
+    let info = inspected.info;
+    let requested = info
+        .capabilities
+        .iter()
+        .map(|r| {
+            let one = requested(&types::DriverInfo { capabilities: vec![r.clone()], ..info.clone() });
+            (one.lines().join("; "), r.reason.clone())
+        })
+        .collect();
+    let mut files = vec!["clusters/<domain>/ (read-write)".to_string(), ".kubeconfig/ (read-write)".to_string()];
+    files.extend(resolved.grants.files.iter().map(|f| format!("{} ({})", f.path, if f.writable { "read-write" } else { "read-only" })));
+    Ok(Shown {
+        kind: resolved.kind.clone(),
+        source: resolved.source.to_string(),
+        sha256: resolved.component.digest().to_string(),
+        pinned: lock.entry(&resolved.kind).is_some(),
+        name: info.name.clone(),
+        version: info.version.clone(),
+        contract: info.contract.clone(),
+        summary: info.summary.clone(),
+        kinds: info.kinds.clone(),
+        hooks: inspected.shape.has_hooks,
+        imports: inspected.shape.imports.clone(),
+        requested,
+        granted: resolved.grants.lines(),
+        files,
+    })
+}

@@ -1,0 +1,124 @@
+//! The project on disk: its root (the nearest ancestor holding `clusters/`), the active domain
+//! and the cluster specs under `clusters/<domain>/`.
+
+mod domain;
+mod spec;
+
+pub use domain::{read_active as read_active_domain, validate_domain, ActiveDomain, DomainError, DomainSource, DEFAULT_DOMAIN};
+pub use spec::{ClusterSpec, SpecError, SpecFile};
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(
+        "no lok8s project here: neither {start} nor any parent holds a clusters/ folder \
+         (create clusters/<domain>/cluster.lok8s.yaml, or pass --project <dir>)"
+    )]
+    NotFound { start: PathBuf },
+    #[error("--project {path}: {reason}")]
+    BadRoot { path: PathBuf, reason: String },
+}
+
+/// A lok8s project: the folder holding `clusters/`, `.kubeconfig/` and `drivers.lock`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    root: PathBuf,
+}
+
+impl Project {
+    /// The nearest ancestor of `start` (itself included) that holds `clusters/`.
+    pub fn discover(start: &Path) -> Result<Self, ProjectError> {
+        let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
+        start
+            .ancestors()
+            .find(|dir| dir.join("clusters").is_dir())
+            .map(|root| Project { root: root.to_path_buf() })
+            .ok_or(ProjectError::NotFound { start })
+    }
+
+    /// The project rooted at `root`, as given by `--project`.
+    pub fn at(root: &Path) -> Result<Self, ProjectError> {
+        let bad = |reason: &str| ProjectError::BadRoot { path: root.to_path_buf(), reason: reason.into() };
+        let root = std::path::absolute(root).map_err(|e| bad(&e.to_string()))?;
+        if !root.is_dir() {
+            return Err(bad("is not a directory"));
+        }
+        if !root.join("clusters").is_dir() {
+            return Err(bad("has no clusters/ folder (create clusters/<domain>/cluster.lok8s.yaml)"));
+        }
+        Ok(Project { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn clusters_dir(&self) -> PathBuf {
+        self.root.join("clusters")
+    }
+
+    pub fn kubeconfig_dir(&self) -> PathBuf {
+        self.root.join(".kubeconfig")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("drivers.lock")
+    }
+
+    /// The root folder's name; drivers label what they create with it.
+    pub fn name(&self) -> String {
+        self.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "project".into())
+    }
+
+    /// `path` relative to the root, with `/` separators, when it lies inside the project.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        let abs = std::path::absolute(path).ok()?;
+        let rel = abs.strip_prefix(&self.root).ok()?;
+        Some(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+    }
+
+    /// Domains with a spec, sorted: (domain, spec file).
+    pub fn domains(&self) -> Vec<(String, SpecFile)> {
+        let mut found = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.clusters_dir()) else {
+            return found;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !entry.path().is_dir() || validate_domain(&name).is_err() {
+                continue;
+            }
+            if let Ok(spec) = SpecFile::load(self, &name) {
+                found.push((name, spec));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovers_nearest_ancestor_with_clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("clusters/a.dev")).unwrap();
+        std::fs::create_dir_all(dir.path().join("sub/deeper")).unwrap();
+        let project = Project::discover(&dir.path().join("sub/deeper")).unwrap();
+        assert_eq!(project.root(), dir.path());
+        assert_eq!(project.relative(&dir.path().join("clusters/a.dev")).unwrap(), "clusters/a.dev");
+    }
+
+    #[test]
+    fn no_clusters_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Project::at(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("has no clusters/ folder"), "{err}");
+    }
+}

@@ -1,0 +1,52 @@
+//! Guest text reaches the user's terminal only through here: a driver must not be able to move
+//! the cursor, rewrite earlier lines, set the window title or hide text.
+
+/// Longest single message a driver can print; the rest is cut with a note.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// Removes escape sequences and control characters other than newline and tab, and cuts
+/// over-long text.
+pub fn clean(text: &str) -> String {
+    let stripped = strip_ansi_escapes::strip_str(text);
+    let mut out: String = stripped
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    if out.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = out.len() - cut;
+        out.truncate(cut);
+        out.push_str(&format!(" … ({dropped} bytes cut)"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn strips_csi_osc_and_bare_controls() {
+        let hostile = "ok\x1b[2J\x1b[1;1Hwiped\x1b]0;title\x07 \rback\x08 bell\x07 c1\u{9b}31m";
+        let cleaned = clean(hostile);
+        assert!(!cleaned.chars().any(|c| c.is_control()), "{cleaned:?}");
+        assert!(cleaned.starts_with("okwiped"));
+        assert!(cleaned.contains("back"));
+    }
+
+    #[test]
+    fn keeps_newlines_tabs_and_unicode() {
+        assert_eq!(clean("a\tb\nc ✓"), "a\tb\nc ✓");
+    }
+
+    #[test]
+    fn cuts_huge_messages() {
+        let huge = "é".repeat(super::MAX_MESSAGE_BYTES);
+        let cleaned = clean(&huge);
+        assert!(cleaned.len() < super::MAX_MESSAGE_BYTES + 64);
+        assert!(cleaned.ends_with("bytes cut)"));
+    }
+}
