@@ -15,7 +15,7 @@ use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::engine::Runtime;
 use crate::host::{HostBuilder, Logger, Verbosity};
 use crate::lock::{
-    sha256_of, DockerGrant, Grants, KubeGrant, Limits, LockEntry, Lockfile, PathGrant, Source, SshGrant, Verified,
+    DockerGrant, Grants, KubeGrant, Limits, LockEntry, Lockfile, PathGrant, Source, SshGrant, Verified,
     LOCK_VERSION,
 };
 use crate::project::{Project, SpecFile};
@@ -187,13 +187,12 @@ pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyho
 /// and nothing is written.
 pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<String>> {
     let lock_path = project.lock_path();
-    let old = Lockfile::load(&lock_path)?;
-    let mut lock = old.clone();
+    let mut lock = Lockfile::load(&lock_path)?;
     lock.version = LOCK_VERSION;
-    let runtime = Runtime::new(CompiledCache::default_location())?;
-    let mut changes = Vec::new();
 
-    for (kind, entry) in lock.drivers.iter_mut() {
+    // First find what would change, compiling nothing: under --locked that is all we do.
+    let mut updates: Vec<(String, Verified)> = Vec::new();
+    for (kind, entry) in &lock.drivers {
         let bytes: Arc<[u8]> = match entry.source() {
             Some(Source::Builtin) => match builtin::find(kind) {
                 Some(b) => Arc::from(b.component),
@@ -204,51 +203,69 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
             ),
             None => bail!("drivers.{kind}: unknown source {:?}", entry.source),
         };
-        let digest = sha256_of(&bytes);
-        if digest.to_string() != entry.sha256 {
-            let inspected = inspect(&runtime, kind, &Verified::unpinned(bytes)).await?;
-            changes.push(format!("{kind}: {} -> {digest}", entry.sha256));
-            entry.sha256 = digest.to_string();
-            entry.driver = Some(format!("{} {}", inspected.info.name, inspected.info.version));
-            entry.contract = Some(inspected.info.contract.clone());
-            entry.requests = requested(&inspected.info);
+        let component = Verified::unpinned(bytes);
+        if component.digest().to_string() != entry.sha256 {
+            updates.push((kind.clone(), component));
         }
     }
+    let mut additions: Vec<(String, Verified)> = Vec::new();
     for (domain, spec) in project.domains() {
         let SpecFile::Cluster(spec) = spec else { continue };
         let key = spec.kind.to_ascii_lowercase();
-        if lock.drivers.contains_key(&key) {
+        if lock.drivers.contains_key(&key) || additions.iter().any(|(k, _)| *k == key) {
             continue;
         }
         let Some(b) = builtin::find(&key) else {
             bail!("clusters/{domain}: kind {} has no driver; pin one with 'lo drivers add {key} <component.wasm>'", spec.kind);
         };
-        let component = Verified::unpinned(Arc::from(b.component));
-        let inspected = inspect(&runtime, &key, &component).await?;
-        changes.push(format!("{key}: pinned built-in {}", component.digest()));
-        lock.drivers.insert(
-            key,
-            LockEntry {
-                source: Source::Builtin.to_string(),
-                requested: None,
-                sha256: component.digest().to_string(),
-                driver: Some(format!("{} {}", inspected.info.name, inspected.info.version)),
-                contract: Some(inspected.info.contract.clone()),
-                requests: requested(&inspected.info),
-                grants: Grants::default(),
-                limits: Limits::default(),
-            },
+        additions.push((key, Verified::unpinned(Arc::from(b.component))));
+    }
+    let mut changes: Vec<String> = updates
+        .iter()
+        .map(|(kind, c)| format!("{kind}: {} -> {}", lock.drivers[kind].sha256, c.digest()))
+        .collect();
+    changes.extend(additions.iter().map(|(kind, c)| format!("{kind}: pin built-in {}", c.digest())));
+    let needs_write = !changes.is_empty() || !lock_path.exists();
+    if needs_write && locked {
+        let list = if changes.is_empty() {
+            "  - create drivers.lock".to_string()
+        } else {
+            changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+        };
+        bail!(
+            "drivers.lock needs changes, and --locked (or LO_LOCKED / CI) refuses them:\n{list}\n\
+             run 'lo drivers lock' without --locked, review the diff and commit it"
         );
     }
-    if lock != old || !lock_path.exists() {
-        if locked {
-            let list = if changes.is_empty() { "  - create drivers.lock".to_string() } else {
-                changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
-            };
-            bail!("drivers.lock needs changes, and --locked (or LO_LOCKED / CI) refuses them:\n{list}\nrun 'lo drivers lock' without --locked, review the diff and commit it");
-        }
-        lock.save(&lock_path)?;
+    if !needs_write {
+        return Ok(changes);
     }
+
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    for (kind, component) in updates {
+        let inspected = inspect(&runtime, &kind, &component).await?;
+        if let Some(entry) = lock.drivers.get_mut(&kind) {
+            entry.sha256 = component.digest().to_string();
+            entry.driver = Some(format!("{} {}", inspected.info.name, inspected.info.version));
+            entry.contract = Some(inspected.info.contract.clone());
+            entry.requests = requested(&inspected.info);
+        }
+    }
+    for (kind, component) in additions {
+        let inspected = inspect(&runtime, &kind, &component).await?;
+        let entry = LockEntry {
+            source: Source::Builtin.to_string(),
+            requested: None,
+            sha256: component.digest().to_string(),
+            driver: Some(format!("{} {}", inspected.info.name, inspected.info.version)),
+            contract: Some(inspected.info.contract.clone()),
+            requests: requested(&inspected.info),
+            grants: Grants::default(),
+            limits: Limits::default(),
+        };
+        lock.drivers.insert(kind, entry);
+    }
+    lock.save(&lock_path)?;
     Ok(changes)
 }
 

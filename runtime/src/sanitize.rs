@@ -7,11 +7,20 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// Removes escape sequences and control characters other than newline and tab, and cuts
 /// over-long text.
 pub fn clean(text: &str) -> String {
-    let stripped = strip_ansi_escapes::strip_str(text);
-    let mut out: String = stripped
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect();
+    // The stripper drops tabs and newlines with the other controls: keep them by cleaning the
+    // pieces between them.
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for (j, piece) in line.split('\t').enumerate() {
+            if j > 0 {
+                out.push('\t');
+            }
+            out.extend(strip_ansi_escapes::strip_str(piece).chars().filter(|c| !c.is_control()));
+        }
+    }
     if out.len() > MAX_MESSAGE_BYTES {
         let mut cut = MAX_MESSAGE_BYTES;
         while !out.is_char_boundary(cut) {

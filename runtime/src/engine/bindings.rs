@@ -7,5 +7,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::lok8s::driver::{hooks, lifecycle};
-pub use lok8s::driver::types;
+pub use self::exports::lok8s::driver::{hooks, lifecycle};
+pub use self::lok8s::driver::types;
