@@ -157,3 +157,13 @@ fn version_reports_the_contract() {
     v.success();
     assert_eq!(v.json()["contract"], "lok8s:driver@1.0.0");
 }
+
+#[test]
+fn a_failed_run_leaves_no_kubeconfig_folder_behind() {
+    let p = Project::new();
+    p.cluster("a.dev", "Lo", "dev", "");
+    let before = p.files();
+    p.lo(&["provision", "a.dev"]).code(1).stderr_has("unavailable:");
+    assert!(!p.path(".kubeconfig").exists(), "an empty .kubeconfig/ was left behind");
+    assert_eq!(p.files(), before);
+}

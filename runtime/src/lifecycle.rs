@@ -53,6 +53,8 @@ pub struct Session {
     pub info: types::DriverInfo,
     pub ctx: types::Context,
     pub cache: CacheOutcome,
+    /// Removes `.kubeconfig/` when the session ends if it made it and nothing was written.
+    _created: host::CreatedDir,
 }
 
 /// Loads the domain's cluster spec, refusing deployment domains for `action`.
@@ -72,7 +74,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         .prepare(&resolved.component, Some(&resolved.grants), &hint)
         .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&opts.limits, &resolved.limits);
-    let preopens = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
+    let (preopens, created) = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
     let host = HostBuilder::new(Logger::stderr(&resolved.kind, opts.verbosity), StoreLimits::new(&limits))
         .files(&preopens)?
         .env(&resolved.grants.env, |name| std::env::var(name).ok())
@@ -82,7 +84,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     contract::check_described(&shape, &info.contract).with_context(|| format!("loading {}", instance.id))?;
     instance.set_identity(&info.name, &info.version);
     let ctx = context(opts, &spec);
-    Ok(Session { spec, instance, info, ctx, cache })
+    Ok(Session { spec, instance, info, ctx, cache, _created: created })
 }
 
 /// `lo provision`: the driver's provision, then post-provision, export and the framework steps

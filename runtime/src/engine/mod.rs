@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod cache;
 pub mod contract;
+mod frozen;
 pub mod instance;
 pub mod limits;
 

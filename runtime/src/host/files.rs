@@ -28,12 +28,31 @@ pub struct Preopen {
     pub writable: bool,
 }
 
-/// `clusters/<domain>/` and `.kubeconfig/` (created if missing), then granted paths.
-pub fn preopens(project: &Project, domain: &str, granted: &[PathGrant]) -> Result<Vec<Preopen>, FilesError> {
+/// Removes `.kubeconfig/` on drop if this run created it and left it empty, so a failed run
+/// leaves the project as it found it.
+#[derive(Debug, Default)]
+pub struct CreatedDir(Option<PathBuf>);
+
+impl Drop for CreatedDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// `clusters/<domain>/` and `.kubeconfig/` (created if missing, see [`CreatedDir`]), then
+/// granted paths.
+pub fn preopens(project: &Project, domain: &str, granted: &[PathGrant]) -> Result<(Vec<Preopen>, CreatedDir), FilesError> {
     let root = canonical(project.root(), ".")?;
     let kubeconfig = project.kubeconfig_dir();
-    std::fs::create_dir_all(&kubeconfig)
-        .map_err(|e| FilesError::Preopen { guest: ".kubeconfig".into(), message: e.to_string() })?;
+    let created = if kubeconfig.is_dir() {
+        CreatedDir::default()
+    } else {
+        std::fs::create_dir_all(&kubeconfig)
+            .map_err(|e| FilesError::Preopen { guest: ".kubeconfig".into(), message: e.to_string() })?;
+        CreatedDir(Some(kubeconfig.clone()))
+    };
     let mut out = vec![
         inside(&root, &project.clusters_dir().join(domain), format!("clusters/{domain}"), true)?,
         inside(&root, &kubeconfig, ".kubeconfig".into(), true)?,
@@ -50,7 +69,7 @@ pub fn preopens(project: &Project, domain: &str, granted: &[PathGrant]) -> Resul
         }
         out.push(inside(&root, &host, grant.path.trim_end_matches('/').to_string(), grant.writable)?);
     }
-    Ok(out)
+    Ok((out, created))
 }
 
 fn canonical(path: &Path, guest: &str) -> Result<PathBuf, FilesError> {
@@ -79,10 +98,12 @@ mod tests {
     #[test]
     fn defaults_are_cluster_dir_and_kubeconfig() {
         let (dir, p) = project();
-        let opens = preopens(&p, "a.dev", &[]).unwrap();
+        let (opens, created) = preopens(&p, "a.dev", &[]).unwrap();
         let guests: Vec<_> = opens.iter().map(|o| o.guest.as_str()).collect();
         assert_eq!(guests, ["clusters/a.dev", ".kubeconfig"]);
         assert!(dir.path().join(".kubeconfig").is_dir());
+        drop(created);
+        assert!(!dir.path().join(".kubeconfig").exists(), "an empty .kubeconfig/ this run made is removed");
     }
 
     #[test]
