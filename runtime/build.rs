@@ -15,7 +15,14 @@ const BUILTINS: &[(&str, &str)] = &[
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for watched in ["wit", "drivers/sdk", "drivers/lo", "drivers/capi", "drivers/kubeone", "drivers/kkp"] {
+    for watched in [
+        "wit",
+        "drivers/sdk",
+        "drivers/lo",
+        "drivers/capi",
+        "drivers/kubeone",
+        "drivers/kkp",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=LO_GUEST_TARGET_DIR");
@@ -28,7 +35,9 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut table = String::from("pub(crate) static EMBEDDED: &[(&str, &[u8], &str)] = &[\n");
     for (kind, package) in BUILTINS {
-        let wasm = guest_dir.join("wasm32-wasip2/guest").join(format!("{}.wasm", package.replace('-', "_")));
+        let wasm = guest_dir
+            .join("wasm32-wasip2/guest")
+            .join(format!("{}.wasm", package.replace('-', "_")));
         let grant = root.join("drivers").join(kind).join("grant.toml");
         table.push_str(&format!(
             "    ({kind:?}, include_bytes!({:?}), include_str!({:?})),\n",
@@ -44,16 +53,31 @@ fn build_guests(root: &Path, guest_dir: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(guest_dir);
     for (_, package) in BUILTINS {
         cmd.args(["-p", package]);
     }
     // Flags meant for the host build must not leak into the guest build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("running cargo for the built-in drivers");
+    let status = cmd
+        .status()
+        .expect("running cargo for the built-in drivers");
     if !status.success() {
         panic!(
             "building the built-in driver components failed; is the wasm target installed? \

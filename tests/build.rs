@@ -7,7 +7,10 @@ use std::process::Command;
 const FIXTURES: &[&str] = &["corners", "no-hooks", "newer-contract", "forbidden-imports"];
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
     for watched in ["wit", "drivers/sdk", "tests/fixtures"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -17,16 +20,32 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&guest_dir);
     for f in FIXTURES {
         cmd.args(["-p", &format!("fixture-{f}")]);
     }
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running cargo for the fixture drivers");
-    assert!(status.success(), "building the fixture driver components failed (is wasm32-wasip2 installed?)");
+    assert!(
+        status.success(),
+        "building the fixture driver components failed (is wasm32-wasip2 installed?)"
+    );
     let out = guest_dir.join("wasm32-wasip2/guest");
     println!("cargo:rustc-env=LO_FIXTURES_DIR={}", out.display());
     println!("cargo:rustc-env=LO_WORKSPACE_ROOT={}", root.display());

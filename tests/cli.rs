@@ -32,19 +32,35 @@ fn every_command_has_help_with_an_example() {
         args.push("--help");
         let run = p.lo(&args);
         run.success().stdout_has("Usage: lo");
-        assert!(run.stdout.contains("Example"), "{cmd:?} help has no example:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("Example"),
+            "{cmd:?} help has no example:\n{}",
+            run.stdout
+        );
     }
-    p.lo(&["p", "-h"]).success().stdout_has("Usage: lo provision");
-    p.lo(&["kc", "-h"]).success().stdout_has("Usage: lo kubeconfig");
+    p.lo(&["p", "-h"])
+        .success()
+        .stdout_has("Usage: lo provision");
+    p.lo(&["kc", "-h"])
+        .success()
+        .stdout_has("Usage: lo kubeconfig");
 }
 
 #[test]
 fn invalid_domains_are_usage_errors_and_create_nothing() {
     let p = Project::new();
-    p.lo(&["provision", "../x"]).code(2).stderr_has("invalid domain name \"../x\"");
-    p.lo(&["status", "--domain", "a/b"]).code(2).stderr_has("invalid domain name");
-    p.lo(&["provision", "--domain="]).code(2).stderr_has("no active domain");
-    p.lo(&["provision", "a.dev", "--domain", "b.dev"]).code(2).stderr_has("two domains given");
+    p.lo(&["provision", "../x"])
+        .code(2)
+        .stderr_has("invalid domain name \"../x\"");
+    p.lo(&["status", "--domain", "a/b"])
+        .code(2)
+        .stderr_has("invalid domain name");
+    p.lo(&["provision", "--domain="])
+        .code(2)
+        .stderr_has("no active domain");
+    p.lo(&["provision", "a.dev", "--domain", "b.dev"])
+        .code(2)
+        .stderr_has("two domains given");
     assert!(p.files().is_empty(), "{:?}", p.files());
 }
 
@@ -58,7 +74,10 @@ fn outside_a_project_says_how_to_make_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no lok8s project here") && stderr.contains("--project"), "{stderr}");
+    assert!(
+        stderr.contains("no lok8s project here") && stderr.contains("--project"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -69,26 +88,49 @@ fn project_is_found_from_a_subfolder_and_by_flag() {
     let mut cmd = p.command(&["status", "a.dev"]);
     cmd.current_dir(p.path("deep/er"));
     let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown cluster kind \"Nope\""));
     let elsewhere = tempfile::tempdir().unwrap();
     let mut cmd = p.command(&["status", "a.dev", "--project", p.root().to_str().unwrap()]);
     cmd.current_dir(elsewhere.path());
     let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown cluster kind \"Nope\""));
 }
 
 #[test]
 fn spec_errors_name_the_field_and_create_nothing() {
     let p = Project::new();
-    p.write("clusters/a.dev/cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  labels: {}\n");
+    p.write(
+        "clusters/a.dev/cluster.lok8s.yaml",
+        "kind: Lo\nmetadata:\n  labels: {}\n",
+    );
     let before = p.files();
-    p.lo(&["provision", "a.dev"]).code(1).stderr_has("clusters/a.dev/cluster.lok8s.yaml: metadata.name: missing");
-    p.write("clusters/a.dev/cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  name: [oops\n");
-    p.lo(&["provision", "a.dev"]).code(1).stderr_has("clusters/a.dev/cluster.lok8s.yaml:4:1:").stderr_has("invalid YAML");
-    p.write("clusters/a.dev/cluster.lok8s.yaml", "metadata:\n  name: dev\n");
-    p.lo(&["provision", "a.dev"]).code(1).stderr_has("kind: missing");
-    p.write("clusters/a.dev/cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  name: Dev_1\n");
-    p.lo(&["provision", "a.dev"]).code(1).stderr_has("metadata.name: \"Dev_1\" is not allowed");
+    p.lo(&["provision", "a.dev"])
+        .code(1)
+        .stderr_has("clusters/a.dev/cluster.lok8s.yaml: metadata.name: missing");
+    p.write(
+        "clusters/a.dev/cluster.lok8s.yaml",
+        "kind: Lo\nmetadata:\n  name: [oops\n",
+    );
+    p.lo(&["provision", "a.dev"])
+        .code(1)
+        .stderr_has("clusters/a.dev/cluster.lok8s.yaml:4:1:")
+        .stderr_has("invalid YAML");
+    p.write(
+        "clusters/a.dev/cluster.lok8s.yaml",
+        "metadata:\n  name: dev\n",
+    );
+    p.lo(&["provision", "a.dev"])
+        .code(1)
+        .stderr_has("kind: missing");
+    p.write(
+        "clusters/a.dev/cluster.lok8s.yaml",
+        "kind: Lo\nmetadata:\n  name: Dev_1\n",
+    );
+    p.lo(&["provision", "a.dev"])
+        .code(1)
+        .stderr_has("metadata.name: \"Dev_1\" is not allowed");
     assert_eq!(p.files(), before, "a spec error must create nothing");
     assert!(!p.path(".kubeconfig").exists());
 }
@@ -109,26 +151,48 @@ fn kind_matching_is_case_insensitive() {
     let p = Project::new();
     p.cluster("a.dev", "LO", "dev", "");
     // The built-in Lo driver runs (and says what it cannot do yet): dispatch found it.
-    p.lo(&["status", "a.dev"]).code(1).stderr_has("driver lo 0.1.0 (sha256:");
+    p.lo(&["status", "a.dev"])
+        .code(1)
+        .stderr_has("driver lo 0.1.0 (sha256:");
 }
 
 #[test]
 fn deployment_domains_cannot_be_provisioned() {
     let p = Project::new();
-    p.write("clusters/app.dev/deploy.lok8s.yaml", "kind: Deploy\nspec:\n  clusterRef:\n    domain: c.dev\n");
-    p.lo(&["provision", "app.dev"]).code(1).stderr_has("cannot provision app.dev: it is a deployment domain").stderr_has("c.dev");
-    p.lo(&["destroy", "app.dev"]).code(1).stderr_has("cannot destroy app.dev");
+    p.write(
+        "clusters/app.dev/deploy.lok8s.yaml",
+        "kind: Deploy\nspec:\n  clusterRef:\n    domain: c.dev\n",
+    );
+    p.lo(&["provision", "app.dev"])
+        .code(1)
+        .stderr_has("cannot provision app.dev: it is a deployment domain")
+        .stderr_has("c.dev");
+    p.lo(&["destroy", "app.dev"])
+        .code(1)
+        .stderr_has("cannot destroy app.dev");
 }
 
 #[test]
 fn use_sets_lists_and_refuses_unknown_domains() {
     let p = Project::new();
     p.cluster("a.dev", "Lo", "a", "");
-    p.write("clusters/app.dev/deploy.lok8s.yaml", "kind: Deploy\nspec:\n  clusterRef:\n    domain: a.dev\n");
-    p.lo(&["use"]).success().stdout_has("No active domain set.").stdout_has("  a.dev (Lo)").stdout_has("  app.dev (Deploy -> a.dev)");
-    p.lo(&["use", "missing.dev"]).code(1).stderr_has("domain not found: clusters/missing.dev/").stderr_has("available: a.dev, app.dev");
+    p.write(
+        "clusters/app.dev/deploy.lok8s.yaml",
+        "kind: Deploy\nspec:\n  clusterRef:\n    domain: a.dev\n",
+    );
+    p.lo(&["use"])
+        .success()
+        .stdout_has("No active domain set.")
+        .stdout_has("  a.dev (Lo)")
+        .stdout_has("  app.dev (Deploy -> a.dev)");
+    p.lo(&["use", "missing.dev"])
+        .code(1)
+        .stderr_has("domain not found: clusters/missing.dev/")
+        .stderr_has("available: a.dev, app.dev");
     assert!(!p.path("clusters/.active").exists());
-    p.lo(&["use", "a.dev"]).success().stdout_has("Active domain: a.dev");
+    p.lo(&["use", "a.dev"])
+        .success()
+        .stdout_has("Active domain: a.dev");
     assert_eq!(p.read("clusters/.active"), "a.dev\n");
     let listed = p.lo(&["use", "-o", "json"]);
     assert_eq!(listed.json()["active"], "a.dev");
@@ -140,14 +204,20 @@ fn active_domain_precedence() {
     let p = Project::new();
     p.cluster("env.dev", "Nope", "e", "");
     p.cluster("active.dev", "AlsoNope", "a", "");
-    p.lo_env(&["status"], &[("DOMAIN_NAME", "env.dev")]).stderr_has("\"Nope\"");
+    p.lo_env(&["status"], &[("DOMAIN_NAME", "env.dev")])
+        .stderr_has("\"Nope\"");
     p.write("clusters/.active", "active.dev\n");
-    p.lo_env(&["status"], &[("DOMAIN_NAME", "env.dev")]).stderr_has("\"AlsoNope\"");
+    p.lo_env(&["status"], &[("DOMAIN_NAME", "env.dev")])
+        .stderr_has("\"AlsoNope\"");
     p.write("clusters/.active", "../bad\n");
     p.lo_env(&["status"], &[("DOMAIN_NAME", "env.dev")])
         .stderr_has("warning: ignoring clusters/.active")
         .stderr_has("\"Nope\"");
-    p.lo_env(&["status", "--domain", "active.dev"], &[("DOMAIN_NAME", "env.dev")]).stderr_has("\"AlsoNope\"");
+    p.lo_env(
+        &["status", "--domain", "active.dev"],
+        &[("DOMAIN_NAME", "env.dev")],
+    )
+    .stderr_has("\"AlsoNope\"");
 }
 
 #[test]
@@ -163,7 +233,12 @@ fn a_failed_run_leaves_no_kubeconfig_folder_behind() {
     let p = Project::new();
     p.cluster("a.dev", "Lo", "dev", "");
     let before = p.files();
-    p.lo(&["provision", "a.dev"]).code(1).stderr_has("unavailable:");
-    assert!(!p.path(".kubeconfig").exists(), "an empty .kubeconfig/ was left behind");
+    p.lo(&["provision", "a.dev"])
+        .code(1)
+        .stderr_has("unavailable:");
+    assert!(
+        !p.path(".kubeconfig").exists(),
+        "an empty .kubeconfig/ was left behind"
+    );
     assert_eq!(p.files(), before);
 }

@@ -1,10 +1,13 @@
 //! drivers.lock: pinning by sha256, refusal before compile, --locked, contract versions and
 //! import checks. Runs the real `lo` on throwaway projects.
 
-use lok8s_tests::{files_under, fixture, Project};
+use lok8s_tests::{Project, files_under, fixture};
 
 fn sha256_file(path: &std::path::Path) -> String {
-    let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
     let text = String::from_utf8(out.stdout).unwrap();
     format!("sha256:{}", text.split_whitespace().next().unwrap())
 }
@@ -13,21 +16,44 @@ fn sha256_file(path: &std::path::Path) -> String {
 fn add_pins_the_sha256_of_the_bytes_and_grants_what_is_requested() {
     let p = Project::new();
     let run = p.pin("Corners", "corners");
-    run.success().stdout_has("pinned corners -> corners 0.1.0").stdout_has("env: FIXTURE_SECRET");
+    run.success()
+        .stdout_has("pinned corners -> corners 0.1.0")
+        .stdout_has("env: FIXTURE_SECRET");
     let lock = p.read("drivers.lock");
     let expected = sha256_file(&fixture("corners"));
     assert!(lock.contains(&format!("sha256 = \"{expected}\"")), "{lock}");
-    assert!(lock.contains("source = \"path+drivers/corners.wasm\""), "{lock}");
-    assert!(lock.contains("[drivers.corners.grants]") && lock.contains("env = [\"FIXTURE_SECRET\"]"), "{lock}");
+    assert!(
+        lock.contains("source = \"path+drivers/corners.wasm\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("[drivers.corners.grants]") && lock.contains("env = [\"FIXTURE_SECRET\"]"),
+        "{lock}"
+    );
     assert!(lock.contains("contract = \"1.0.0\""), "{lock}");
     let listed = p.lo(&["drivers", "list", "-o", "json"]);
     let rows = listed.json();
-    let row = rows.as_array().unwrap().iter().find(|r| r["kind"] == "corners").unwrap().clone();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "corners")
+        .unwrap()
+        .clone();
     assert_eq!(row["sha256"], expected.as_str());
     assert_eq!(row["pinned"], true);
-    let builtin = rows.as_array().unwrap().iter().find(|r| r["kind"] == "lo").unwrap().clone();
+    let builtin = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "lo")
+        .unwrap()
+        .clone();
     assert_eq!(builtin["source"], "builtin");
-    assert_eq!(builtin["sha256"].as_str().unwrap().len(), "sha256:".len() + 64);
+    assert_eq!(
+        builtin["sha256"].as_str().unwrap().len(),
+        "sha256:".len() + 64
+    );
 }
 
 #[test]
@@ -47,9 +73,19 @@ fn tampered_component_is_refused_before_compile() {
         .stderr_has(&pinned)
         .stderr_has(&actual)
         .stderr_has("refusing to compile or run it");
-    assert!(files_under(p.cache_dir()).is_empty(), "something was compiled: {:?}", files_under(p.cache_dir()));
-    assert!(!p.path("clusters/a.dev/provisioned").exists(), "the driver ran");
-    p.lo(&["drivers", "verify"]).code(1).stdout_has("FAIL corners").stdout_has(&actual);
+    assert!(
+        files_under(p.cache_dir()).is_empty(),
+        "something was compiled: {:?}",
+        files_under(p.cache_dir())
+    );
+    assert!(
+        !p.path("clusters/a.dev/provisioned").exists(),
+        "the driver ran"
+    );
+    p.lo(&["drivers", "verify"])
+        .code(1)
+        .stdout_has("FAIL corners")
+        .stdout_has(&actual);
 }
 
 #[test]
@@ -60,32 +96,52 @@ fn a_hand_edited_pin_is_refused_with_both_hashes() {
     let real = sha256_file(&p.path("drivers/corners.wasm"));
     let fake = format!("sha256:{}", "0".repeat(64));
     p.write("drivers.lock", p.read("drivers.lock").replace(&real, &fake));
-    p.lo(&["status", "a.dev"]).code(1).stderr_has(&fake).stderr_has(&real);
+    p.lo(&["status", "a.dev"])
+        .code(1)
+        .stderr_has(&fake)
+        .stderr_has(&real);
 }
 
 #[test]
 fn verify_passes_on_untouched_pins() {
     let p = Project::new();
     p.pin("Corners", "corners").success();
-    p.lo(&["drivers", "verify"]).success().stdout_has("ok   corners: sha256:");
+    p.lo(&["drivers", "verify"])
+        .success()
+        .stdout_has("ok   corners: sha256:");
 }
 
 #[test]
 fn locked_mode_refuses_unpinned_drivers_until_locked() {
     let p = Project::new();
     p.cluster("a.dev", "Lo", "dev", "");
-    p.lo(&["status", "a.dev", "--locked"]).code(1).stderr_has("kind \"Lo\" is not pinned in drivers.lock");
-    p.lo_env(&["status", "a.dev"], &[("CI", "true")]).code(1).stderr_has("is not pinned");
-    p.lo_env(&["status", "a.dev"], &[("LO_LOCKED", "1")]).code(1).stderr_has("is not pinned");
-    p.lo(&["drivers", "lock", "--locked"]).code(1).stderr_has("refuses them");
+    p.lo(&["status", "a.dev", "--locked"])
+        .code(1)
+        .stderr_has("kind \"Lo\" is not pinned in drivers.lock");
+    p.lo_env(&["status", "a.dev"], &[("CI", "true")])
+        .code(1)
+        .stderr_has("is not pinned");
+    p.lo_env(&["status", "a.dev"], &[("LO_LOCKED", "1")])
+        .code(1)
+        .stderr_has("is not pinned");
+    p.lo(&["drivers", "lock", "--locked"])
+        .code(1)
+        .stderr_has("refuses them");
+    p.lo(&["drivers", "show", "lo", "--locked"])
+        .code(1)
+        .stderr_has("is not pinned");
     assert!(!p.path("drivers.lock").exists());
-    p.lo(&["drivers", "lock"]).success().stdout_has("lo: pin built-in sha256:");
+    p.lo(&["drivers", "lock"])
+        .success()
+        .stdout_has("lo: pin built-in sha256:");
     assert!(p.read("drivers.lock").contains("source = \"builtin\""));
     // Pinned now: --locked gets as far as the driver itself.
     let run = p.lo(&["status", "a.dev", "--locked"]);
     assert!(!run.stderr.contains("not pinned"), "{}", run.stderr);
     run.stderr_has("driver lo 0.1.0");
-    p.lo(&["drivers", "lock", "--locked"]).success().stdout_has("up to date");
+    p.lo(&["drivers", "lock", "--locked"])
+        .success()
+        .stdout_has("up to date");
 }
 
 #[test]
@@ -93,13 +149,18 @@ fn locked_mode_refuses_any_change_to_the_lock() {
     let p = Project::new();
     p.pin("Corners", "corners").success();
     let before = p.read("drivers.lock");
-    p.lo_env(&["drivers", "add", "Corners", "drivers/corners.wasm"], &[("CI", "true")])
-        .code(2)
-        .stderr_has("refuses changes to drivers.lock");
+    p.lo_env(
+        &["drivers", "add", "Corners", "drivers/corners.wasm"],
+        &[("CI", "true")],
+    )
+    .code(1)
+    .stderr_has("refuses changes to drivers.lock");
     let mut bytes = std::fs::read(p.path("drivers/corners.wasm")).unwrap();
     bytes.extend_from_slice(b"\0");
     std::fs::write(p.path("drivers/corners.wasm"), bytes).unwrap();
-    p.lo(&["drivers", "lock", "--locked"]).code(1).stderr_has("corners: sha256:");
+    p.lo(&["drivers", "lock", "--locked"])
+        .code(1)
+        .stderr_has("corners: sha256:");
     assert_eq!(p.read("drivers.lock"), before);
 }
 
@@ -108,14 +169,21 @@ fn relock_updates_a_changed_component() {
     let p = Project::new();
     p.pin("NoHooks", "no-hooks").success();
     std::fs::copy(fixture("corners"), p.path("drivers/no-hooks.wasm")).unwrap();
-    p.lo(&["drivers", "lock"]).success().stdout_has("nohooks: sha256:");
-    assert!(p.read("drivers.lock").contains(&sha256_file(&fixture("corners"))));
+    p.lo(&["drivers", "lock"])
+        .success()
+        .stdout_has("nohooks: sha256:");
+    assert!(
+        p.read("drivers.lock")
+            .contains(&sha256_file(&fixture("corners")))
+    );
 }
 
 #[test]
 fn add_refuses_a_component_for_another_kind() {
     let p = Project::new();
-    p.pin("K3s", "corners").code(1).stderr_has("provisions kinds [Corners], not \"K3s\"");
+    p.pin("K3s", "corners")
+        .code(1)
+        .stderr_has("provisions kinds [Corners], not \"K3s\"");
     assert!(!p.path("drivers.lock").exists());
 }
 
@@ -134,7 +202,9 @@ fn forbidden_imports_are_refused_at_load_naming_each() {
     let p = Project::new();
     p.pin("Forbidden", "forbidden-imports")
         .code(1)
-        .stderr_has("lok8s:driver/docker@1.0.0: lo 0.1.0 does not implement the `docker` capability yet")
+        .stderr_has(
+            "lok8s:driver/docker@1.0.0: lo 0.1.0 does not implement the `docker` capability yet",
+        )
         .stderr_has("fixture:forbidden/steal: not part of the lok8s driver contract");
     assert!(!p.path("drivers.lock").exists());
 }
@@ -152,5 +222,11 @@ fn show_prints_requests_grants_and_files() {
     let shown = p.lo(&["drivers", "show", "lo", "-o", "json"]);
     let v = shown.json();
     assert_eq!(v["source"], "builtin");
-    assert!(v["granted"].as_array().unwrap().iter().any(|g| g.as_str().unwrap().contains("privileged")));
+    assert!(
+        v["granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g.as_str().unwrap().contains("privileged"))
+    );
 }

@@ -25,7 +25,11 @@ pub fn find(kind: &str) -> Option<Builtin> {
 }
 
 pub fn all() -> impl Iterator<Item = Builtin> {
-    EMBEDDED.iter().map(|(kind, component, grant)| Builtin { kind, component, grant })
+    EMBEDDED.iter().map(|(kind, component, grant)| Builtin {
+        kind,
+        component,
+        grant,
+    })
 }
 
 #[cfg(test)]
@@ -34,7 +38,12 @@ mod tests {
     fn shipped_grants_parse() {
         for builtin in super::all() {
             let parsed: Result<crate::lock::Grants, _> = toml::from_str(builtin.grant);
-            assert!(parsed.is_ok(), "drivers/{}/grant.toml: {:?}", builtin.kind, parsed.err());
+            assert!(
+                parsed.is_ok(),
+                "drivers/{}/grant.toml: {:?}",
+                builtin.kind,
+                parsed.err()
+            );
         }
         assert!(super::find("LO").is_some());
     }

@@ -2,14 +2,14 @@
 //! -> instantiate with grants and limits -> call the driver -> framework steps. The CLI only
 //! parses and prints.
 
-use anyhow::{anyhow, Context as _};
+use anyhow::{Context as _, anyhow};
 
+use crate::engine::Runtime;
 use crate::engine::bindings::types;
 use crate::engine::cache::{CacheOutcome, CompiledCache};
 use crate::engine::contract;
 use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::{RunLimits, StoreLimits};
-use crate::engine::Runtime;
 use crate::framework;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
@@ -58,7 +58,11 @@ pub struct Session {
 }
 
 /// Loads the domain's cluster spec, refusing deployment domains for `action`.
-pub fn load_cluster(project: &Project, domain: &str, action: &'static str) -> anyhow::Result<ClusterSpec> {
+pub fn load_cluster(
+    project: &Project,
+    domain: &str,
+    action: &'static str,
+) -> anyhow::Result<ClusterSpec> {
     Ok(SpecFile::load(project, domain)?.into_cluster(action)?)
 }
 
@@ -69,22 +73,39 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let resolved = resolve::resolve(project, &lock, &spec.kind, opts.locked)?;
     let runtime = Runtime::new(CompiledCache::default_location())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
-    let id = DriverId { kind: resolved.kind.clone(), name: None, version: None, digest: resolved.component.digest().clone() };
+    let id = DriverId {
+        kind: resolved.kind.clone(),
+        name: None,
+        version: None,
+        digest: resolved.component.digest().clone(),
+    };
     let (prepared, shape, cache) = runtime
         .prepare(&resolved.component, Some(&resolved.grants), &hint)
         .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&opts.limits, &resolved.limits);
     let (preopens, created) = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
-    let host = HostBuilder::new(Logger::stderr(&resolved.kind, opts.verbosity), StoreLimits::new(&limits))
+    let log = Logger::stderr(&resolved.kind, opts.verbosity);
+    log_cache(&log, &cache);
+    let host = HostBuilder::new(log, StoreLimits::new(&limits))
         .files(&preopens)?
         .env(&resolved.grants.env, |name| std::env::var(name).ok())
         .build();
-    let mut instance = DriverInstance::start(&prepared, host, id, limits).await.map_err(interrupted)?;
+    let mut instance = DriverInstance::start(&prepared, host, id, limits)
+        .await
+        .map_err(interrupted)?;
     let info = instance.describe().await.map_err(interrupted)?;
-    contract::check_described(&shape, &info.contract).with_context(|| format!("loading {}", instance.id))?;
+    contract::check_described(&shape, &info.contract)
+        .with_context(|| format!("loading {}", instance.id))?;
     instance.set_identity(&info.name, &info.version);
     let ctx = context(opts, &spec);
-    Ok(Session { spec, instance, info, ctx, cache, _created: created })
+    Ok(Session {
+        spec,
+        instance,
+        info,
+        ctx,
+        cache,
+        _created: created,
+    })
 }
 
 /// `lo provision`: the driver's provision, then post-provision, export and the framework steps
@@ -93,16 +114,24 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
     let spec = load_cluster(&opts.project, domain, "provision")?;
     let mut session = open(opts, spec).await?;
     let s = &mut session;
-    let outcome = s.instance.provision(&s.ctx).await.map_err(|e| left_behind(e, domain))?;
+    let outcome = s
+        .instance
+        .provision(&s.ctx)
+        .await
+        .map_err(|e| left_behind(e, domain))?;
     match outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))? {
         types::Outcome::Handled => return Ok(Provisioned::Handled),
         types::Outcome::Continue => {}
     }
     if let Some(result) = s.instance.post_provision(&s.ctx).await {
-        result.map_err(|e| left_behind(e, domain))?.map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
+        result
+            .map_err(|e| left_behind(e, domain))?
+            .map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
     }
     let exported = match s.instance.export(&s.ctx).await {
-        Some(result) => result.map_err(interrupted)?.map_err(|e| driver_failed(&s.instance.id, "export", e))?,
+        Some(result) => result
+            .map_err(interrupted)?
+            .map_err(|e| driver_failed(&s.instance.id, "export", e))?,
         None => Vec::new(),
     };
     let after = framework::after_provision(&opts.project, &s.spec, exported)?;
@@ -113,19 +142,33 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
 pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
     let spec = load_cluster(&opts.project, domain, "destroy")?;
     let mut s = open(opts, spec).await?;
-    let result = s.instance.destroy(&s.ctx).await.map_err(|e| left_behind(e, domain))?;
+    let result = s
+        .instance
+        .destroy(&s.ctx)
+        .await
+        .map_err(|e| left_behind(e, domain))?;
     result.map_err(|e| driver_failed(&s.instance.id, "destroy", e))?;
     Ok(())
 }
 
 /// `lo status`: follows a deployment domain to the cluster it references.
-pub async fn status(opts: &Options, domain: &str) -> anyhow::Result<(Session, types::StatusReport)> {
+pub async fn status(
+    opts: &Options,
+    domain: &str,
+) -> anyhow::Result<(Session, types::StatusReport)> {
     let spec = match SpecFile::load(&opts.project, domain)? {
         SpecFile::Cluster(spec) => spec,
-        SpecFile::Deploy { cluster_ref: Some(target), .. } => load_cluster(&opts.project, &target, "report the status of")
+        SpecFile::Deploy {
+            cluster_ref: Some(target),
+            ..
+        } => load_cluster(&opts.project, &target, "report the status of")
             .with_context(|| format!("{domain} is a deployment domain referencing {target}"))?,
-        SpecFile::Deploy { cluster_ref: None, .. } => {
-            return Err(anyhow!("{domain} is a deployment domain without spec.clusterRef.domain; set it to the cluster's domain"));
+        SpecFile::Deploy {
+            cluster_ref: None, ..
+        } => {
+            return Err(anyhow!(
+                "{domain} is a deployment domain without spec.clusterRef.domain; set it to the cluster's domain"
+            ));
         }
     };
     let mut s = open(opts, spec).await?;
@@ -141,7 +184,8 @@ pub async fn kubeconfig(opts: &Options, domain: &str) -> anyhow::Result<std::pat
     let mut s = open(opts, spec).await?;
     let result = s.instance.kubeconfig(&s.ctx).await.map_err(interrupted)?;
     let rel = result.map_err(|e| driver_failed(&s.instance.id, "kubeconfig", e))?;
-    framework::check_kubeconfig_path(&opts.project, &rel).with_context(|| format!("{} returned {rel:?}", s.instance.id))
+    framework::check_kubeconfig_path(&opts.project, &rel)
+        .with_context(|| format!("{} returned {rel:?}", s.instance.id))
 }
 
 fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {
@@ -167,6 +211,23 @@ fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {
     }
 }
 
+/// With `-v`, says where the compiled code came from (and why a cache entry was not used).
+fn log_cache(log: &Logger, outcome: &CacheOutcome) {
+    use crate::engine::bindings::lok8s::driver::log::Level;
+    let text = match outcome {
+        CacheOutcome::Hit => "compiled code loaded from the cache".to_string(),
+        CacheOutcome::Compiled => "compiled and cached".to_string(),
+        CacheOutcome::Recompiled(why) => format!("recompiled: {why}"),
+        CacheOutcome::Uncached(why) => format!("compiled without caching: {why}"),
+    };
+    let level = if matches!(outcome, CacheOutcome::Uncached(_)) {
+        Level::Warn
+    } else {
+        Level::Debug
+    };
+    log.write(level, &text);
+}
+
 /// Formats a driver's error variant as the CLI prints it.
 pub fn describe_error(e: &types::DriverError) -> String {
     match e {
@@ -184,7 +245,8 @@ fn driver_failed(id: &DriverId, op: &str, e: types::DriverError) -> anyhow::Erro
     DriverFailed(format!("{id}: {op}: {message}")).into()
 }
 
-fn interrupted(e: RunError) -> anyhow::Error {
+/// Turns a Ctrl-C into [`Interrupted`] (exit 130); other run errors pass through.
+pub fn interrupted(e: RunError) -> anyhow::Error {
     if matches!(e.failure, RunFailure::Interrupted) {
         return Interrupted(format!("{}: {}: stopped by Ctrl-C", e.driver, e.op)).into();
     }
@@ -198,7 +260,11 @@ fn left_behind(e: RunError, domain: &str) -> anyhow::Error {
          or 'lo destroy {domain}' to remove it"
     );
     if matches!(e.failure, RunFailure::Interrupted) {
-        return Interrupted(format!("{}: {}: stopped by Ctrl-C; {advice}", e.driver, e.op)).into();
+        return Interrupted(format!(
+            "{}: {}: stopped by Ctrl-C; {advice}",
+            e.driver, e.op
+        ))
+        .into();
     }
     anyhow::Error::new(e).context(advice)
 }

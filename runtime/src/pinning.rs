@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::builtin;
+use crate::engine::Runtime;
 use crate::engine::bindings::types;
 use crate::engine::cache::CompiledCache;
 use crate::engine::contract::Shape;
 use crate::engine::instance::{DriverId, DriverInstance};
 use crate::engine::limits::{RunLimits, StoreLimits};
-use crate::engine::Runtime;
 use crate::host::{HostBuilder, Logger, Verbosity};
+use crate::lifecycle::{Interrupted, interrupted};
 use crate::lock::{
-    DockerGrant, Grants, KubeGrant, Limits, LockEntry, Lockfile, PathGrant, Source, SshGrant, Verified,
-    LOCK_VERSION,
+    DockerGrant, Grants, KubeGrant, LOCK_VERSION, Limits, LockEntry, Lockfile, PathGrant, Source,
+    SshGrant, Verified,
 };
 use crate::project::{Project, SpecFile};
 
@@ -27,14 +28,30 @@ pub struct Inspected {
 }
 
 /// Instantiates with no files, no env and no grants, and asks the driver who it is.
-pub async fn inspect(runtime: &Runtime, kind: &str, component: &Verified) -> anyhow::Result<Inspected> {
-    let id = DriverId { kind: kind.to_string(), name: None, version: None, digest: component.digest().clone() };
-    let (prepared, shape, _) =
-        runtime.prepare(component, None, "").with_context(|| format!("loading {id}"))?;
+pub async fn inspect(
+    runtime: &Runtime,
+    kind: &str,
+    component: &Verified,
+) -> anyhow::Result<Inspected> {
+    let id = DriverId {
+        kind: kind.to_string(),
+        name: None,
+        version: None,
+        digest: component.digest().clone(),
+    };
+    let (prepared, shape, _) = runtime
+        .prepare(component, None, "")
+        .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&Limits::default(), &Limits::default());
-    let host = HostBuilder::new(Logger::stderr(kind, Verbosity::Normal), StoreLimits::new(&limits)).build();
-    let mut instance = DriverInstance::start(&prepared, host, id, limits).await?;
-    let info = instance.describe().await?;
+    let host = HostBuilder::new(
+        Logger::stderr(kind, Verbosity::Normal),
+        StoreLimits::new(&limits),
+    )
+    .build();
+    let mut instance = DriverInstance::start(&prepared, host, id, limits)
+        .await
+        .map_err(interrupted)?;
+    let info = instance.describe().await.map_err(interrupted)?;
     crate::engine::contract::check_described(&shape, &info.contract)?;
     Ok(Inspected { info, shape })
 }
@@ -60,11 +77,22 @@ pub fn requested(info: &types::DriverInfo) -> Grants {
                 })
             }
             types::Capability::Http(hosts) => one.http = Some(hosts.clone()),
-            types::Capability::Ssh(s) => one.ssh = Some(SshGrant { hosts: s.hosts.clone(), keys: s.keys.clone() }),
+            types::Capability::Ssh(s) => {
+                one.ssh = Some(SshGrant {
+                    hosts: s.hosts.clone(),
+                    keys: s.keys.clone(),
+                })
+            }
             types::Capability::Tls(sans) => one.tls = Some(sans.clone()),
             types::Capability::Env(names) => one.env = names.clone(),
             types::Capability::Files(paths) => {
-                one.files = paths.iter().map(|p| PathGrant { path: p.path.clone(), writable: p.writable }).collect()
+                one.files = paths
+                    .iter()
+                    .map(|p| PathGrant {
+                        path: p.path.clone(),
+                        writable: p.writable,
+                    })
+                    .collect()
             }
         }
         grants.merge(one);
@@ -84,7 +112,8 @@ pub struct Listed {
     pub state: String,
 }
 
-pub async fn list(project: Option<&Project>) -> anyhow::Result<Vec<Listed>> {
+/// Under `locked`, unpinned built-ins are listed with their hash but not run.
+pub async fn list(project: Option<&Project>, locked: bool) -> anyhow::Result<Vec<Listed>> {
     let lock = match project {
         Some(p) => Lockfile::load(&p.lock_path())?,
         None => Lockfile::default(),
@@ -111,9 +140,14 @@ pub async fn list(project: Option<&Project>) -> anyhow::Result<Vec<Listed>> {
             continue;
         }
         let component = Verified::unpinned(Arc::from(b.component));
-        let driver = match inspect(&runtime, b.kind, &component).await {
-            Ok(i) => format!("{} {}", i.info.name, i.info.version),
-            Err(e) => format!("unusable: {e:#}"),
+        let driver = if locked {
+            "(not run: unpinned under --locked)".to_string()
+        } else {
+            match inspect(&runtime, b.kind, &component).await {
+                Ok(i) => format!("{} {}", i.info.name, i.info.version),
+                Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+                Err(e) => format!("unusable: {e:#}"),
+            }
         };
         rows.push(Listed {
             kind: b.kind.to_string(),
@@ -143,7 +177,12 @@ pub struct Added {
 pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyhow::Result<Added> {
     let key = kind.to_ascii_lowercase();
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let source_path = project.relative(path).unwrap_or_else(|| path.display().to_string());
+    let source_path = project.relative(path).unwrap_or_else(|| {
+        std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string()
+    });
     let component = Verified::unpinned(Arc::from(bytes));
     let runtime = Runtime::new(CompiledCache::default_location())?;
     let inspected = inspect(&runtime, &key, &component).await?;
@@ -168,9 +207,16 @@ pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyho
         contract: Some(info.contract.clone()),
         grants: requests.clone(),
         requests,
-        limits: lock.drivers.get(&key).map(|e| e.limits.clone()).unwrap_or_default(),
+        limits: lock
+            .drivers
+            .get(&key)
+            .map(|e| e.limits.clone())
+            .unwrap_or_default(),
     };
-    let replaced = lock.drivers.insert(key.clone(), entry.clone()).map(|old| old.sha256);
+    let replaced = lock
+        .drivers
+        .insert(key.clone(), entry.clone())
+        .map(|old| old.sha256);
     lock.save(&lock_path)?;
     Ok(Added {
         kind: key,
@@ -196,10 +242,13 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
         let bytes: Arc<[u8]> = match entry.source() {
             Some(Source::Builtin) => match builtin::find(kind) {
                 Some(b) => Arc::from(b.component),
-                None => bail!("drivers.{kind}: source \"builtin\", but this lo has no built-in {kind} driver"),
+                None => bail!(
+                    "drivers.{kind}: source \"builtin\", but this lo has no built-in {kind} driver"
+                ),
             },
             Some(Source::Path(p)) => Arc::from(
-                std::fs::read(project.root().join(&p)).with_context(|| format!("drivers.{kind}: reading {p}"))?,
+                std::fs::read(project.root().join(&p))
+                    .with_context(|| format!("drivers.{kind}: reading {p}"))?,
             ),
             None => bail!("drivers.{kind}: unknown source {:?}", entry.source),
         };
@@ -210,13 +259,18 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
     }
     let mut additions: Vec<(String, Verified)> = Vec::new();
     for (domain, spec) in project.domains() {
-        let SpecFile::Cluster(spec) = spec else { continue };
+        let SpecFile::Cluster(spec) = spec else {
+            continue;
+        };
         let key = spec.kind.to_ascii_lowercase();
         if lock.drivers.contains_key(&key) || additions.iter().any(|(k, _)| *k == key) {
             continue;
         }
         let Some(b) = builtin::find(&key) else {
-            bail!("clusters/{domain}: kind {} has no driver; pin one with 'lo drivers add {key} <component.wasm>'", spec.kind);
+            bail!(
+                "clusters/{domain}: kind {} has no driver; pin one with 'lo drivers add {key} <component.wasm>'",
+                spec.kind
+            );
         };
         additions.push((key, Verified::unpinned(Arc::from(b.component))));
     }
@@ -224,13 +278,21 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
         .iter()
         .map(|(kind, c)| format!("{kind}: {} -> {}", lock.drivers[kind].sha256, c.digest()))
         .collect();
-    changes.extend(additions.iter().map(|(kind, c)| format!("{kind}: pin built-in {}", c.digest())));
+    changes.extend(
+        additions
+            .iter()
+            .map(|(kind, c)| format!("{kind}: pin built-in {}", c.digest())),
+    );
     let needs_write = !changes.is_empty() || !lock_path.exists();
     if needs_write && locked {
         let list = if changes.is_empty() {
             "  - create drivers.lock".to_string()
         } else {
-            changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+            changes
+                .iter()
+                .map(|c| format!("  - {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         bail!(
             "drivers.lock needs changes, and --locked (or LO_LOCKED / CI) refuses them:\n{list}\n\
@@ -246,7 +308,10 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
         let inspected = inspect(&runtime, &kind, &component).await?;
         if let Some(entry) = lock.drivers.get_mut(&kind) {
             entry.sha256 = component.digest().to_string();
-            entry.driver = Some(format!("{} {}", inspected.info.name, inspected.info.version));
+            entry.driver = Some(format!(
+                "{} {}",
+                inspected.info.name, inspected.info.version
+            ));
             entry.contract = Some(inspected.info.contract.clone());
             entry.requests = requested(&inspected.info);
         }
@@ -257,7 +322,10 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
             source: Source::Builtin.to_string(),
             requested: None,
             sha256: component.digest().to_string(),
-            driver: Some(format!("{} {}", inspected.info.name, inspected.info.version)),
+            driver: Some(format!(
+                "{} {}",
+                inspected.info.name, inspected.info.version
+            )),
             contract: Some(inspected.info.contract.clone()),
             requests: requested(&inspected.info),
             grants: Grants::default(),
@@ -283,10 +351,20 @@ pub fn verify(project: &Project) -> anyhow::Result<Vec<VerifiedRow>> {
     Ok(lock
         .drivers
         .iter()
-        .map(|(kind, entry)| match crate::resolve::from_entry(project, kind, entry) {
-            Ok(r) => VerifiedRow { kind: kind.clone(), ok: true, detail: r.component.digest().to_string() },
-            Err(e) => VerifiedRow { kind: kind.clone(), ok: false, detail: e.to_string() },
-        })
+        .map(
+            |(kind, entry)| match crate::resolve::from_entry(project, kind, entry) {
+                Ok(r) => VerifiedRow {
+                    kind: kind.clone(),
+                    ok: true,
+                    detail: r.component.digest().to_string(),
+                },
+                Err(e) => VerifiedRow {
+                    kind: kind.clone(),
+                    ok: false,
+                    detail: e.to_string(),
+                },
+            },
+        )
         .collect())
 }
 
@@ -309,13 +387,16 @@ pub struct Shown {
     pub files: Vec<String>,
 }
 
-pub async fn show(project: Option<&Project>, kind: &str) -> anyhow::Result<Shown> {
+pub async fn show(project: Option<&Project>, kind: &str, locked: bool) -> anyhow::Result<Shown> {
     let lock = match project {
         Some(p) => Lockfile::load(&p.lock_path())?,
         None => Lockfile::default(),
     };
     let resolved = match project {
-        Some(p) => crate::resolve::resolve(p, &lock, kind, false)?,
+        Some(p) => crate::resolve::resolve(p, &lock, kind, locked)?,
+        None if locked => anyhow::bail!(
+            "outside a project nothing is pinned, and --locked (or LO_LOCKED / CI) runs only pinned drivers"
+        ),
         None => {
             let b = builtin::find(kind).ok_or_else(|| anyhow::anyhow!("no built-in driver for kind {kind:?} (outside a project only built-in drivers are known)"))?;
             crate::resolve::Resolved {
@@ -334,12 +415,28 @@ pub async fn show(project: Option<&Project>, kind: &str) -> anyhow::Result<Shown
         .capabilities
         .iter()
         .map(|r| {
-            let one = requested(&types::DriverInfo { capabilities: vec![r.clone()], ..info.clone() });
+            let one = requested(&types::DriverInfo {
+                capabilities: vec![r.clone()],
+                ..info.clone()
+            });
             (one.lines().join("; "), r.reason.clone())
         })
         .collect();
-    let mut files = vec!["clusters/<domain>/ (read-write)".to_string(), ".kubeconfig/ (read-write)".to_string()];
-    files.extend(resolved.grants.files.iter().map(|f| format!("{} ({})", f.path, if f.writable { "read-write" } else { "read-only" })));
+    let mut files = vec![
+        "clusters/<domain>/ (read-write)".to_string(),
+        ".kubeconfig/ (read-write)".to_string(),
+    ];
+    files.extend(resolved.grants.files.iter().map(|f| {
+        format!(
+            "{} ({})",
+            f.path,
+            if f.writable {
+                "read-write"
+            } else {
+                "read-only"
+            }
+        )
+    }));
     Ok(Shown {
         kind: resolved.kind.clone(),
         source: resolved.source.to_string(),

@@ -10,12 +10,24 @@ use crate::project::Project;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("unknown cluster kind {kind:?}: no built-in driver and no drivers.lock entry (known kinds: {known}); pin a driver with 'lo drivers add {lower} <component.wasm>'")]
-    UnknownKind { kind: String, lower: String, known: String },
-    #[error("kind {kind:?} is not pinned in drivers.lock and --locked (or LO_LOCKED / CI) refuses unpinned drivers; run 'lo drivers lock' and commit drivers.lock")]
+    #[error(
+        "unknown cluster kind {kind:?}: no built-in driver and no drivers.lock entry (known kinds: {known}); pin a driver with 'lo drivers add {lower} <component.wasm>'"
+    )]
+    UnknownKind {
+        kind: String,
+        lower: String,
+        known: String,
+    },
+    #[error(
+        "kind {kind:?} is not pinned in drivers.lock and --locked (or LO_LOCKED / CI) refuses unpinned drivers; run 'lo drivers lock' and commit drivers.lock"
+    )]
     NotPinned { kind: String },
     #[error("drivers.{kind}: reading {path}: {message}")]
-    Read { kind: String, path: String, message: String },
+    Read {
+        kind: String,
+        path: String,
+        message: String,
+    },
     #[error("drivers.{kind}: source \"builtin\", but this lo has no built-in {kind} driver")]
     NoSuchBuiltin { kind: String },
     #[error(transparent)]
@@ -33,7 +45,12 @@ pub struct Resolved {
 }
 
 /// Resolves `kind` for this project.
-pub fn resolve(project: &Project, lock: &Lockfile, kind: &str, locked: bool) -> Result<Resolved, ResolveError> {
+pub fn resolve(
+    project: &Project,
+    lock: &Lockfile,
+    kind: &str,
+    locked: bool,
+) -> Result<Resolved, ResolveError> {
     let key = kind.to_ascii_lowercase();
     if let Some(entry) = lock.entry(&key) {
         return from_entry(project, &key, entry);
@@ -43,7 +60,11 @@ pub fn resolve(project: &Project, lock: &Lockfile, kind: &str, locked: bool) -> 
         known.extend(lock.drivers.keys().cloned());
         known.sort();
         known.dedup();
-        return Err(ResolveError::UnknownKind { kind: kind.into(), lower: key, known: known.join(", ") });
+        return Err(ResolveError::UnknownKind {
+            kind: kind.into(),
+            lower: key,
+            known: known.join(", "),
+        });
     };
     if locked {
         return Err(ResolveError::NotPinned { kind: kind.into() });
@@ -58,7 +79,11 @@ pub fn resolve(project: &Project, lock: &Lockfile, kind: &str, locked: bool) -> 
 }
 
 /// Reads and verifies the component a lock entry pins.
-pub fn from_entry(project: &Project, key: &str, entry: &LockEntry) -> Result<Resolved, ResolveError> {
+pub fn from_entry(
+    project: &Project,
+    key: &str,
+    entry: &LockEntry,
+) -> Result<Resolved, ResolveError> {
     let expected = Digest::parse(&entry.sha256)?;
     let source = entry.source().ok_or_else(|| ResolveError::Read {
         kind: key.into(),
@@ -67,26 +92,38 @@ pub fn from_entry(project: &Project, key: &str, entry: &LockEntry) -> Result<Res
     })?;
     let (bytes, grants): (Arc<[u8]>, Grants) = match &source {
         Source::Builtin => {
-            let builtin = builtin::find(key).ok_or_else(|| ResolveError::NoSuchBuiltin { kind: key.into() })?;
+            let builtin = builtin::find(key)
+                .ok_or_else(|| ResolveError::NoSuchBuiltin { kind: key.into() })?;
             (Arc::from(builtin.component), builtin.grants())
         }
         Source::Path(path) => {
-            let bytes = std::fs::read(project.root().join(path)).map_err(|e| ResolveError::Read {
-                kind: key.into(),
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let bytes =
+                std::fs::read(project.root().join(path)).map_err(|e| ResolveError::Read {
+                    kind: key.into(),
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
             (Arc::from(bytes), entry.grants.clone())
         }
     };
     let component = Verified::against(bytes, &expected, &format!("kind {key} ({source})"))?;
-    Ok(Resolved { kind: key.into(), source, component, grants, limits: entry.limits.clone() })
+    Ok(Resolved {
+        kind: key.into(),
+        source,
+        component,
+        grants,
+        limits: entry.limits.clone(),
+    })
 }
 
 /// Where a missing grant for this kind goes.
 pub fn grant_hint(resolved_kind: &str, source: &Source) -> String {
     match source {
-        Source::Builtin => format!("the built-in {resolved_kind} driver's shipped grant does not include it"),
-        Source::Path(_) => format!("grant it under [drivers.{resolved_kind}.grants] in drivers.lock"),
+        Source::Builtin => {
+            format!("the built-in {resolved_kind} driver's shipped grant does not include it")
+        }
+        Source::Path(_) => {
+            format!("grant it under [drivers.{resolved_kind}.grants] in drivers.lock")
+        }
     }
 }

@@ -7,6 +7,21 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// Removes escape sequences and control characters other than newline and tab, and cuts
 /// over-long text.
 pub fn clean(text: &str) -> String {
+    let mut out = strip(text);
+    if out.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = out.len() - cut;
+        out.truncate(cut);
+        out.push_str(&format!(" … ({dropped} bytes cut)"));
+    }
+    out
+}
+
+/// Removes escape sequences and control characters other than newline and tab.
+pub fn strip(text: &str) -> String {
     // The stripper drops tabs and newlines with the other controls: keep them by cleaning the
     // pieces between them.
     let mut out = String::with_capacity(text.len());
@@ -18,17 +33,12 @@ pub fn clean(text: &str) -> String {
             if j > 0 {
                 out.push('\t');
             }
-            out.extend(strip_ansi_escapes::strip_str(piece).chars().filter(|c| !c.is_control()));
+            out.extend(
+                strip_ansi_escapes::strip_str(piece)
+                    .chars()
+                    .filter(|c| !c.is_control()),
+            );
         }
-    }
-    if out.len() > MAX_MESSAGE_BYTES {
-        let mut cut = MAX_MESSAGE_BYTES;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let dropped = out.len() - cut;
-        out.truncate(cut);
-        out.push_str(&format!(" … ({dropped} bytes cut)"));
     }
     out
 }

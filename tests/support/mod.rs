@@ -25,15 +25,22 @@ pub fn lo_bin() -> &'static Path {
             .status()
             .expect("running cargo build for lo");
         assert!(status.success(), "building lo failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target"));
         target.join("debug/lo")
     })
 }
 
 /// A fixture driver component built by build.rs, such as `corners`.
 pub fn fixture(name: &str) -> PathBuf {
-    let path = Path::new(env!("LO_FIXTURES_DIR")).join(format!("fixture_{}.wasm", name.replace('-', "_")));
-    assert!(path.is_file(), "fixture component {} is missing", path.display());
+    let path =
+        Path::new(env!("LO_FIXTURES_DIR")).join(format!("fixture_{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.is_file(),
+        "fixture component {} is missing",
+        path.display()
+    );
     path
 }
 
@@ -56,7 +63,11 @@ impl Run {
     /// Asserts the exit code, printing the run on failure.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -67,18 +78,29 @@ impl Run {
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}", self.stderr, self.stdout);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}",
+            self.stderr,
+            self.stdout
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -96,9 +118,15 @@ impl Default for Project {
 
 impl Project {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("lo-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("lo-test-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("clusters")).unwrap();
-        Project { dir, cache: shared_cache() }
+        Project {
+            dir,
+            cache: shared_cache(),
+        }
     }
 
     /// Uses its own compiled cache, to observe what gets compiled.
@@ -133,7 +161,9 @@ impl Project {
 
     /// A cluster spec with this kind and name, plus `spec_body` under `spec:`.
     pub fn cluster(&self, domain: &str, kind: &str, name: &str, spec_body: &str) -> &Self {
-        let mut text = format!("apiVersion: cluster.lok8s.dev/v1beta1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n");
+        let mut text = format!(
+            "apiVersion: cluster.lok8s.dev/v1beta1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+        );
         for line in spec_body.lines() {
             text.push_str(&format!("  {line}\n"));
         }
@@ -145,7 +175,12 @@ impl Project {
 
     /// A `Corners` cluster whose fixture driver behaves as `behaviour`.
     pub fn corners(&self, domain: &str, behaviour: &str) -> &Self {
-        self.cluster(domain, "Corners", "dev", &format!("fixture:\n  behaviour: {behaviour}"))
+        self.cluster(
+            domain,
+            "Corners",
+            "dev",
+            &format!("fixture:\n  behaviour: {behaviour}"),
+        )
     }
 
     /// Copies a fixture component into `drivers/` and pins it with `lo drivers add`.
@@ -176,8 +211,16 @@ impl Project {
     /// The command, for tests that need to drive the process themselves (signals).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(lo_bin());
-        cmd.current_dir(self.root()).args(args).env("LO_CACHE_DIR", &self.cache);
-        for var in ["CI", "LO_LOCKED", "DOMAIN_NAME", "FIXTURE_SECRET", "FIXTURE_UNGRANTED"] {
+        cmd.current_dir(self.root())
+            .args(args)
+            .env("LO_CACHE_DIR", &self.cache);
+        for var in [
+            "CI",
+            "LO_LOCKED",
+            "DOMAIN_NAME",
+            "FIXTURE_SECRET",
+            "FIXTURE_UNGRANTED",
+        ] {
             cmd.env_remove(var);
         }
         cmd
@@ -193,10 +236,16 @@ impl Project {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if rel.starts_with(".test-cache") {
             continue;
         }

@@ -3,8 +3,8 @@
 //! that are not in this build yet.
 
 use lok8s_driver_sdk::{
-    Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo, KubeAccess, Outcome,
-    Result, StatusReport, CONTRACT_VERSION,
+    CONTRACT_VERSION, Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo,
+    KubeAccess, Outcome, Result, StatusReport,
 };
 
 struct Capi;
@@ -27,10 +27,15 @@ impl Driver for Capi {
                         kinds: vec!["*".into()],
                         clusters: vec!["*".into()],
                     }),
-                    reason: "Cluster API objects on the management cluster named by the spec".into(),
+                    reason: "Cluster API objects on the management cluster named by the spec"
+                        .into(),
                 },
                 CapabilityRequest {
-                    capability: Capability::Env(vec!["HCLOUD_TOKEN".into(), "HROBOT_USER".into(), "HROBOT_PASSWORD".into()]),
+                    capability: Capability::Env(vec![
+                        "HCLOUD_TOKEN".into(),
+                        "HROBOT_USER".into(),
+                        "HROBOT_PASSWORD".into(),
+                    ]),
                     reason: "the infrastructure credentials stored in the credential Secret".into(),
                 },
             ],

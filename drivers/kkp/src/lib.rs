@@ -3,8 +3,8 @@
 //! that are not in this build yet.
 
 use lok8s_driver_sdk::{
-    Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo, Outcome,
-    Result, StatusReport, CONTRACT_VERSION,
+    CONTRACT_VERSION, Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo,
+    Outcome, Result, StatusReport,
 };
 
 struct Kkp;

@@ -3,8 +3,8 @@
 //! that are not in this build yet.
 
 use lok8s_driver_sdk::{
-    Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo, KubeAccess, Outcome,
-    Result, StatusReport, CONTRACT_VERSION,
+    CONTRACT_VERSION, Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo,
+    KubeAccess, Outcome, Result, StatusReport,
 };
 
 struct KubeOne;
@@ -19,7 +19,8 @@ impl Driver for KubeOne {
             version: env!("CARGO_PKG_VERSION").into(),
             contract: CONTRACT_VERSION.into(),
             kinds: vec!["KubeOne".into()],
-            summary: "production clusters on machines reached over SSH, the way KubeOne does it".into(),
+            summary: "production clusters on machines reached over SSH, the way KubeOne does it"
+                .into(),
             capabilities: vec![
                 CapabilityRequest {
                     capability: Capability::Kube(KubeAccess {
@@ -30,7 +31,10 @@ impl Driver for KubeOne {
                     reason: "the new cluster and its addons".into(),
                 },
                 CapabilityRequest {
-                    capability: Capability::Ssh(lok8s_driver_sdk::SshAccess { hosts: vec!["*".into()], keys: vec![".secrets/ssh".into()] }),
+                    capability: Capability::Ssh(lok8s_driver_sdk::SshAccess {
+                        hosts: vec!["*".into()],
+                        keys: vec![".secrets/ssh".into()],
+                    }),
                     reason: "kubeadm on the machines of the spec".into(),
                 },
             ],

@@ -2,8 +2,8 @@
 //! This build carries its contract and grant; the provisioning steps need the docker import.
 
 use lok8s_driver_sdk::{
-    Capability, CapabilityRequest, Context, DockerAccess, Driver, DriverError, DriverInfo,
-    KubeAccess, Outcome, Result, StatusReport, CONTRACT_VERSION,
+    CONTRACT_VERSION, Capability, CapabilityRequest, Context, DockerAccess, Driver, DriverError,
+    DriverInfo, KubeAccess, Outcome, Result, StatusReport,
 };
 
 struct Lo;
@@ -18,7 +18,8 @@ impl Driver for Lo {
             version: env!("CARGO_PKG_VERSION").into(),
             contract: CONTRACT_VERSION.into(),
             kinds: vec!["Lo".into()],
-            summary: "Local Kubernetes clusters in Docker with registries, TLS and cluster DNS".into(),
+            summary: "Local Kubernetes clusters in Docker with registries, TLS and cluster DNS"
+                .into(),
             capabilities: vec![
                 CapabilityRequest {
                     capability: Capability::Docker(DockerAccess {

@@ -16,8 +16,8 @@ pub mod bindings {
 
 pub mod log;
 
-pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
 pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
+pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
 pub use bindings::lok8s::driver::types::{
     Capability, CapabilityRequest, Context, DockerAccess, DriverError, DriverInfo, FieldError,
     Health, KubeAccess, Outcome, PathAccess, RunFlags, SshAccess, StatusReport,
@@ -79,7 +79,11 @@ macro_rules! export_driver {
 
 /// A status report from its parts.
 pub fn status(phase: &str, health: Health, message: impl Into<String>) -> StatusReport {
-    StatusReport { phase: phase.to_string(), health, message: message.into() }
+    StatusReport {
+        phase: phase.to_string(),
+        health,
+        message: message.into(),
+    }
 }
 
 /// A `failed` error with this message.

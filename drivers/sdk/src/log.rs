@@ -1,6 +1,6 @@
 //! Logging and progress through the `log` import.
 
-pub use crate::bindings::lok8s::driver::log::{enabled, phase_begin, phase_end, phase_step, Level};
+pub use crate::bindings::lok8s::driver::log::{Level, enabled, phase_begin, phase_end, phase_step};
 
 /// Writes one message at `level`.
 pub fn write(level: Level, message: &str) {

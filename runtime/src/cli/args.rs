@@ -66,7 +66,10 @@ pub enum Output {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Create or converge the cluster of a domain.
-    #[command(visible_alias = "p", after_help = "Examples:\n  lo provision dev.example.com\n  lo p --domain dev.example.com -v")]
+    #[command(
+        visible_alias = "p",
+        after_help = "Examples:\n  lo provision dev.example.com\n  lo p --domain dev.example.com -v"
+    )]
     Provision {
         /// The domain (a folder under clusters/); same as --domain.
         #[arg(value_name = "DOMAIN")]
@@ -87,7 +90,10 @@ pub enum Command {
         target: Option<String>,
     },
     /// Write the cluster's admin kubeconfig and print its path.
-    #[command(visible_alias = "kc", after_help = "Example:\n  export KUBECONFIG=$(lo kc dev.example.com)")]
+    #[command(
+        visible_alias = "kc",
+        after_help = "Example:\n  export KUBECONFIG=$(lo kc dev.example.com)"
+    )]
     Kubeconfig {
         /// The domain (a folder under clusters/); same as --domain.
         #[arg(value_name = "DOMAIN")]
@@ -101,7 +107,9 @@ pub enum Command {
         target: Option<String>,
     },
     /// List, pin and inspect driver components.
-    #[command(after_help = "Examples:\n  lo drivers list\n  lo drivers add k3s ./k3s.wasm\n  lo drivers show lo\n  lo drivers verify")]
+    #[command(
+        after_help = "Examples:\n  lo drivers list\n  lo drivers add k3s ./k3s.wasm\n  lo drivers show lo\n  lo drivers verify"
+    )]
     Drivers {
         #[command(subcommand)]
         command: Option<DriversCommand>,
@@ -139,7 +147,8 @@ impl Cli {
     /// `--locked`, `LO_LOCKED=1` or `CI=true`.
     pub fn locked(&self) -> bool {
         let truthy = |name: &str| {
-            std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+            std::env::var(name)
+                .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
         };
         self.global.locked || truthy("LO_LOCKED") || truthy("CI")
     }

@@ -3,18 +3,25 @@
 use serde_json::json;
 
 use super::args::{Cli, DriversCommand};
-use super::{lifecycle::project, print, UsageError};
+use super::{lifecycle::project, print};
 use crate::pinning;
 
 pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<()> {
     match command.unwrap_or(DriversCommand::List) {
         DriversCommand::List => {
             let project = project(cli).ok();
-            let rows = pinning::list(project.as_ref()).await?;
+            let rows = pinning::list(project.as_ref(), cli.locked()).await?;
             print::data(cli, json!(rows), || {
-                let mut text = format!("{:<10} {:<24} {:<22} {:<7} {}", "KIND", "SOURCE", "DRIVER", "PINNED", "SHA256");
+                let mut text = format!(
+                    "{:<10} {:<24} {:<22} {:<7} {}",
+                    "KIND", "SOURCE", "DRIVER", "PINNED", "SHA256"
+                );
                 for r in &rows {
-                    let state = if r.state == "ok" { String::new() } else { format!("\n           ! {}", r.state) };
+                    let state = if r.state == "ok" {
+                        String::new()
+                    } else {
+                        format!("\n           ! {}", r.state)
+                    };
                     text.push_str(&format!(
                         "\n{:<10} {:<24} {:<22} {:<7} {}{state}",
                         r.kind,
@@ -29,19 +36,23 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
         }
         DriversCommand::Add { kind, path } => {
             if cli.locked() {
-                return Err(UsageError(
-                    "--locked (or LO_LOCKED / CI) refuses changes to drivers.lock; run 'lo drivers add' without it".into(),
-                )
-                .into());
+                anyhow::bail!(
+                    "--locked (or LO_LOCKED / CI) refuses changes to drivers.lock; run 'lo drivers add' without it"
+                );
             }
             let project = project(cli)?;
             let added = pinning::add(&project, &kind, &path).await?;
             print::data(cli, json!(added), || {
-                let mut text = format!("pinned {} -> {} ({}) {}", added.kind, added.driver, added.source, added.sha256);
+                let mut text = format!(
+                    "pinned {} -> {} ({}) {}",
+                    added.kind, added.driver, added.source, added.sha256
+                );
                 if let Some(old) = &added.replaced {
                     text.push_str(&format!("\n  replaces {old}"));
                 }
-                text.push_str("\n  granted (what it requests; review drivers.lock before committing):");
+                text.push_str(
+                    "\n  granted (what it requests; review drivers.lock before committing):",
+                );
                 if added.granted.is_empty() {
                     text.push_str("\n    nothing beyond its cluster folder and .kubeconfig/");
                 }
@@ -58,7 +69,14 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
                 if changes.is_empty() {
                     "drivers.lock is up to date".to_string()
                 } else {
-                    format!("updated drivers.lock:\n{}", changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))
+                    format!(
+                        "updated drivers.lock:\n{}",
+                        changes
+                            .iter()
+                            .map(|c| format!("  {c}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
                 }
             });
         }
@@ -71,7 +89,14 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
                     return "drivers.lock pins nothing".to_string();
                 }
                 rows.iter()
-                    .map(|r| format!("{} {}: {}", if r.ok { "ok  " } else { "FAIL" }, r.kind, r.detail))
+                    .map(|r| {
+                        format!(
+                            "{} {}: {}",
+                            if r.ok { "ok  " } else { "FAIL" },
+                            r.kind,
+                            r.detail
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -81,7 +106,7 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
         }
         DriversCommand::Show { kind } => {
             let project = project(cli).ok();
-            let shown = pinning::show(project.as_ref(), &kind).await?;
+            let shown = pinning::show(project.as_ref(), &kind, cli.locked()).await?;
             print::data(cli, json!(shown), || {
                 let mut text = format!(
                     "kind      {}\ndriver    {} {} — {}\nsource    {}{}\nsha256    {}\ncontract  lok8s:driver@{}\nkinds     {}\nhooks     {}\n",
@@ -90,11 +115,19 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
                     shown.version,
                     shown.summary,
                     shown.source,
-                    if shown.pinned { " (pinned in drivers.lock)" } else { " (not pinned)" },
+                    if shown.pinned {
+                        " (pinned in drivers.lock)"
+                    } else {
+                        " (not pinned)"
+                    },
                     shown.sha256,
                     shown.contract,
                     shown.kinds.join(", "),
-                    if shown.hooks { "post-provision, export" } else { "none" },
+                    if shown.hooks {
+                        "post-provision, export"
+                    } else {
+                        "none"
+                    },
                 );
                 text.push_str("\nrequests:");
                 if shown.requested.is_empty() {

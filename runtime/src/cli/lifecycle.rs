@@ -3,24 +3,31 @@
 use serde_json::json;
 
 use super::args::{Cli, Command};
-use super::{print, UsageError};
+use super::{UsageError, print};
 use crate::host::Verbosity;
 use crate::lifecycle::{self, Options, Provisioned};
 use crate::lock::Limits;
-use crate::project::{validate_domain, ActiveDomain, Project};
+use crate::project::{ActiveDomain, Project, validate_domain};
 
 pub async fn run(cli: &Cli, command: Command) -> anyhow::Result<()> {
     let project = project(cli)?;
     match command {
         Command::Use { target } => return use_domain(cli, &project, target),
-        Command::Provision { ref target } | Command::Destroy { ref target } | Command::Status { ref target } | Command::Kubeconfig { ref target } => {
+        Command::Provision { ref target }
+        | Command::Destroy { ref target }
+        | Command::Status { ref target }
+        | Command::Kubeconfig { ref target } => {
             let domain = active_domain(cli, &project, target.clone())?;
             let opts = options(cli, project);
             match command {
-                Command::Provision { .. } => provisioned(cli, &domain, lifecycle::provision(&opts, &domain).await?),
+                Command::Provision { .. } => {
+                    provisioned(cli, &domain, lifecycle::provision(&opts, &domain).await?)
+                }
                 Command::Destroy { .. } => {
                     lifecycle::destroy(&opts, &domain).await?;
-                    print::data(cli, json!({ "domain": domain, "destroyed": true }), || format!("destroyed {domain}"));
+                    print::data(cli, json!({ "domain": domain, "destroyed": true }), || {
+                        format!("destroyed {domain}")
+                    });
                 }
                 Command::Status { .. } => {
                     let (session, report) = lifecycle::status(&opts, &domain).await?;
@@ -28,7 +35,9 @@ pub async fn run(cli: &Cli, command: Command) -> anyhow::Result<()> {
                 }
                 Command::Kubeconfig { .. } => {
                     let path = lifecycle::kubeconfig(&opts, &domain).await?;
-                    print::data(cli, json!({ "domain": domain, "path": path }), || path.display().to_string());
+                    print::data(cli, json!({ "domain": domain, "path": path }), || {
+                        path.display().to_string()
+                    });
                 }
                 _ => unreachable!("matched above"),
             }
@@ -62,10 +71,17 @@ fn options(cli: &Cli, project: Project) -> Options {
 }
 
 /// The positional domain or `--domain` (they must agree), else the active domain.
-fn active_domain(cli: &Cli, project: &Project, positional: Option<String>) -> anyhow::Result<String> {
+fn active_domain(
+    cli: &Cli,
+    project: &Project,
+    positional: Option<String>,
+) -> anyhow::Result<String> {
     let argument = match (positional, cli.global.domain.clone()) {
         (Some(a), Some(b)) if a != b => {
-            return Err(UsageError(format!("two domains given: {a:?} and --domain {b:?}; pass one")).into());
+            return Err(UsageError(format!(
+                "two domains given: {a:?} and --domain {b:?}; pass one"
+            ))
+            .into());
         }
         (a, b) => a.or(b),
     };
@@ -82,7 +98,11 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
         Provisioned::Handled => print::data(
             cli,
             json!({ "domain": domain, "outcome": "handled" }),
-            || format!("provisioned {domain}: the driver handled the whole lifecycle; framework steps skipped"),
+            || {
+                format!(
+                    "provisioned {domain}: the driver handled the whole lifecycle; framework steps skipped"
+                )
+            },
         ),
         Provisioned::Continued(after) => {
             let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
@@ -118,11 +138,17 @@ fn use_domain(cli: &Cli, project: &Project, target: Option<String>) -> anyhow::R
     if let Some(domain) = target.or(cli.global.domain.clone()) {
         validate_domain(&domain)?;
         ActiveDomain::set(project, &domain)?;
-        print::data(cli, json!({ "active": domain }), || format!("Active domain: {domain}"));
+        print::data(cli, json!({ "active": domain }), || {
+            format!("Active domain: {domain}")
+        });
         return Ok(());
     }
     let active = crate::project::read_active_domain(project);
-    let domains: Vec<_> = project.domains().into_iter().map(|(d, spec)| (d, spec.kind_label())).collect();
+    let domains: Vec<_> = project
+        .domains()
+        .into_iter()
+        .map(|(d, spec)| (d, spec.kind_label()))
+        .collect();
     let value = json!({
         "active": active,
         "domains": domains.iter().map(|(d, k)| json!({ "domain": d, "kind": k })).collect::<Vec<_>>(),

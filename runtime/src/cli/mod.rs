@@ -25,7 +25,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -55,7 +58,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn report(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    // Driver names, versions and trap backtraces are guest-controlled text.
+    eprintln!("error: {}", crate::sanitize::clean(&format!("{e:#}")));
     if e.downcast_ref::<crate::lifecycle::Interrupted>().is_some() {
         return ExitCode::from(130);
     }

@@ -7,9 +7,13 @@ use crate::lifecycle::Session;
 /// Prints `value` as JSON, or the text `text` builds.
 pub fn data(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
     if cli.json() {
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
-        println!("{}", text());
+        // Text may carry what drivers said about themselves.
+        println!("{}", crate::sanitize::strip(&text()));
     }
 }
 
@@ -62,6 +66,9 @@ pub fn version(cli: &Cli) {
         "runs_contracts": format!("{major}.0.0 to {major}.{minor}.x"),
     });
     data(cli, value, || {
-        format!("lo {}\ncontract lok8s:driver@{major}.{minor}.{patch} (runs drivers built against {major}.0 to {major}.{minor})", crate::VERSION)
+        format!(
+            "lo {}\ncontract lok8s:driver@{major}.{minor}.{patch} (runs drivers built against {major}.0 to {major}.{minor})",
+            crate::VERSION
+        )
     });
 }

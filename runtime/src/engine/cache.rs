@@ -6,8 +6,8 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 use crate::lock::Verified;
 
@@ -39,7 +39,9 @@ impl CompiledCache {
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> CompiledCache {
-        CompiledCache { dir: Some(dir.into()) }
+        CompiledCache {
+            dir: Some(dir.into()),
+        }
     }
 
     pub fn dir(&self) -> Option<&Path> {
@@ -50,15 +52,30 @@ impl CompiledCache {
     pub fn entry_path(&self, engine: &Engine, component: &Verified) -> Option<PathBuf> {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let name = format!("{}-{:016x}.cwasm", component.digest().hex(), hasher.finish());
+        let name = format!(
+            "{}-{:016x}.cwasm",
+            component.digest().hex(),
+            hasher.finish()
+        );
         self.dir.as_ref().map(|d| d.join(name))
     }
 
     /// Loads the compiled component, compiling (and caching) it when needed.
-    pub fn load(&self, engine: &Engine, component: &Verified) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let Some(path) = self.entry_path(engine, component) else {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        component: &Verified,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let usable = match &self.dir {
+            None => Err("no cache directory".to_string()),
+            Some(dir) => private_dir(dir),
+        };
+        let (Some(path), Ok(())) = (self.entry_path(engine, component), usable.clone()) else {
             let compiled = Component::new(engine, component.bytes())?;
-            return Ok((compiled, CacheOutcome::Uncached("no cache directory".into())));
+            return Ok((
+                compiled,
+                CacheOutcome::Uncached(usable.err().unwrap_or_default()),
+            ));
         };
         let problem = match std::fs::read(&path) {
             Ok(data) => match unwrap_entry(&data) {
@@ -76,12 +93,39 @@ impl CompiledCache {
         };
         let compiled = Component::new(engine, component.bytes())?;
         let outcome = match (store(&path, &compiled), problem) {
-            (Err(e), _) => CacheOutcome::Uncached(format!("could not write {}: {e}", path.display())),
+            (Err(e), _) => {
+                CacheOutcome::Uncached(format!("could not write {}: {e}", path.display()))
+            }
             (Ok(()), Some(problem)) => CacheOutcome::Recompiled(problem),
             (Ok(()), None) => CacheOutcome::Compiled,
         };
         Ok((compiled, outcome))
     }
+}
+
+/// Native code is only loaded from a directory that no other user can write: creates it with
+/// mode 0700, and refuses one owned by someone else or writable by group or others.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is not private to this user (owner {}, mode {:o}); compiled code is not cached there",
+            dir.display(),
+            meta.uid(),
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 fn unwrap_entry(data: &[u8]) -> Result<&[u8], &'static str> {
@@ -101,7 +145,9 @@ fn unwrap_entry(data: &[u8]) -> Result<&[u8], &'static str> {
 }
 
 fn store(path: &Path, compiled: &Component) -> std::io::Result<()> {
-    let code = compiled.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let code = compiled
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

@@ -3,12 +3,12 @@
 //! import is one this `lo` implements and the driver's grant allows. Refusals list every
 //! offending import at once, with what would allow it.
 
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
+use crate::CONTRACT;
 use crate::host;
 use crate::lock::Grants;
-use crate::CONTRACT;
 
 const PACKAGE: &str = "lok8s:driver";
 
@@ -32,7 +32,11 @@ pub enum ContractError {
          upgrade lo to a release that supports contract {found_major}.{found_minor}, or rebuild the driver against {major}.{minor}",
         lo = crate::VERSION, major = CONTRACT.0, minor = CONTRACT.1
     )]
-    Newer { found: String, found_major: u64, found_minor: u64 },
+    Newer {
+        found: String,
+        found_major: u64,
+        found_minor: u64,
+    },
     #[error(
         "built against contract {PACKAGE}@{found}, a different major version than this lo's {major}.x; rebuild the driver against {PACKAGE}@{major}.{minor}",
         major = CONTRACT.0, minor = CONTRACT.1
@@ -40,15 +44,23 @@ pub enum ContractError {
     OtherMajor { found: String },
     #[error("imports what it may not use:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Imports(Vec<String>),
-    #[error("describe() says contract {said:?}, but the component is built against {PACKAGE}@{built}")]
+    #[error(
+        "describe() says contract {said:?}, but the component is built against {PACKAGE}@{built}"
+    )]
     Inconsistent { said: String, built: String },
 }
 
 /// Reads the component's imports and exports and checks the contract version.
 pub fn inspect(engine: &Engine, component: &Component) -> Result<Shape, ContractError> {
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let mut newest: Option<(u64, u64, u64)> = None;
     let mut has_lifecycle = false;
     let mut has_hooks = false;
@@ -68,16 +80,33 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<Shape, Contract
         return Err(ContractError::OtherMajor { found });
     }
     if contract.0 == CONTRACT.0 && contract.1 > CONTRACT.1 {
-        return Err(ContractError::Newer { found, found_major: contract.0, found_minor: contract.1 });
+        return Err(ContractError::Newer {
+            found,
+            found_major: contract.0,
+            found_minor: contract.1,
+        });
     }
     if !has_lifecycle {
-        return Err(ContractError::NotADriver(if exports.is_empty() { "none".into() } else { exports.join(", ") }));
+        return Err(ContractError::NotADriver(if exports.is_empty() {
+            "none".into()
+        } else {
+            exports.join(", ")
+        }));
     }
-    Ok(Shape { contract, has_hooks, imports, exports })
+    Ok(Shape {
+        contract,
+        has_hooks,
+        imports,
+        exports,
+    })
 }
 
 /// Every import must be WASI's baseline, an always-linked interface, or one granted.
-pub fn check_imports(shape: &Shape, grants: &Grants, grant_hint: &str) -> Result<(), ContractError> {
+pub fn check_imports(
+    shape: &Shape,
+    grants: &Grants,
+    grant_hint: &str,
+) -> Result<(), ContractError> {
     let mut problems = Vec::new();
     for name in &shape.imports {
         if let Some((iface, _)) = ours(name) {
@@ -94,9 +123,15 @@ pub fn check_imports(shape: &Shape, grants: &Grants, grant_hint: &str) -> Result
                     problems.push(format!("{name}: not granted; {grant_hint}"));
                 }
             } else {
-                problems.push(format!("{name}: not an interface of {PACKAGE}@{}.{}", CONTRACT.0, CONTRACT.1));
+                problems.push(format!(
+                    "{name}: not an interface of {PACKAGE}@{}.{}",
+                    CONTRACT.0, CONTRACT.1
+                ));
             }
-        } else if !host::WASI_ALLOWED.iter().any(|prefix| name.starts_with(prefix)) {
+        } else if !host::WASI_ALLOWED
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        {
             let why = if name.starts_with("wasi:sockets/") || name.starts_with("wasi:http/") {
                 "drivers get no raw network access; use the contract's `http` import"
             } else {
@@ -105,15 +140,25 @@ pub fn check_imports(shape: &Shape, grants: &Grants, grant_hint: &str) -> Result
             problems.push(format!("{name}: {why}"));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(ContractError::Imports(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ContractError::Imports(problems))
+    }
 }
 
 /// Checks that what describe() reports matches the component's type.
 pub fn check_described(shape: &Shape, said: &str) -> Result<(), ContractError> {
-    let built = format!("{}.{}.{}", shape.contract.0, shape.contract.1, shape.contract.2);
+    let built = format!(
+        "{}.{}.{}",
+        shape.contract.0, shape.contract.1, shape.contract.2
+    );
     match parse_version(said) {
         Some((major, minor, _)) if (major, minor) == (shape.contract.0, shape.contract.1) => Ok(()),
-        _ => Err(ContractError::Inconsistent { said: said.to_string(), built }),
+        _ => Err(ContractError::Inconsistent {
+            said: said.to_string(),
+            built,
+        }),
     }
 }
 
@@ -128,7 +173,11 @@ fn ours(name: &str) -> Option<(&str, Option<(u64, u64, u64)>)> {
 
 fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     let mut parts = text.split(['.', '-', '+']).map(|p| p.parse::<u64>());
-    Some((parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?))
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -146,22 +195,39 @@ mod tests {
 
     #[test]
     fn names_parse() {
-        assert_eq!(ours("lok8s:driver/log@1.2.3"), Some(("log", Some((1, 2, 3)))));
+        assert_eq!(
+            ours("lok8s:driver/log@1.2.3"),
+            Some(("log", Some((1, 2, 3))))
+        );
         assert_eq!(ours("wasi:io/streams@0.2.6"), None);
     }
 
     #[test]
     fn baseline_wasi_and_log_are_free() {
-        let s = shape(&["wasi:cli/environment@0.2.6", "wasi:io/streams@0.2.6", "lok8s:driver/log@1.0.0", "lok8s:driver/types@1.0.0"]);
+        let s = shape(&[
+            "wasi:cli/environment@0.2.6",
+            "wasi:io/streams@0.2.6",
+            "lok8s:driver/log@1.0.0",
+            "lok8s:driver/types@1.0.0",
+        ]);
         check_imports(&s, &Grants::default(), "").unwrap();
     }
 
     #[test]
     fn every_offending_import_is_listed() {
-        let s = shape(&["lok8s:driver/docker@1.0.0", "wasi:sockets/tcp@0.2.6", "acme:evil/steal"]);
-        let err = check_imports(&s, &Grants::default(), "").unwrap_err().to_string();
+        let s = shape(&[
+            "lok8s:driver/docker@1.0.0",
+            "wasi:sockets/tcp@0.2.6",
+            "acme:evil/steal",
+        ]);
+        let err = check_imports(&s, &Grants::default(), "")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lok8s:driver/docker@1.0.0: lo"), "{err}");
-        assert!(err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"), "{err}");
+        assert!(
+            err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"),
+            "{err}"
+        );
         assert!(err.contains("acme:evil/steal: not part"), "{err}");
     }
 

@@ -8,7 +8,11 @@ mod tests {
     use std::path::Path;
 
     fn folder_digest(dir: &Path) -> String {
-        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         names.sort();
         let mut hasher = Sha256::new();
         for name in names {
@@ -25,10 +29,17 @@ mod tests {
         let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
         let frozen = std::fs::read_to_string(wit.join("FROZEN")).unwrap();
         let mut checked = 0;
-        for line in frozen.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in frozen
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let (version, digest) = line.split_once(' ').unwrap();
             let actual = folder_digest(&wit.join(version));
-            assert_eq!(actual, digest.trim(), "wit/{version} changed; released contracts are frozen: add a new version folder instead");
+            assert_eq!(
+                actual,
+                digest.trim(),
+                "wit/{version} changed; released contracts are frozen: add a new version folder instead"
+            );
             checked += 1;
         }
         assert!(checked >= 1);

@@ -26,7 +26,9 @@ pub struct DriverId {
 impl std::fmt::Display for DriverId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.name, &self.version) {
-            (Some(name), Some(version)) => write!(f, "driver {name} {version} ({})", self.digest.short()),
+            (Some(name), Some(version)) => {
+                write!(f, "driver {name} {version} ({})", self.digest.short())
+            }
             _ => write!(f, "driver for kind {} ({})", self.kind, self.digest.short()),
         }
     }
@@ -36,9 +38,13 @@ impl std::fmt::Display for DriverId {
 pub enum RunFailure {
     #[error("trapped: {0}")]
     Trap(String),
-    #[error("ran out of CPU time: {0} (raise it with --cpu-seconds or limits.cpu-seconds in drivers.lock)")]
+    #[error(
+        "ran out of CPU time: {0} (raise it with --cpu-seconds or limits.cpu-seconds in drivers.lock)"
+    )]
     Cpu(CpuExceeded),
-    #[error("hit the memory limit: {0} (raise it with --memory-mib or limits.memory-mib in drivers.lock)")]
+    #[error(
+        "hit the memory limit: {0} (raise it with --memory-mib or limits.memory-mib in drivers.lock)"
+    )]
     Memory(MemoryExceeded),
     #[error(
         "timed out after {0:?} of wall-clock time (raise it with --timeout or limits.timeout-seconds in drivers.lock)"
@@ -74,7 +80,12 @@ pub struct DriverInstance {
 
 impl DriverInstance {
     /// Instantiates in a fresh store; start-up code runs under the describe budget.
-    pub async fn start(prepared: &Prepared, host: HostState, id: DriverId, limits: RunLimits) -> Result<Self, RunError> {
+    pub async fn start(
+        prepared: &Prepared,
+        host: HostState,
+        id: DriverId,
+        limits: RunLimits,
+    ) -> Result<Self, RunError> {
         let mut store = Store::new(prepared.pre.engine(), host);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
@@ -87,14 +98,33 @@ impl DriverInstance {
             Ok(UpdateDeadline::Yield(1))
         });
         let timeout = limits.timeout(Operation::Describe);
-        let instance = guard(&id, "instantiate", timeout, prepared.pre.instantiate_async(&mut store)).await?;
-        let fail = |e: wasmtime::Error| RunError { driver: id.clone(), op: "instantiate", failure: classify(e) };
-        let lifecycle = prepared.lifecycle.load(&mut store, &instance).map_err(fail)?;
+        let instance = guard(
+            &id,
+            "instantiate",
+            timeout,
+            prepared.pre.instantiate_async(&mut store),
+        )
+        .await?;
+        let fail = |e: wasmtime::Error| RunError {
+            driver: id.clone(),
+            op: "instantiate",
+            failure: classify(e),
+        };
+        let lifecycle = prepared
+            .lifecycle
+            .load(&mut store, &instance)
+            .map_err(fail)?;
         let hooks = match &prepared.hooks {
             Some(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             None => None,
         };
-        Ok(DriverInstance { store, lifecycle, hooks, id, limits })
+        Ok(DriverInstance {
+            store,
+            lifecycle,
+            hooks,
+            id,
+            limits,
+        })
     }
 
     pub fn has_hooks(&self) -> bool {
@@ -110,46 +140,98 @@ impl DriverInstance {
         self.store.data().log.end_open_phase();
     }
 
+    /// Who the driver says it is; every string is sanitised, since `lo` prints them.
     pub async fn describe(&mut self) -> Result<types::DriverInfo, RunError> {
         let (t, op) = self.begin(Operation::Describe);
-        let r = guard(&self.id, op, t, self.lifecycle.call_describe(&mut self.store)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            self.lifecycle.call_describe(&mut self.store),
+        )
+        .await;
         self.finish();
-        r
+        r.map(clean_info)
     }
 
-    pub async fn provision(&mut self, ctx: &types::Context) -> Result<Result<types::Outcome, types::DriverError>, RunError> {
+    pub async fn provision(
+        &mut self,
+        ctx: &types::Context,
+    ) -> Result<Result<types::Outcome, types::DriverError>, RunError> {
         let (t, op) = self.begin(Operation::Provision);
-        let r = guard(&self.id, op, t, self.lifecycle.call_provision(&mut self.store, ctx)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            self.lifecycle.call_provision(&mut self.store, ctx),
+        )
+        .await;
         self.finish();
         r
     }
 
-    pub async fn destroy(&mut self, ctx: &types::Context) -> Result<Result<(), types::DriverError>, RunError> {
+    pub async fn destroy(
+        &mut self,
+        ctx: &types::Context,
+    ) -> Result<Result<(), types::DriverError>, RunError> {
         let (t, op) = self.begin(Operation::Destroy);
-        let r = guard(&self.id, op, t, self.lifecycle.call_destroy(&mut self.store, ctx)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            self.lifecycle.call_destroy(&mut self.store, ctx),
+        )
+        .await;
         self.finish();
         r
     }
 
-    pub async fn status(&mut self, ctx: &types::Context) -> Result<Result<types::StatusReport, types::DriverError>, RunError> {
+    pub async fn status(
+        &mut self,
+        ctx: &types::Context,
+    ) -> Result<Result<types::StatusReport, types::DriverError>, RunError> {
         let (t, op) = self.begin(Operation::Status);
-        let r = guard(&self.id, op, t, self.lifecycle.call_status(&mut self.store, ctx)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            self.lifecycle.call_status(&mut self.store, ctx),
+        )
+        .await;
         self.finish();
         r
     }
 
-    pub async fn kubeconfig(&mut self, ctx: &types::Context) -> Result<Result<String, types::DriverError>, RunError> {
+    pub async fn kubeconfig(
+        &mut self,
+        ctx: &types::Context,
+    ) -> Result<Result<String, types::DriverError>, RunError> {
         let (t, op) = self.begin(Operation::Kubeconfig);
-        let r = guard(&self.id, op, t, self.lifecycle.call_kubeconfig(&mut self.store, ctx)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            self.lifecycle.call_kubeconfig(&mut self.store, ctx),
+        )
+        .await;
         self.finish();
         r
     }
 
     /// None when the component does not export the hooks.
-    pub async fn post_provision(&mut self, ctx: &types::Context) -> Option<Result<Result<(), types::DriverError>, RunError>> {
+    pub async fn post_provision(
+        &mut self,
+        ctx: &types::Context,
+    ) -> Option<Result<Result<(), types::DriverError>, RunError>> {
         let hooks = self.hooks.clone()?;
         let (t, op) = self.begin(Operation::PostProvision);
-        let r = guard(&self.id, op, t, hooks.call_post_provision(&mut self.store, ctx)).await;
+        let r = guard(
+            &self.id,
+            op,
+            t,
+            hooks.call_post_provision(&mut self.store, ctx),
+        )
+        .await;
         self.finish();
         Some(r)
     }
@@ -189,7 +271,25 @@ async fn guard<R>(
         },
         _ = tokio::signal::ctrl_c() => RunFailure::Interrupted,
     };
-    Err(RunError { driver: id.clone(), op, failure })
+    Err(RunError {
+        driver: id.clone(),
+        op,
+        failure,
+    })
+}
+
+fn clean_info(mut info: types::DriverInfo) -> types::DriverInfo {
+    use crate::sanitize::clean;
+    let one_line = |s: &str| clean(s).replace(['\n', '\t'], " ");
+    info.name = one_line(&info.name);
+    info.version = one_line(&info.version);
+    info.contract = one_line(&info.contract);
+    info.summary = one_line(&info.summary);
+    info.kinds = info.kinds.iter().map(|k| one_line(k)).collect();
+    for request in &mut info.capabilities {
+        request.reason = one_line(&request.reason);
+    }
+    info
 }
 
 fn classify(e: wasmtime::Error) -> RunFailure {
@@ -197,7 +297,10 @@ fn classify(e: wasmtime::Error) -> RunFailure {
         return RunFailure::Cpu(CpuExceeded(cpu.0));
     }
     if let Some(mem) = e.downcast_ref::<MemoryExceeded>() {
-        return RunFailure::Memory(MemoryExceeded { desired: mem.desired, limit: mem.limit });
+        return RunFailure::Memory(MemoryExceeded {
+            desired: mem.desired,
+            limit: mem.limit,
+        });
     }
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {

@@ -13,6 +13,8 @@ pub const DEFAULT_CPU_SECONDS: u64 = 300;
 pub const DEFAULT_LONG_TIMEOUT_SECONDS: u64 = 45 * 60;
 pub const DEFAULT_SHORT_TIMEOUT_SECONDS: u64 = 5 * 60;
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+const MAX_MEMORIES: usize = 16;
+const MAX_INSTANCES: usize = 64;
 
 /// The calls a driver answers; each has its own wall-clock budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +53,9 @@ impl Operation {
 
     fn default_timeout(self) -> u64 {
         match self {
-            Operation::Provision | Operation::Destroy | Operation::PostProvision => DEFAULT_LONG_TIMEOUT_SECONDS,
+            Operation::Provision | Operation::Destroy | Operation::PostProvision => {
+                DEFAULT_LONG_TIMEOUT_SECONDS
+            }
             _ => DEFAULT_SHORT_TIMEOUT_SECONDS,
         }
     }
@@ -67,8 +71,14 @@ pub struct RunLimits {
 
 impl RunLimits {
     pub fn resolve(overrides: &Limits, locked: &Limits) -> RunLimits {
-        let memory_mib = overrides.memory_mib.or(locked.memory_mib).unwrap_or(DEFAULT_MEMORY_MIB);
-        let cpu = overrides.cpu_seconds.or(locked.cpu_seconds).unwrap_or(DEFAULT_CPU_SECONDS);
+        let memory_mib = overrides
+            .memory_mib
+            .or(locked.memory_mib)
+            .unwrap_or(DEFAULT_MEMORY_MIB);
+        let cpu = overrides
+            .cpu_seconds
+            .or(locked.cpu_seconds)
+            .unwrap_or(DEFAULT_CPU_SECONDS);
         let timeouts = Operation::ALL
             .iter()
             .map(|op| {
@@ -105,7 +115,7 @@ impl RunLimits {
 
 /// Raised from inside the store when the guest asks for more memory than allowed.
 #[derive(Debug, thiserror::Error)]
-#[error("asked for {desired} bytes of memory; the limit is {limit} bytes")]
+#[error("asked for {desired} bytes of memory in all; the limit is {limit} bytes")]
 pub struct MemoryExceeded {
     pub desired: usize,
     pub limit: usize,
@@ -123,6 +133,8 @@ pub struct StoreLimits {
     pub cpu: Duration,
     pub cpu_ticks_budget: u64,
     pub cpu_ticks_used: u64,
+    /// Bytes of linear memory across all memories of the store.
+    pub memory_total: usize,
 }
 
 impl StoreLimits {
@@ -132,19 +144,47 @@ impl StoreLimits {
             cpu: limits.cpu,
             cpu_ticks_budget: limits.cpu_ticks(),
             cpu_ticks_used: 0,
+            memory_total: 0,
         }
     }
 }
 
 impl wasmtime::ResourceLimiter for StoreLimits {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            return Err(wasmtime::Error::new(MemoryExceeded { desired, limit: self.memory_bytes }));
+    // The cap is per store: a component with several memories shares one budget.
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self
+            .memory_total
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.memory_bytes {
+            return Err(wasmtime::Error::new(MemoryExceeded {
+                desired: total,
+                limit: self.memory_bytes,
+            }));
         }
+        self.memory_total = total;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -155,9 +195,16 @@ mod tests {
 
     #[test]
     fn overrides_then_lock_then_defaults() {
-        let mut locked = Limits { memory_mib: Some(64), timeout_seconds: Some(100), ..Default::default() };
+        let mut locked = Limits {
+            memory_mib: Some(64),
+            timeout_seconds: Some(100),
+            ..Default::default()
+        };
         locked.timeouts.insert("status".into(), 7);
-        let overrides = Limits { cpu_seconds: Some(2), ..Default::default() };
+        let overrides = Limits {
+            cpu_seconds: Some(2),
+            ..Default::default()
+        };
         let r = RunLimits::resolve(&overrides, &locked);
         assert_eq!(r.memory_bytes, 64 << 20);
         assert_eq!(r.cpu, Duration::from_secs(2));
@@ -165,8 +212,17 @@ mod tests {
         assert_eq!(r.timeout(Operation::Status), Duration::from_secs(7));
         assert_eq!(r.timeout(Operation::Provision), Duration::from_secs(100));
         let d = RunLimits::resolve(&Limits::default(), &Limits::default());
-        assert_eq!(d.timeout(Operation::Provision), Duration::from_secs(DEFAULT_LONG_TIMEOUT_SECONDS));
-        let o = RunLimits::resolve(&Limits { timeout_seconds: Some(3), ..Default::default() }, &locked);
+        assert_eq!(
+            d.timeout(Operation::Provision),
+            Duration::from_secs(DEFAULT_LONG_TIMEOUT_SECONDS)
+        );
+        let o = RunLimits::resolve(
+            &Limits {
+                timeout_seconds: Some(3),
+                ..Default::default()
+            },
+            &locked,
+        );
         assert_eq!(o.timeout(Operation::Status), Duration::from_secs(3));
     }
 }

@@ -45,7 +45,11 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
         spawn_epoch_ticker(&engine);
         let linker = crate::host::linker(&engine).map_err(|e| LoadError::Engine(e.to_string()))?;
-        Ok(Runtime { engine, linker: Arc::new(linker), cache })
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -64,8 +68,10 @@ impl Runtime {
         grants: Option<&Grants>,
         grant_hint: &str,
     ) -> Result<(Prepared, Shape, CacheOutcome), LoadError> {
-        let (compiled, outcome) =
-            self.cache.load(&self.engine, component).map_err(|e| LoadError::Compile(e.to_string()))?;
+        let (compiled, outcome) = self
+            .cache
+            .load(&self.engine, component)
+            .map_err(|e| LoadError::Compile(e.to_string()))?;
         let shape = contract::inspect(&self.engine, &compiled)?;
         let everything = Grants {
             docker: Some(Default::default()),
@@ -76,28 +82,44 @@ impl Runtime {
             ..Default::default()
         };
         contract::check_imports(&shape, grants.unwrap_or(&everything), grant_hint)?;
-        let pre = self.linker.instantiate_pre(&compiled).map_err(|e| LoadError::Link(e.to_string()))?;
-        let lifecycle =
-            bindings::lifecycle::GuestIndices::new(&pre).map_err(|e| LoadError::Link(e.to_string()))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| LoadError::Link(e.to_string()))?;
+        let lifecycle = bindings::lifecycle::GuestIndices::new(&pre)
+            .map_err(|e| LoadError::Link(e.to_string()))?;
         let hooks = if shape.has_hooks {
-            Some(bindings::hooks::GuestIndices::new(&pre).map_err(|e| LoadError::Link(e.to_string()))?)
+            Some(
+                bindings::hooks::GuestIndices::new(&pre)
+                    .map_err(|e| LoadError::Link(e.to_string()))?,
+            )
         } else {
             None
         };
-        Ok((Prepared { pre, lifecycle, hooks }, shape, outcome))
+        Ok((
+            Prepared {
+                pre,
+                lifecycle,
+                hooks,
+            },
+            shape,
+            outcome,
+        ))
     }
 }
 
 /// Advances the epoch every tick; holds only a weak reference so the engine can drop.
 fn spawn_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
-    let _ = std::thread::Builder::new().name("lo-epoch".into()).spawn(move || {
-        loop {
-            std::thread::sleep(limits::TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
+    let _ = std::thread::Builder::new()
+        .name("lo-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(limits::TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
             }
-        }
-    });
+        });
 }

@@ -19,11 +19,17 @@ pub struct AfterProvision {
     pub bootstrap_pending: Vec<String>,
 }
 
-pub fn after_provision(project: &Project, spec: &ClusterSpec, exported: Vec<(String, String)>) -> anyhow::Result<AfterProvision> {
+pub fn after_provision(
+    project: &Project,
+    spec: &ClusterSpec,
+    exported: Vec<(String, String)>,
+) -> anyhow::Result<AfterProvision> {
     for (name, _) in &exported {
         let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            bail!("export returned {name:?}, which is not an environment variable name (letters, digits, '_')");
+            bail!(
+                "export returned {name:?}, which is not an environment variable name (letters, digits, '_')"
+            );
         }
     }
     let path = project.kubeconfig_dir().join(format!("{}.yaml", spec.name));
@@ -39,13 +45,20 @@ pub fn bootstrap_entries(spec_text: &str) -> Vec<String> {
     let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(spec_text) else {
         return Vec::new();
     };
-    let Some(list) = doc.get("spec").and_then(|s| s.get("bootstrap")).and_then(|b| b.as_sequence()) else {
+    let Some(list) = doc
+        .get("spec")
+        .and_then(|s| s.get("bootstrap"))
+        .and_then(|b| b.as_sequence())
+    else {
         return Vec::new();
     };
     list.iter()
         .map(|entry| match entry {
             serde_yaml::Value::String(s) => s.clone(),
-            other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+            other => serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         })
         .collect()
 }
@@ -53,12 +66,25 @@ pub fn bootstrap_entries(spec_text: &str) -> Vec<String> {
 /// A kubeconfig path a driver returned: project-relative, no `..`, an existing file.
 pub fn check_kubeconfig_path(project: &Project, rel: &str) -> anyhow::Result<PathBuf> {
     let path = Path::new(rel);
-    if path.is_absolute() || path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
         bail!("not a project-relative path without '..'");
     }
     let full = project.root().join(path);
     if !full.is_file() {
         bail!("{} does not exist", full.display());
+    }
+    // A driver can plant symlinks in its folders: the file itself must stay in the project.
+    let real = full.canonicalize()?;
+    if !real.starts_with(project.root().canonicalize()?) {
+        bail!(
+            "{} resolves to {}, outside the project",
+            full.display(),
+            real.display()
+        );
     }
     Ok(full)
 }

@@ -10,8 +10,14 @@ use crate::project::Project;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
-    #[error("{guest}: resolves to {host}, outside the project {root}; refusing to give it to a driver")]
-    Escapes { guest: String, host: PathBuf, root: PathBuf },
+    #[error(
+        "{guest}: resolves to {host}, outside the project {root}; refusing to give it to a driver"
+    )]
+    Escapes {
+        guest: String,
+        host: PathBuf,
+        root: PathBuf,
+    },
     #[error(
         "files grant {path:?}: {reason} (grant a directory inside the project, relative to its root, without '..')"
     )]
@@ -43,23 +49,37 @@ impl Drop for CreatedDir {
 
 /// `clusters/<domain>/` and `.kubeconfig/` (created if missing, see [`CreatedDir`]), then
 /// granted paths.
-pub fn preopens(project: &Project, domain: &str, granted: &[PathGrant]) -> Result<(Vec<Preopen>, CreatedDir), FilesError> {
+pub fn preopens(
+    project: &Project,
+    domain: &str,
+    granted: &[PathGrant],
+) -> Result<(Vec<Preopen>, CreatedDir), FilesError> {
     let root = canonical(project.root(), ".")?;
     let kubeconfig = project.kubeconfig_dir();
     let created = if kubeconfig.is_dir() {
         CreatedDir::default()
     } else {
-        std::fs::create_dir_all(&kubeconfig)
-            .map_err(|e| FilesError::Preopen { guest: ".kubeconfig".into(), message: e.to_string() })?;
+        std::fs::create_dir_all(&kubeconfig).map_err(|e| FilesError::Preopen {
+            guest: ".kubeconfig".into(),
+            message: e.to_string(),
+        })?;
         CreatedDir(Some(kubeconfig.clone()))
     };
     let mut out = vec![
-        inside(&root, &project.clusters_dir().join(domain), format!("clusters/{domain}"), true)?,
+        inside(
+            &root,
+            &project.clusters_dir().join(domain),
+            format!("clusters/{domain}"),
+            true,
+        )?,
         inside(&root, &kubeconfig, ".kubeconfig".into(), true)?,
     ];
     for grant in granted {
         let rel = Path::new(&grant.path);
-        let bad = |reason: &str| FilesError::BadGrant { path: grant.path.clone(), reason: reason.into() };
+        let bad = |reason: &str| FilesError::BadGrant {
+            path: grant.path.clone(),
+            reason: reason.into(),
+        };
         if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(bad("not a plain project-relative path"));
         }
@@ -67,21 +87,37 @@ pub fn preopens(project: &Project, domain: &str, granted: &[PathGrant]) -> Resul
         if !host.is_dir() {
             return Err(bad("is not a directory in the project"));
         }
-        out.push(inside(&root, &host, grant.path.trim_end_matches('/').to_string(), grant.writable)?);
+        out.push(inside(
+            &root,
+            &host,
+            grant.path.trim_end_matches('/').to_string(),
+            grant.writable,
+        )?);
     }
     Ok((out, created))
 }
 
 fn canonical(path: &Path, guest: &str) -> Result<PathBuf, FilesError> {
-    path.canonicalize().map_err(|e| FilesError::Preopen { guest: guest.into(), message: e.to_string() })
+    path.canonicalize().map_err(|e| FilesError::Preopen {
+        guest: guest.into(),
+        message: e.to_string(),
+    })
 }
 
 fn inside(root: &Path, host: &Path, guest: String, writable: bool) -> Result<Preopen, FilesError> {
     let real = canonical(host, &guest)?;
     if !real.starts_with(root) {
-        return Err(FilesError::Escapes { guest, host: real, root: root.to_path_buf() });
+        return Err(FilesError::Escapes {
+            guest,
+            host: real,
+            root: root.to_path_buf(),
+        });
     }
-    Ok(Preopen { host: real, guest, writable })
+    Ok(Preopen {
+        host: real,
+        guest,
+        writable,
+    })
 }
 
 #[cfg(test)]
@@ -103,7 +139,10 @@ mod tests {
         assert_eq!(guests, ["clusters/a.dev", ".kubeconfig"]);
         assert!(dir.path().join(".kubeconfig").is_dir());
         drop(created);
-        assert!(!dir.path().join(".kubeconfig").exists(), "an empty .kubeconfig/ this run made is removed");
+        assert!(
+            !dir.path().join(".kubeconfig").exists(),
+            "an empty .kubeconfig/ this run made is removed"
+        );
     }
 
     #[test]
@@ -119,8 +158,17 @@ mod tests {
     fn grants_must_stay_inside() {
         let (_dir, p) = project();
         for path in ["../x", "/etc", "clusters/../.."] {
-            let grant = PathGrant { path: path.into(), writable: false };
-            assert!(matches!(preopens(&p, "a.dev", &[grant]), Err(FilesError::BadGrant { .. })), "{path}");
+            let grant = PathGrant {
+                path: path.into(),
+                writable: false,
+            };
+            assert!(
+                matches!(
+                    preopens(&p, "a.dev", &[grant]),
+                    Err(FilesError::BadGrant { .. })
+                ),
+                "{path}"
+            );
         }
     }
 }

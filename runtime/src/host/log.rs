@@ -52,8 +52,17 @@ impl Logger {
     }
 
     pub fn to(driver: &str, verbosity: Verbosity, out: Box<dyn Write + Send>) -> Logger {
-        let state = State { written: 0, cut: false, phase_open: false, out };
-        Logger(Arc::new(Inner { driver: driver.to_string(), verbosity, state: Mutex::new(state) }))
+        let state = State {
+            written: 0,
+            cut: false,
+            phase_open: false,
+            out,
+        };
+        Logger(Arc::new(Inner {
+            driver: driver.to_string(),
+            verbosity,
+            state: Mutex::new(state),
+        }))
     }
 
     pub fn enabled(&self, level: Level) -> bool {
@@ -97,7 +106,11 @@ impl Logger {
     pub fn phase_end(&self, ok: bool, message: &str) {
         self.lock().phase_open = false;
         let word = if ok { "done" } else { "failed" };
-        let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+        let message = if message.is_empty() {
+            String::new()
+        } else {
+            format!(": {message}")
+        };
         self.emit("    ", &format!("{word}{message}"));
     }
 
@@ -109,7 +122,10 @@ impl Logger {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn emit(&self, prefix: &str, message: &str) {
@@ -126,7 +142,10 @@ impl Logger {
         }
         if state.written + text.len() > MAX_RUN_OUTPUT {
             state.cut = true;
-            text = format!("{prefix}output cut: the driver printed more than {} MiB\n", MAX_RUN_OUTPUT >> 20);
+            text = format!(
+                "{prefix}output cut: the driver printed more than {} MiB\n",
+                MAX_RUN_OUTPUT >> 20
+            );
         }
         state.written += text.len();
         let _ = state.out.write_all(text.as_bytes());

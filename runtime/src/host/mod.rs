@@ -24,7 +24,10 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -36,7 +39,13 @@ pub const IMPLEMENTED_BY_GRANT: &[&str] = &[];
 pub const NOT_YET_IMPLEMENTED: &[&str] = &["docker", "kubectl-apply", "http", "ssh", "tls"];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
-pub const WASI_ALLOWED: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+pub const WASI_ALLOWED: &[&str] = &[
+    "wasi:cli/",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:filesystem/",
+];
 
 /// Builds a [`HostState`] capability by capability.
 pub struct HostBuilder {
@@ -52,17 +61,26 @@ impl HostBuilder {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdio::GuestOutput::new(log.clone(), "stdout"));
         wasi.stderr(stdio::GuestOutput::new(log.clone(), "stderr"));
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         HostBuilder { wasi, log, limits }
     }
 
     /// Directories the driver may open, each with its permission.
     pub fn files(mut self, preopens: &[Preopen]) -> Result<Self, FilesError> {
         for p in preopens {
-            let perms = if p.writable { wasmtime_wasi::FsPerms::ReadWrite } else { wasmtime_wasi::FsPerms::ReadOnly };
+            let perms = if p.writable {
+                wasmtime_wasi::FsPerms::ReadWrite
+            } else {
+                wasmtime_wasi::FsPerms::ReadOnly
+            };
             self.wasi
                 .preopened_dir(&p.host, &p.guest, perms)
-                .map_err(|e| FilesError::Preopen { guest: p.guest.clone(), message: e.to_string() })?;
+                .map_err(|e| FilesError::Preopen {
+                    guest: p.guest.clone(),
+                    message: e.to_string(),
+                })?;
         }
         Ok(self)
     }
@@ -79,7 +97,12 @@ impl HostBuilder {
     }
 
     pub fn build(mut self) -> HostState {
-        HostState { wasi: self.wasi.build(), table: ResourceTable::new(), limits: self.limits, log: self.log }
+        HostState {
+            wasi: self.wasi.build(),
+            table: ResourceTable::new(),
+            limits: self.limits,
+            log: self.log,
+        }
     }
 }
 
@@ -87,8 +110,14 @@ impl HostBuilder {
 pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    bindings::lok8s::driver::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    bindings::lok8s::driver::log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    bindings::lok8s::driver::types::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::lok8s::driver::log::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
     Ok(linker)
 }
 

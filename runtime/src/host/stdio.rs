@@ -21,7 +21,11 @@ pub struct GuestOutput {
 
 impl GuestOutput {
     pub fn new(log: Logger, stream: &'static str) -> Self {
-        GuestOutput { log, stream, pending: Arc::default() }
+        GuestOutput {
+            log,
+            stream,
+            pending: Arc::default(),
+        }
     }
 }
 
@@ -33,7 +37,11 @@ impl IsTerminal for GuestOutput {
 
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter { log: self.log.clone(), stream: self.stream, pending: self.pending.clone() })
+        Box::new(LineWriter {
+            log: self.log.clone(),
+            stream: self.stream,
+            pending: self.pending.clone(),
+        })
     }
 }
 
@@ -48,18 +56,27 @@ impl LineWriter {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            self.log.guest_output(self.stream, String::from_utf8_lossy(&line[..end]).as_ref());
+            self.log
+                .guest_output(self.stream, String::from_utf8_lossy(&line[..end]).as_ref());
         }
         if (force || pending.len() > MAX_PENDING) && !pending.is_empty() {
             let rest = std::mem::take(&mut *pending);
-            self.log.guest_output(self.stream, String::from_utf8_lossy(&rest).as_ref());
+            self.log
+                .guest_output(self.stream, String::from_utf8_lossy(&rest).as_ref());
         }
     }
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         self.flush_lines(false);
         Poll::Ready(Ok(buf.len()))
     }

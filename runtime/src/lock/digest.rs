@@ -15,12 +15,18 @@ pub enum DigestError {
         "sha256 mismatch for {what}: drivers.lock pins {expected}, the bytes are {actual}; \
          refusing to compile or run it (if the change is intended, review it and run 'lo drivers lock')"
     )]
-    Mismatch { what: String, expected: Digest, actual: Digest },
+    Mismatch {
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
 }
 
 impl Digest {
     pub fn parse(text: &str) -> Result<Digest, DigestError> {
-        let hex = text.strip_prefix("sha256:").ok_or_else(|| DigestError::Malformed(text.into()))?;
+        let hex = text
+            .strip_prefix("sha256:")
+            .ok_or_else(|| DigestError::Malformed(text.into()))?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DigestError::Malformed(text.into()));
         }
@@ -58,18 +64,34 @@ pub struct Verified {
 
 impl Verified {
     /// Checks `bytes` against the pinned digest.
-    pub fn against(bytes: Arc<[u8]>, expected: &Digest, what: &str) -> Result<Verified, DigestError> {
+    pub fn against(
+        bytes: Arc<[u8]>,
+        expected: &Digest,
+        what: &str,
+    ) -> Result<Verified, DigestError> {
         let actual = sha256_of(&bytes);
         if &actual != expected {
-            return Err(DigestError::Mismatch { what: what.into(), expected: expected.clone(), actual });
+            return Err(DigestError::Mismatch {
+                what: what.into(),
+                expected: expected.clone(),
+                actual,
+            });
         }
-        Ok(Verified { bytes, digest: actual, pinned: true })
+        Ok(Verified {
+            bytes,
+            digest: actual,
+            pinned: true,
+        })
     }
 
     /// Bytes that nothing pins (a built-in driver without a lock entry): only hashed.
     pub fn unpinned(bytes: Arc<[u8]>) -> Verified {
         let digest = sha256_of(&bytes);
-        Verified { bytes, digest, pinned: false }
+        Verified {
+            bytes,
+            digest,
+            pinned: false,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -92,9 +114,18 @@ mod tests {
     #[test]
     fn known_digest_and_mismatch() {
         let empty = sha256_of(b"");
-        assert_eq!(empty.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        let err = Verified::against(Arc::from(&b"x"[..]), &empty, "kind k3s").err().unwrap().to_string();
-        assert!(err.contains(&empty.to_string()) && err.contains(&sha256_of(b"x").to_string()), "{err}");
+        assert_eq!(
+            empty.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let err = Verified::against(Arc::from(&b"x"[..]), &empty, "kind k3s")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&empty.to_string()) && err.contains(&sha256_of(b"x").to_string()),
+            "{err}"
+        );
     }
 
     #[test]

@@ -122,7 +122,11 @@ impl Grants {
         if let Some(d) = &self.docker {
             out.push(format!(
                 "docker: objects labelled for its cluster{}{}{}",
-                if d.privileged { "; privileged containers" } else { "" },
+                if d.privileged {
+                    "; privileged containers"
+                } else {
+                    ""
+                },
                 list_suffix("; shared networks ", &d.shared_networks),
                 list_suffix("; host paths ", &d.host_paths)
             ));
@@ -139,7 +143,11 @@ impl Grants {
             out.push(format!("http: {}", or_none(h)));
         }
         if let Some(s) = &self.ssh {
-            out.push(format!("ssh: hosts {}; keys {}", or_none(&s.hosts), or_none(&s.keys)));
+            out.push(format!(
+                "ssh: hosts {}; keys {}",
+                or_none(&s.hosts),
+                or_none(&s.keys)
+            ));
         }
         if let Some(t) = &self.tls {
             out.push(format!("tls: leaf certificates for {}", or_none(t)));
@@ -148,7 +156,15 @@ impl Grants {
             out.push(format!("env: {}", self.env.join(", ")));
         }
         for f in &self.files {
-            out.push(format!("files: {} ({})", f.path, if f.writable { "read-write" } else { "read-only" }));
+            out.push(format!(
+                "files: {} ({})",
+                f.path,
+                if f.writable {
+                    "read-write"
+                } else {
+                    "read-only"
+                }
+            ));
         }
         out
     }
@@ -163,11 +179,19 @@ fn extend_unique(into: &mut Vec<String>, from: Vec<String>) {
 }
 
 fn or_none(items: &[String]) -> String {
-    if items.is_empty() { "none".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn list_suffix(prefix: &str, items: &[String]) -> String {
-    if items.is_empty() { String::new() } else { format!("{prefix}{}", items.join(", ")) }
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{}", items.join(", "))
+    }
 }
 
 /// Resource limits for one driver; unset fields take `lo`'s defaults.
@@ -198,10 +222,21 @@ mod tests {
 
     #[test]
     fn merge_unions_without_duplicates() {
-        let mut a = Grants { env: vec!["A".into()], http: Some(vec!["https://x:443".into()]), ..Default::default() };
-        a.merge(Grants { env: vec!["A".into(), "B".into()], http: Some(vec!["https://y:443".into()]), ..Default::default() });
+        let mut a = Grants {
+            env: vec!["A".into()],
+            http: Some(vec!["https://x:443".into()]),
+            ..Default::default()
+        };
+        a.merge(Grants {
+            env: vec!["A".into(), "B".into()],
+            http: Some(vec!["https://y:443".into()]),
+            ..Default::default()
+        });
         assert_eq!(a.env, ["A", "B"]);
-        assert_eq!(a.http.as_deref().unwrap(), ["https://x:443", "https://y:443"]);
+        assert_eq!(
+            a.http.as_deref().unwrap(),
+            ["https://x:443", "https://y:443"]
+        );
         assert!(a.allows_interface("http") && !a.allows_interface("docker"));
     }
 }

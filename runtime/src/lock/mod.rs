@@ -5,7 +5,7 @@
 mod digest;
 mod grants;
 
-pub use digest::{sha256_of, Digest, DigestError, Verified};
+pub use digest::{Digest, DigestError, Verified, sha256_of};
 pub use grants::{DockerGrant, Grants, KubeGrant, Limits, PathGrant, SshGrant};
 
 use std::collections::BTreeMap;
@@ -25,7 +25,9 @@ pub enum LockError {
     Read { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: version {found} is newer than this lo understands ({LOCK_VERSION}); upgrade lo")]
+    #[error(
+        "{path}: version {found} is newer than this lo understands ({LOCK_VERSION}); upgrade lo"
+    )]
     Version { path: PathBuf, found: u32 },
     #[error("writing {path}: {message}")]
     Write { path: PathBuf, message: String },
@@ -53,7 +55,9 @@ impl Source {
         if text == "builtin" {
             Some(Source::Builtin)
         } else {
-            text.strip_prefix("path+").filter(|p| !p.is_empty()).map(|p| Source::Path(p.to_string()))
+            text.strip_prefix("path+")
+                .filter(|p| !p.is_empty())
+                .map(|p| Source::Path(p.to_string()))
         }
     }
 }
@@ -106,14 +110,27 @@ impl Lockfile {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Lockfile { version: LOCK_VERSION, drivers: BTreeMap::new() });
+                return Ok(Lockfile {
+                    version: LOCK_VERSION,
+                    drivers: BTreeMap::new(),
+                });
             }
-            Err(e) => return Err(LockError::Read { path: path.into(), message: e.to_string() }),
+            Err(e) => {
+                return Err(LockError::Read {
+                    path: path.into(),
+                    message: e.to_string(),
+                });
+            }
         };
-        let lock: Lockfile =
-            toml::from_str(&text).map_err(|e| LockError::Parse { path: path.into(), message: e.to_string() })?;
+        let lock: Lockfile = toml::from_str(&text).map_err(|e| LockError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         if lock.version > LOCK_VERSION {
-            return Err(LockError::Version { path: path.into(), found: lock.version });
+            return Err(LockError::Version {
+                path: path.into(),
+                found: lock.version,
+            });
         }
         for (kind, entry) in &lock.drivers {
             if entry.source().is_none() {
@@ -124,6 +141,19 @@ impl Lockfile {
                         entry.source
                     ),
                 });
+            }
+            for op in entry.limits.timeouts.keys() {
+                if !crate::engine::limits::Operation::ALL
+                    .iter()
+                    .any(|o| o.name() == op)
+                {
+                    return Err(LockError::Parse {
+                        path: path.into(),
+                        message: format!(
+                            "drivers.{kind}.limits.timeouts.{op}: not an operation (describe, provision, destroy, status, kubeconfig, post-provision, export)"
+                        ),
+                    });
+                }
             }
             if Digest::parse(&entry.sha256).is_err() {
                 return Err(LockError::Parse {
@@ -145,10 +175,19 @@ impl Lockfile {
 
     /// Writes atomically, so a crash never leaves half a lock.
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
-        let werr = |e: &dyn std::fmt::Display| LockError::Write { path: path.into(), message: e.to_string() };
+        let werr = |e: &dyn std::fmt::Display| LockError::Write {
+            path: path.into(),
+            message: e.to_string(),
+        };
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| werr(&e))?;
         std::io::Write::write_all(&mut tmp, self.render().as_bytes()).map_err(|e| werr(&e))?;
+        // A reviewed, committed file: readable like any other source file.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| werr(&e))?;
+        tmp.as_file().sync_all().map_err(|e| werr(&e))?;
         tmp.persist(path).map_err(|e| werr(&e.error))?;
         Ok(())
     }
@@ -165,7 +204,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_unknown_fields() {
-        let mut lock = Lockfile { version: LOCK_VERSION, ..Default::default() };
+        let mut lock = Lockfile {
+            version: LOCK_VERSION,
+            ..Default::default()
+        };
         let mut grants = Grants::default();
         grants.env = vec!["K3S_TOKEN".into()];
         lock.drivers.insert(
@@ -185,16 +227,38 @@ mod tests {
         let path = dir.path().join("drivers.lock");
         lock.save(&path).unwrap();
         assert_eq!(Lockfile::load(&path).unwrap(), lock);
-        std::fs::write(&path, lock.render().replace("version = 1", "version = 1\ntypo = 2")).unwrap();
+        std::fs::write(
+            &path,
+            lock.render()
+                .replace("version = 1", "version = 1\ntypo = 2"),
+        )
+        .unwrap();
         let err = Lockfile::load(&path).unwrap_err().to_string();
         assert!(err.contains("typo"), "{err}");
+    }
+
+    #[test]
+    fn unknown_timeout_operations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drivers.lock");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        std::fs::write(&path, format!("version = 1\n[drivers.k3s]\nsource = \"builtin\"\nsha256 = \"{digest}\"\n[drivers.k3s.limits.timeouts]\nprovison = 5\n")).unwrap();
+        let err = Lockfile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("drivers.k3s.limits.timeouts.provison: not an operation"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_digest_names_the_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("drivers.lock");
-        std::fs::write(&path, "version = 1\n[drivers.k3s]\nsource = \"builtin\"\nsha256 = \"md5:x\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "version = 1\n[drivers.k3s]\nsource = \"builtin\"\nsha256 = \"md5:x\"\n",
+        )
+        .unwrap();
         let err = Lockfile::load(&path).unwrap_err().to_string();
         assert!(err.contains("drivers.k3s.sha256"), "{err}");
     }

@@ -14,7 +14,9 @@ pub enum DomainError {
     Invalid(String),
     #[error("no active domain — set one with 'lo use <domain>' or pass --domain <domain>")]
     Empty,
-    #[error("domain not found: clusters/{0}/ has no cluster.lok8s.yaml or deploy.lok8s.yaml (available: {1})")]
+    #[error(
+        "domain not found: clusters/{0}/ has no cluster.lok8s.yaml or deploy.lok8s.yaml (available: {1})"
+    )]
     NotFound(String, String),
 }
 
@@ -57,20 +59,50 @@ impl ActiveDomain {
     ) -> Result<(ActiveDomain, Option<String>), DomainError> {
         if let Some(name) = argument {
             validate_domain(name)?;
-            return Ok((ActiveDomain { name: name.to_string(), source: DomainSource::Argument }, None));
+            return Ok((
+                ActiveDomain {
+                    name: name.to_string(),
+                    source: DomainSource::Argument,
+                },
+                None,
+            ));
         }
         let mut warning = None;
         if let Some(active) = read_active(project) {
             match validate_domain(&active) {
-                Ok(()) => return Ok((ActiveDomain { name: active, source: DomainSource::ActiveFile }, None)),
-                Err(_) => warning = Some(format!("ignoring clusters/.active: {active:?} is not a valid domain")),
+                Ok(()) => {
+                    return Ok((
+                        ActiveDomain {
+                            name: active,
+                            source: DomainSource::ActiveFile,
+                        },
+                        None,
+                    ));
+                }
+                Err(_) => {
+                    warning = Some(format!(
+                        "ignoring clusters/.active: {active:?} is not a valid domain"
+                    ))
+                }
             }
         }
         if let Some(name) = env_domain.filter(|d| !d.is_empty()) {
             validate_domain(name)?;
-            return Ok((ActiveDomain { name: name.to_string(), source: DomainSource::Environment }, warning));
+            return Ok((
+                ActiveDomain {
+                    name: name.to_string(),
+                    source: DomainSource::Environment,
+                },
+                warning,
+            ));
         }
-        Ok((ActiveDomain { name: DEFAULT_DOMAIN.to_string(), source: DomainSource::Default }, warning))
+        Ok((
+            ActiveDomain {
+                name: DEFAULT_DOMAIN.to_string(),
+                source: DomainSource::Default,
+            },
+            warning,
+        ))
     }
 
     /// `lo use <domain>`: checks the domain has a spec, then writes `clusters/.active`.
@@ -78,7 +110,11 @@ impl ActiveDomain {
         validate_domain(domain)?;
         if SpecFile::load(project, domain).is_err() {
             let available: Vec<String> = project.domains().into_iter().map(|(d, _)| d).collect();
-            let list = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+            let list = if available.is_empty() {
+                "none".to_string()
+            } else {
+                available.join(", ")
+            };
             return Err(DomainError::NotFound(domain.to_string(), list).into());
         }
         let path = project.clusters_dir().join(".active");
@@ -105,7 +141,10 @@ mod tests {
             assert!(validate_domain(ok).is_ok(), "{ok}");
         }
         for bad in ["../x", ".hidden", "-x", "a/b", "a b", "ü.dev"] {
-            assert!(matches!(validate_domain(bad), Err(DomainError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(validate_domain(bad), Err(DomainError::Invalid(_))),
+                "{bad}"
+            );
         }
         assert!(matches!(validate_domain(""), Err(DomainError::Empty)));
     }
@@ -117,7 +156,10 @@ mod tests {
         let project = Project::at(dir.path()).unwrap();
         let pick = |arg, env| ActiveDomain::resolve(&project, arg, env).unwrap().0;
         assert_eq!(pick(None, None).name, DEFAULT_DOMAIN);
-        assert_eq!(pick(None, Some("env.dev")).source, DomainSource::Environment);
+        assert_eq!(
+            pick(None, Some("env.dev")).source,
+            DomainSource::Environment
+        );
         std::fs::write(dir.path().join("clusters/.active"), "active.dev\n").unwrap();
         assert_eq!(pick(None, Some("env.dev")).name, "active.dev");
         assert_eq!(pick(Some("arg.dev"), Some("env.dev")).name, "arg.dev");

@@ -4,7 +4,10 @@
 mod domain;
 mod spec;
 
-pub use domain::{read_active as read_active_domain, validate_domain, ActiveDomain, DomainError, DomainSource, DEFAULT_DOMAIN};
+pub use domain::{
+    ActiveDomain, DEFAULT_DOMAIN, DomainError, DomainSource, read_active as read_active_domain,
+    validate_domain,
+};
 pub use spec::{ClusterSpec, SpecError, SpecFile};
 
 use std::path::{Path, PathBuf};
@@ -33,19 +36,26 @@ impl Project {
         start
             .ancestors()
             .find(|dir| dir.join("clusters").is_dir())
-            .map(|root| Project { root: root.to_path_buf() })
+            .map(|root| Project {
+                root: root.to_path_buf(),
+            })
             .ok_or(ProjectError::NotFound { start })
     }
 
     /// The project rooted at `root`, as given by `--project`.
     pub fn at(root: &Path) -> Result<Self, ProjectError> {
-        let bad = |reason: &str| ProjectError::BadRoot { path: root.to_path_buf(), reason: reason.into() };
+        let bad = |reason: &str| ProjectError::BadRoot {
+            path: root.to_path_buf(),
+            reason: reason.into(),
+        };
         let root = std::path::absolute(root).map_err(|e| bad(&e.to_string()))?;
         if !root.is_dir() {
             return Err(bad("is not a directory"));
         }
         if !root.join("clusters").is_dir() {
-            return Err(bad("has no clusters/ folder (create clusters/<domain>/cluster.lok8s.yaml)"));
+            return Err(bad(
+                "has no clusters/ folder (create clusters/<domain>/cluster.lok8s.yaml)",
+            ));
         }
         Ok(Project { root })
     }
@@ -78,7 +88,12 @@ impl Project {
     pub fn relative(&self, path: &Path) -> Option<String> {
         let abs = std::path::absolute(path).ok()?;
         let rel = abs.strip_prefix(&self.root).ok()?;
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
     }
 
     /// Domains with a spec, sorted: (domain, spec file).
@@ -112,7 +127,12 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("sub/deeper")).unwrap();
         let project = Project::discover(&dir.path().join("sub/deeper")).unwrap();
         assert_eq!(project.root(), dir.path());
-        assert_eq!(project.relative(&dir.path().join("clusters/a.dev")).unwrap(), "clusters/a.dev");
+        assert_eq!(
+            project
+                .relative(&dir.path().join("clusters/a.dev"))
+                .unwrap(),
+            "clusters/a.dev"
+        );
     }
 
     #[test]

@@ -7,19 +7,34 @@ use super::Project;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("no cluster.lok8s.yaml or deploy.lok8s.yaml in clusters/{0}/ (create one, or pick another domain with 'lo use')")]
+    #[error(
+        "no cluster.lok8s.yaml or deploy.lok8s.yaml in clusters/{0}/ (create one, or pick another domain with 'lo use')"
+    )]
     Missing(String),
     #[error("{file}: {message}")]
     Unreadable { file: String, message: String },
     #[error("{file}:{line}:{column}: invalid YAML: {message}")]
-    Yaml { file: String, line: usize, column: usize, message: String },
+    Yaml {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{file}: {field}: {message}")]
-    Field { file: String, field: &'static str, message: String },
+    Field {
+        file: String,
+        field: &'static str,
+        message: String,
+    },
     #[error(
         "cannot {action} {domain}: it is a deployment domain (clusters/{domain}/deploy.lok8s.yaml); \
          deployment domains reference a cluster through spec.clusterRef.domain{target}"
     )]
-    DeployDomain { domain: String, action: &'static str, target: String },
+    DeployDomain {
+        domain: String,
+        action: &'static str,
+        target: String,
+    },
 }
 
 /// A cluster domain's spec: what `lo` reads from it plus the full text for the driver.
@@ -40,7 +55,10 @@ pub struct ClusterSpec {
 pub enum SpecFile {
     Cluster(ClusterSpec),
     /// A deployment domain and the cluster domain it references, if any.
-    Deploy { domain: String, cluster_ref: Option<String> },
+    Deploy {
+        domain: String,
+        cluster_ref: Option<String>,
+    },
 }
 
 impl SpecFile {
@@ -51,9 +69,15 @@ impl SpecFile {
         let deploy = dir.join("deploy.lok8s.yaml");
         if cluster.is_file() {
             let file = format!("clusters/{domain}/cluster.lok8s.yaml");
-            let text = read(&cluster, &file)?;
+            let text = read(&dir, &cluster, &file)?;
             let doc = parse(&text, &file)?;
-            let kind = string_field(&doc, &["kind"], "kind", &file, "set it to the cluster kind, such as `kind: Lo`")?;
+            let kind = string_field(
+                &doc,
+                &["kind"],
+                "kind",
+                &file,
+                "set it to the cluster kind, such as `kind: Lo`",
+            )?;
             check_kind(&kind, &file)?;
             let name = string_field(
                 &doc,
@@ -63,15 +87,32 @@ impl SpecFile {
                 "set the cluster's name, such as `metadata:\\n  name: dev`",
             )?;
             check_name(&name, &file)?;
-            Ok(SpecFile::Cluster(ClusterSpec { domain: domain.to_string(), file, path: cluster, text, kind, name }))
+            Ok(SpecFile::Cluster(ClusterSpec {
+                domain: domain.to_string(),
+                file,
+                path: cluster,
+                text,
+                kind,
+                name,
+            }))
         } else if deploy.is_file() {
             let file = format!("clusters/{domain}/deploy.lok8s.yaml");
-            let doc = parse(&read(&deploy, &file)?, &file)?;
+            let doc = parse(&read(&dir, &deploy, &file)?, &file)?;
             let cluster_ref = lookup(&doc, &["spec", "clusterRef", "domain"])
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
                 .map(str::to_string);
-            Ok(SpecFile::Deploy { domain: domain.to_string(), cluster_ref })
+            if let Some(target) = &cluster_ref {
+                super::validate_domain(target).map_err(|e| SpecError::Field {
+                    file: file.clone(),
+                    field: "spec.clusterRef.domain",
+                    message: e.to_string(),
+                })?;
+            }
+            Ok(SpecFile::Deploy {
+                domain: domain.to_string(),
+                cluster_ref,
+            })
         } else {
             Err(SpecError::Missing(domain.to_string()))
         }
@@ -81,12 +122,21 @@ impl SpecFile {
     pub fn into_cluster(self, action: &'static str) -> Result<ClusterSpec, SpecError> {
         match self {
             SpecFile::Cluster(spec) => Ok(spec),
-            SpecFile::Deploy { domain, cluster_ref } => {
+            SpecFile::Deploy {
+                domain,
+                cluster_ref,
+            } => {
                 let target = match cluster_ref {
-                    Some(r) => format!(" ({r}): run it on that domain, or use 'lo deploy {domain}'"),
+                    Some(r) => {
+                        format!(" ({r}): run it on that domain, or use 'lo deploy {domain}'")
+                    }
                     None => String::new(),
                 };
-                Err(SpecError::DeployDomain { domain, action, target })
+                Err(SpecError::DeployDomain {
+                    domain,
+                    action,
+                    target,
+                })
             }
         }
     }
@@ -102,19 +152,48 @@ impl SpecFile {
     }
 }
 
-fn read(path: &std::path::Path, file: &str) -> Result<String, SpecError> {
-    std::fs::read_to_string(path).map_err(|e| SpecError::Unreadable { file: file.to_string(), message: e.to_string() })
+/// Reads a spec file, refusing one that resolves outside its domain folder: drivers can write
+/// that folder, and a planted symlink must not make `lo` read other files into `ctx.spec`.
+fn read(
+    domain_dir: &std::path::Path,
+    path: &std::path::Path,
+    file: &str,
+) -> Result<String, SpecError> {
+    let unreadable = |message: String| SpecError::Unreadable {
+        file: file.to_string(),
+        message,
+    };
+    let real = path.canonicalize().map_err(|e| unreadable(e.to_string()))?;
+    let dir = domain_dir
+        .canonicalize()
+        .map_err(|e| unreadable(e.to_string()))?;
+    if real.parent() != Some(dir.as_path()) {
+        return Err(unreadable(format!(
+            "resolves to {}, outside its domain folder; replace the link with the file itself",
+            real.display()
+        )));
+    }
+    std::fs::read_to_string(&real).map_err(|e| unreadable(e.to_string()))
 }
 
 fn parse(text: &str, file: &str) -> Result<serde_yaml::Value, SpecError> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-        SpecError::Yaml { file: file.to_string(), line, column, message: e.to_string() }
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        SpecError::Yaml {
+            file: file.to_string(),
+            line,
+            column,
+            message: e.to_string(),
+        }
     })?;
     if !doc.is_mapping() {
         return Err(SpecError::Unreadable {
             file: file.to_string(),
-            message: "expected a mapping with apiVersion, kind, metadata and spec at the top level".into(),
+            message: "expected a mapping with apiVersion, kind, metadata and spec at the top level"
+                .into(),
         });
     }
     Ok(doc)
@@ -131,12 +210,21 @@ fn string_field(
     file: &str,
     fix: &str,
 ) -> Result<String, SpecError> {
-    let err = |message: String| SpecError::Field { file: file.to_string(), field, message };
+    let err = |message: String| SpecError::Field {
+        file: file.to_string(),
+        field,
+        message,
+    };
     match lookup(doc, path) {
         None | Some(serde_yaml::Value::Null) => Err(err(format!("missing; {fix}"))),
-        Some(serde_yaml::Value::String(s)) if s.trim().is_empty() => Err(err(format!("is empty; {fix}"))),
+        Some(serde_yaml::Value::String(s)) if s.trim().is_empty() => {
+            Err(err(format!("is empty; {fix}")))
+        }
         Some(serde_yaml::Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(err(format!("expected a string, found {}; {fix}", yaml_type(other)))),
+        Some(other) => Err(err(format!(
+            "expected a string, found {}; {fix}",
+            yaml_type(other)
+        ))),
     }
 }
 
@@ -150,14 +238,18 @@ fn check_kind(kind: &str, file: &str) -> Result<(), SpecError> {
     Err(SpecError::Field {
         file: file.to_string(),
         field: "kind",
-        message: format!("{kind:?} is not a kind name (a letter, then letters, digits or '-', such as Lo or KubeOne)"),
+        message: format!(
+            "{kind:?} is not a kind name (a letter, then letters, digits or '-', such as Lo or KubeOne)"
+        ),
     })
 }
 
 /// The name becomes `.kubeconfig/<name>.yaml` and Docker object names: a DNS label keeps both safe.
 fn check_name(name: &str, file: &str) -> Result<(), SpecError> {
     let ok = name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-');
     if ok {
@@ -200,16 +292,29 @@ mod tests {
 
     #[test]
     fn loads_kind_and_name() {
-        let (_d, p) = project_with("a.dev", "cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  name: dev\n");
-        let SpecFile::Cluster(spec) = SpecFile::load(&p, "a.dev").unwrap() else { panic!() };
+        let (_d, p) = project_with(
+            "a.dev",
+            "cluster.lok8s.yaml",
+            "kind: Lo\nmetadata:\n  name: dev\n",
+        );
+        let SpecFile::Cluster(spec) = SpecFile::load(&p, "a.dev").unwrap() else {
+            panic!()
+        };
         assert_eq!((spec.kind.as_str(), spec.name.as_str()), ("Lo", "dev"));
     }
 
     #[test]
     fn yaml_errors_carry_line_and_column() {
-        let (_d, p) = project_with("a.dev", "cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  name: [dev\n");
+        let (_d, p) = project_with(
+            "a.dev",
+            "cluster.lok8s.yaml",
+            "kind: Lo\nmetadata:\n  name: [dev\n",
+        );
         let err = SpecFile::load(&p, "a.dev").unwrap_err().to_string();
-        assert!(err.starts_with("clusters/a.dev/cluster.lok8s.yaml:"), "{err}");
+        assert!(
+            err.starts_with("clusters/a.dev/cluster.lok8s.yaml:"),
+            "{err}"
+        );
         assert!(err.contains("invalid YAML"), "{err}");
     }
 
@@ -218,18 +323,43 @@ mod tests {
         let (_d, p) = project_with("a.dev", "cluster.lok8s.yaml", "kind: Lo\nmetadata: {}\n");
         let err = SpecFile::load(&p, "a.dev").unwrap_err().to_string();
         assert!(err.contains("metadata.name: missing"), "{err}");
-        let (_d, p) = project_with("a.dev", "cluster.lok8s.yaml", "kind: Lo\nmetadata:\n  name: ../x\n");
+        let (_d, p) = project_with(
+            "a.dev",
+            "cluster.lok8s.yaml",
+            "kind: Lo\nmetadata:\n  name: ../x\n",
+        );
         let err = SpecFile::load(&p, "a.dev").unwrap_err().to_string();
-        assert!(err.contains("metadata.name: \"../x\" is not allowed"), "{err}");
-        let (_d, p) = project_with("a.dev", "cluster.lok8s.yaml", "kind: 7\nmetadata:\n  name: x\n");
+        assert!(
+            err.contains("metadata.name: \"../x\" is not allowed"),
+            "{err}"
+        );
+        let (_d, p) = project_with(
+            "a.dev",
+            "cluster.lok8s.yaml",
+            "kind: 7\nmetadata:\n  name: x\n",
+        );
         let err = SpecFile::load(&p, "a.dev").unwrap_err().to_string();
-        assert!(err.contains("kind: expected a string, found a number"), "{err}");
+        assert!(
+            err.contains("kind: expected a string, found a number"),
+            "{err}"
+        );
     }
 
     #[test]
     fn deploy_domains_are_refused_with_their_reference() {
-        let (_d, p) = project_with("app.dev", "deploy.lok8s.yaml", "kind: Deploy\nspec:\n  clusterRef:\n    domain: c.dev\n");
-        let err = SpecFile::load(&p, "app.dev").unwrap().into_cluster("provision").unwrap_err().to_string();
-        assert!(err.contains("deployment domain") && err.contains("c.dev"), "{err}");
+        let (_d, p) = project_with(
+            "app.dev",
+            "deploy.lok8s.yaml",
+            "kind: Deploy\nspec:\n  clusterRef:\n    domain: c.dev\n",
+        );
+        let err = SpecFile::load(&p, "app.dev")
+            .unwrap()
+            .into_cluster("provision")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deployment domain") && err.contains("c.dev"),
+            "{err}"
+        );
     }
 }
