@@ -4,7 +4,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const FIXTURES: &[&str] = &["corners", "no-hooks", "newer-contract", "forbidden-imports"];
+const FIXTURES: &[&str] = &[
+    "corners",
+    "no-hooks",
+    "newer-contract",
+    "forbidden-imports",
+    "docker-probe",
+];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())

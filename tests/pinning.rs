@@ -202,9 +202,6 @@ fn forbidden_imports_are_refused_at_load_naming_each() {
     let p = Project::new();
     p.pin("Forbidden", "forbidden-imports")
         .code(1)
-        .stderr_has(
-            "lok8s:driver/docker@1.0.0: lo 0.1.0 does not implement the `docker` capability yet",
-        )
         .stderr_has("fixture:forbidden/steal: not part of the lok8s driver contract");
     assert!(!p.path("drivers.lock").exists());
 }

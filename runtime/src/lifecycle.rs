@@ -11,6 +11,7 @@ use crate::engine::contract;
 use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
+use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
 use crate::project::{ClusterSpec, Project, SpecFile};
@@ -86,10 +87,25 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let (preopens, created) = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
     let log = Logger::stderr(&resolved.kind, opts.verbosity);
     log_cache(&log, &cache);
-    let host = HostBuilder::new(log, StoreLimits::new(&limits))
+    let mut builder = HostBuilder::new(log, StoreLimits::new(&limits))
         .files(&preopens)?
-        .env(&resolved.grants.env, |name| std::env::var(name).ok())
-        .build();
+        .env(&resolved.grants.env, |name| std::env::var(name).ok());
+    if let Some(grant) = &resolved.grants.docker {
+        let root = project.root().canonicalize()?;
+        let scope = Scope {
+            project: root.display().to_string(),
+            cluster: spec.domain.clone(),
+            driver: resolved.kind.clone(),
+        };
+        builder = builder.docker(DockerCtx::new(
+            grant.clone(),
+            scope,
+            root,
+            PrivilegedMode::from_env(),
+            hint.clone(),
+        ));
+    }
+    let host = builder.build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)
         .await
         .map_err(interrupted)?;

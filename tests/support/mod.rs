@@ -2,6 +2,8 @@
 //! `clusters/<domain>/cluster.lok8s.yaml` and friends into a temp dir, runs `lo` there with a
 //! controlled environment, and returns exit code, stdout and stderr for assertions.
 
+pub mod docker;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -217,13 +217,18 @@ mod tests {
     fn every_offending_import_is_listed() {
         let s = shape(&[
             "lok8s:driver/docker@1.0.0",
+            "lok8s:driver/http@1.0.0",
             "wasi:sockets/tcp@0.2.6",
             "acme:evil/steal",
         ]);
-        let err = check_imports(&s, &Grants::default(), "")
+        let err = check_imports(&s, &Grants::default(), "grant it")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("lok8s:driver/docker@1.0.0: lo"), "{err}");
+        assert!(
+            err.contains("lok8s:driver/docker@1.0.0: not granted; grant it"),
+            "{err}"
+        );
+        assert!(err.contains("lok8s:driver/http@1.0.0: lo"), "{err}");
         assert!(
             err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"),
             "{err}"

@@ -2,6 +2,7 @@
 //! network, stdin closed) and gains each capability by a builder call that takes its grant:
 //! reading `HostBuilder`'s calls tells exactly what a driver can reach.
 
+pub mod docker;
 pub mod files;
 pub mod log;
 pub mod stdio;
@@ -20,6 +21,7 @@ pub struct HostState {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: Logger,
+    pub(crate) docker: Option<docker::DockerCtx>,
 }
 
 impl WasiView for HostState {
@@ -34,9 +36,9 @@ impl WasiView for HostState {
 /// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
 pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
 /// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
-pub const IMPLEMENTED_BY_GRANT: &[&str] = &[];
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker"];
 /// Import interfaces the contract designs but this build does not implement yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &["docker", "kubectl-apply", "http", "ssh", "tls"];
+pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "http", "ssh", "tls"];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
 pub const WASI_ALLOWED: &[&str] = &[
@@ -52,6 +54,7 @@ pub struct HostBuilder {
     wasi: WasiCtxBuilder,
     log: Logger,
     limits: StoreLimits,
+    docker: Option<docker::DockerCtx>,
 }
 
 impl HostBuilder {
@@ -64,7 +67,12 @@ impl HostBuilder {
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        HostBuilder { wasi, log, limits }
+        HostBuilder {
+            wasi,
+            log,
+            limits,
+            docker: None,
+        }
     }
 
     /// Directories the driver may open, each with its permission.
@@ -96,12 +104,19 @@ impl HostBuilder {
         self
     }
 
+    /// Docker, limited to the scope's objects and what the grant allows.
+    pub fn docker(mut self, ctx: docker::DockerCtx) -> Self {
+        self.docker = Some(ctx);
+        self
+    }
+
     pub fn build(mut self) -> HostState {
         HostState {
             wasi: self.wasi.build(),
             table: ResourceTable::new(),
             limits: self.limits,
             log: self.log,
+            docker: self.docker,
         }
     }
 }
@@ -115,6 +130,12 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
         |s| s,
     )?;
     bindings::lok8s::driver::log::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    // Linked for every driver; a driver without the grant is refused at load, and a call
+    // without a context traps.
+    bindings::lok8s::driver::docker::add_to_linker::<HostState, HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;

@@ -1,0 +1,180 @@
+//! Docker's models to the contract's records, and engine errors to `driver-error`.
+
+use bollard::models::{
+    ContainerInspectResponse, ImageInspect, NetworkInspect, RestartPolicyNameEnum,
+};
+
+use super::labels_list;
+use crate::engine::bindings::lok8s::driver::docker as wit;
+use crate::engine::bindings::types::DriverError;
+
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+pub fn error(e: bollard::errors::Error) -> DriverError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => DriverError::NotFound(message),
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => DriverError::Failed(format!("docker engine ({status_code}): {message}")),
+        other if other.to_string().contains("onnect") => {
+            DriverError::Unavailable(format!("docker engine: {other}"))
+        }
+        other => DriverError::Failed(format!("docker engine: {other}")),
+    }
+}
+
+pub fn restart_to_docker(r: wit::RestartPolicy) -> RestartPolicyNameEnum {
+    match r {
+        wit::RestartPolicy::No => RestartPolicyNameEnum::NO,
+        wit::RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
+        wit::RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+        wit::RestartPolicy::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
+    }
+}
+
+fn restart_from_docker(r: Option<RestartPolicyNameEnum>) -> wit::RestartPolicy {
+    match r {
+        Some(RestartPolicyNameEnum::ALWAYS) => wit::RestartPolicy::Always,
+        Some(RestartPolicyNameEnum::UNLESS_STOPPED) => wit::RestartPolicy::UnlessStopped,
+        Some(RestartPolicyNameEnum::ON_FAILURE) => wit::RestartPolicy::OnFailure,
+        _ => wit::RestartPolicy::No,
+    }
+}
+
+pub fn network_info(n: NetworkInspect) -> wit::NetworkInfo {
+    let subnets = n
+        .ipam
+        .and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            c.subnet.map(|cidr| wit::Subnet {
+                cidr,
+                gateway: c.gateway,
+            })
+        })
+        .collect();
+    let mut containers: Vec<(String, String)> = n
+        .containers
+        .unwrap_or_default()
+        .into_values()
+        .map(|c| {
+            let ip = c.ipv4_address.unwrap_or_default();
+            (
+                c.name.unwrap_or_default(),
+                ip.split('/').next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    containers.sort();
+    wit::NetworkInfo {
+        id: n.id.unwrap_or_default(),
+        name: n.name.unwrap_or_default(),
+        subnets,
+        labels: labels_list(n.labels),
+        containers,
+    }
+}
+
+pub fn image_info(i: ImageInspect) -> wit::ImageInfo {
+    wit::ImageInfo {
+        id: i.id.unwrap_or_default(),
+        tags: i.repo_tags.unwrap_or_default(),
+        labels: labels_list(i.config.and_then(|c| c.labels)),
+    }
+}
+
+pub fn container_info(c: ContainerInspectResponse) -> wit::ContainerInfo {
+    let state = c.state.unwrap_or_default();
+    let config = c.config.unwrap_or_default();
+    let host = c.host_config.unwrap_or_default();
+    let settings = c.network_settings.unwrap_or_default();
+    let mut networks: Vec<wit::Endpoint> = settings
+        .networks
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(network, e)| wit::Endpoint {
+            network,
+            ipv4: e.ip_address.filter(|ip| !ip.is_empty()),
+            aliases: e.aliases.unwrap_or_default(),
+        })
+        .collect();
+    networks.sort_by(|a, b| a.network.cmp(&b.network));
+    let mut ports = Vec::new();
+    for (key, bindings) in settings.ports.unwrap_or_default() {
+        let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
+        for b in bindings.unwrap_or_default() {
+            ports.push(wit::PortBinding {
+                container_port,
+                protocol: protocol.to_string(),
+                host_ip: b.host_ip.unwrap_or_default(),
+                host_port: b.host_port.and_then(|p| p.parse().ok()),
+            });
+        }
+    }
+    ports.sort_by_key(|p| (p.container_port, p.host_ip.clone()));
+    let mut mounts: Vec<wit::Mount> = c
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| wit::Mount {
+            kind: match m.typ.as_deref() {
+                Some("volume") => wit::MountKind::Volume,
+                Some("tmpfs") => wit::MountKind::Tmpfs,
+                _ => wit::MountKind::Bind,
+            },
+            source: if m.typ.as_deref() == Some("volume") {
+                m.name.unwrap_or_default()
+            } else {
+                m.source.unwrap_or_default()
+            },
+            target: m.destination.unwrap_or_default(),
+            read_only: !m.rw.unwrap_or(true),
+            options: m.propagation.filter(|p| !p.is_empty()),
+        })
+        .collect();
+    for (target, options) in host.tmpfs.clone().unwrap_or_default() {
+        mounts.push(wit::Mount {
+            kind: wit::MountKind::Tmpfs,
+            source: String::new(),
+            target,
+            read_only: false,
+            options: Some(options),
+        });
+    }
+    mounts.sort_by(|a, b| a.target.cmp(&b.target));
+    wit::ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: config.image.unwrap_or_default(),
+        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        running: state.running.unwrap_or(false),
+        exit_code: state.exit_code,
+        hostname: config.hostname.unwrap_or_default(),
+        labels: labels_list(config.labels),
+        networks,
+        ports,
+        mounts,
+        restart: restart_from_docker(host.restart_policy.and_then(|r| r.name)),
+        privileged: host.privileged.unwrap_or(false),
+    }
+}

@@ -1,0 +1,269 @@
+//! The `docker` import, on a real engine through bollard. Guards against a driver touching
+//! what is not its own: every object it creates carries its scope labels; it may change, exec
+//! into, inspect or delete only objects with its cluster's labels, plus shared networks its
+//! grant names; bind mounts only from the project or granted host paths, never a daemon
+//! socket; privileged containers and loosened confinement only with the privileged grant.
+
+mod convert;
+mod ops;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bollard::Docker;
+
+use crate::engine::bindings::lok8s::driver::docker as wit;
+use crate::engine::bindings::types::{DriverError, ExecOutput};
+use crate::lock::DockerGrant;
+pub use ops::PrivilegedMode;
+use policy::Scope;
+
+type Call<T> = wasmtime::Result<Result<T, DriverError>>;
+
+/// One driver's view of Docker.
+pub struct DockerCtx {
+    grant: DockerGrant,
+    scope: Scope,
+    project_root: PathBuf,
+    privileged_mode: PrivilegedMode,
+    /// Where a missing grant goes, for denial messages.
+    hint: String,
+    client: Option<Docker>,
+}
+
+impl DockerCtx {
+    pub fn new(
+        grant: DockerGrant,
+        scope: Scope,
+        project_root: PathBuf,
+        privileged_mode: PrivilegedMode,
+        hint: String,
+    ) -> Self {
+        DockerCtx {
+            grant,
+            scope,
+            project_root,
+            privileged_mode,
+            hint,
+            client: None,
+        }
+    }
+
+    fn denied(&self, what: impl std::fmt::Display, fix: &str) -> DriverError {
+        DriverError::Denied(format!("docker {what}: {fix} ({})", self.hint))
+    }
+
+    async fn client(&mut self) -> Result<Docker, DriverError> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let unavailable = |e: bollard::errors::Error| {
+            DriverError::Unavailable(format!(
+                "cannot reach the Docker engine ({e}); start dockerd, or point DOCKER_HOST at a running engine"
+            ))
+        };
+        let client = Docker::connect_with_defaults()
+            .map_err(unavailable)?
+            .negotiate_version()
+            .await
+            .map_err(unavailable)?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The container's labels if it exists: `Ok(None)` when absent, denied when not ours.
+    async fn own_container(
+        &mut self,
+        name: &str,
+        action: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, DriverError> {
+        let docker = self.client().await?;
+        match docker.inspect_container(name, None).await {
+            Ok(c) => {
+                let labels = c
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.clone())
+                    .unwrap_or_default();
+                if self.scope.owns(&labels) {
+                    Ok(Some(c))
+                } else {
+                    Err(self.denied(
+                        format!("{action} container {name:?}"),
+                        &format!(
+                            "it does not belong to cluster {} of this project",
+                            self.scope.cluster
+                        ),
+                    ))
+                }
+            }
+            Err(e) if convert::is_not_found(&e) => Ok(None),
+            Err(e) => Err(convert::error(e)),
+        }
+    }
+
+    /// The network if it exists and is ours or a granted shared one.
+    async fn usable_network(
+        &mut self,
+        name: &str,
+        action: &str,
+    ) -> Result<Option<bollard::models::NetworkInspect>, DriverError> {
+        let docker = self.client().await?;
+        match docker.inspect_network(name, None).await {
+            Ok(n) => {
+                let labels = n.labels.clone().unwrap_or_default();
+                if self.scope.owns(&labels) || policy::shared(&self.grant, name) {
+                    Ok(Some(n))
+                } else {
+                    Err(self.denied(
+                        format!("{action} network {name:?}"),
+                        "it is neither this cluster's nor a shared network in the grant (shared-networks)",
+                    ))
+                }
+            }
+            Err(e) if convert::is_not_found(&e) => Ok(None),
+            Err(e) => Err(convert::error(e)),
+        }
+    }
+}
+
+/// Runs a call body that returns `Result<T, DriverError>` and wraps it for wasmtime.
+macro_rules! call {
+    ($body:expr) => {
+        Ok(async { $body }.await)
+    };
+}
+
+impl wit::Host for super::HostState {
+    async fn create_network(&mut self, spec: wit::NetworkSpec) -> Call<wit::NetworkInfo> {
+        let d = self.docker()?;
+        call!(d.create_network(spec).await)
+    }
+
+    async fn inspect_network(&mut self, name: String) -> Call<Option<wit::NetworkInfo>> {
+        let d = self.docker()?;
+        call!(
+            d.usable_network(&name, "inspect")
+                .await
+                .map(|n| n.map(convert::network_info))
+        )
+    }
+
+    async fn connect_network(&mut self, container: String, endpoint: wit::Endpoint) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.connect_network(container, endpoint).await)
+    }
+
+    async fn disconnect_network(&mut self, container: String, network: String) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.disconnect_network(container, network).await)
+    }
+
+    async fn remove_network(&mut self, name: String) -> Call<bool> {
+        let d = self.docker()?;
+        call!(d.remove_network(name).await)
+    }
+
+    async fn create_volume(&mut self, spec: wit::VolumeSpec) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.create_volume(spec).await)
+    }
+
+    async fn remove_volume(&mut self, name: String) -> Call<bool> {
+        let d = self.docker()?;
+        call!(d.remove_volume(name).await)
+    }
+
+    async fn inspect_image(&mut self, reference: String) -> Call<Option<wit::ImageInfo>> {
+        let d = self.docker()?;
+        call!(d.inspect_image(reference).await)
+    }
+
+    async fn pull_image(&mut self, reference: String) -> Call<wit::ImageInfo> {
+        let log = self.log.clone();
+        let d = self.docker()?;
+        call!(d.pull_image(reference, &log).await)
+    }
+
+    async fn tag_image(&mut self, source: String, target: String) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.tag_image(source, target).await)
+    }
+
+    async fn create_container(&mut self, spec: wit::ContainerSpec) -> Call<wit::ContainerInfo> {
+        let d = self.docker()?;
+        call!(d.create_container(spec).await)
+    }
+
+    async fn start_container(&mut self, name: String) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.start_container(name).await)
+    }
+
+    async fn stop_container(&mut self, name: String, timeout_seconds: Option<u32>) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.stop_container(name, timeout_seconds).await)
+    }
+
+    async fn remove_container(&mut self, name: String, force: bool) -> Call<bool> {
+        let d = self.docker()?;
+        call!(d.remove_container(name, force).await)
+    }
+
+    async fn inspect_container(&mut self, name: String) -> Call<Option<wit::ContainerInfo>> {
+        let d = self.docker()?;
+        call!(
+            d.own_container(&name, "inspect")
+                .await
+                .map(|c| c.map(convert::container_info))
+        )
+    }
+
+    async fn list_containers(
+        &mut self,
+        labels: wit::Labels,
+        include_stopped: bool,
+    ) -> Call<Vec<wit::ContainerInfo>> {
+        let d = self.docker()?;
+        call!(d.list_containers(labels, include_stopped).await)
+    }
+
+    async fn exec(&mut self, spec: wit::ExecSpec) -> Call<ExecOutput> {
+        let d = self.docker()?;
+        call!(d.exec(spec).await)
+    }
+
+    async fn copy_file(
+        &mut self,
+        container: String,
+        path: String,
+        contents: Vec<u8>,
+        mode: u32,
+    ) -> Call<()> {
+        let d = self.docker()?;
+        call!(d.copy_file(container, path, contents, mode).await)
+    }
+
+    async fn logs(&mut self, container: String, tail: Option<u32>) -> Call<String> {
+        let d = self.docker()?;
+        call!(d.logs(container, tail).await)
+    }
+}
+
+impl super::HostState {
+    /// The docker context; a driver without the grant never gets here (its import is refused
+    /// at load), but a call without one traps rather than reaching the engine.
+    fn docker(&mut self) -> wasmtime::Result<&mut DockerCtx> {
+        self.docker
+            .as_mut()
+            .ok_or_else(|| wasmtime::format_err!("docker called without a docker grant"))
+    }
+}
+
+/// Labels as the WIT list.
+fn labels_list(map: Option<HashMap<String, String>>) -> Vec<(String, String)> {
+    let mut v: Vec<_> = map.unwrap_or_default().into_iter().collect();
+    v.sort();
+    v
+}

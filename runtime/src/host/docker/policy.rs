@@ -1,0 +1,228 @@
+//! Who may touch what in Docker: the driver's scope labels, shared networks granted by name,
+//! bind-mount sources, and privilege. Pure checks, so every rule has a unit test.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::lock::DockerGrant;
+
+pub const LABEL_PROJECT: &str = "dev.lok8s.project";
+pub const LABEL_CLUSTER: &str = "dev.lok8s.cluster";
+pub const LABEL_DRIVER: &str = "dev.lok8s.driver";
+/// Marks a network shared between projects (created by a driver granted it by name).
+pub const LABEL_SHARED: &str = "dev.lok8s.shared";
+const RESERVED_PREFIX: &str = "dev.lok8s.";
+
+/// Docker daemon sockets: never mountable, nor any folder that contains one.
+const DAEMON_SOCKETS: &[&str] = &[
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+];
+
+/// The labels that make an object this driver's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The project root's absolute path: two projects never share a scope.
+    pub project: String,
+    /// The cluster's domain.
+    pub cluster: String,
+    /// The lower-case kind the driver runs for.
+    pub driver: String,
+}
+
+impl Scope {
+    pub fn labels(&self) -> Vec<(String, String)> {
+        vec![
+            (LABEL_PROJECT.into(), self.project.clone()),
+            (LABEL_CLUSTER.into(), self.cluster.clone()),
+            (LABEL_DRIVER.into(), self.driver.clone()),
+        ]
+    }
+
+    /// Whether an object with these labels belongs to this driver's cluster.
+    pub fn owns(&self, labels: &HashMap<String, String>) -> bool {
+        labels.get(LABEL_PROJECT) == Some(&self.project)
+            && labels.get(LABEL_CLUSTER) == Some(&self.cluster)
+    }
+
+    /// Guest labels plus the scope labels; a guest may not set `dev.lok8s.*` itself.
+    pub fn merge(&self, guest: &[(String, String)]) -> Result<HashMap<String, String>, String> {
+        let mut labels = HashMap::new();
+        for (k, v) in guest {
+            if k.starts_with(RESERVED_PREFIX) {
+                return Err(format!(
+                    "label {k:?}: labels under {RESERVED_PREFIX} are set by lo"
+                ));
+            }
+            labels.insert(k.clone(), v.clone());
+        }
+        labels.extend(self.labels());
+        Ok(labels)
+    }
+}
+
+/// Whether a shared network name is granted.
+pub fn shared(grant: &DockerGrant, network: &str) -> bool {
+    grant.shared_networks.iter().any(|n| n == network)
+}
+
+/// Resolves a bind-mount source: a project-relative path (inside the project, no `..`), or an
+/// absolute path under a granted host path. Never a Docker socket or a folder holding one.
+pub fn bind_source(
+    grant: &DockerGrant,
+    project_root: &Path,
+    source: &str,
+) -> Result<PathBuf, String> {
+    let path = Path::new(source);
+    let resolved = if path.is_absolute() {
+        let inside_grant = grant.host_paths.iter().any(|g| path.starts_with(g));
+        if !inside_grant {
+            return Err(format!(
+                "bind mount of host path {source:?}: add it to host-paths in the docker grant"
+            ));
+        }
+        path.to_path_buf()
+    } else {
+        if path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(format!(
+                "bind mount {source:?}: a project-relative path may not climb out with '..'"
+            ));
+        }
+        project_root.join(path)
+    };
+    // Follow links: the source must still be where the rule above allowed.
+    let real = resolved.canonicalize().map_err(|e| {
+        format!(
+            "bind mount {source:?}: {} ({e}); create it first",
+            resolved.display()
+        )
+    })?;
+    if !path.is_absolute() && !real.starts_with(project_root) {
+        return Err(format!(
+            "bind mount {source:?} resolves to {}, outside the project",
+            real.display()
+        ));
+    }
+    if path.is_absolute() && !grant.host_paths.iter().any(|g| real.starts_with(g)) {
+        return Err(format!(
+            "bind mount {source:?} resolves to {}, outside the granted host paths",
+            real.display()
+        ));
+    }
+    for socket in DAEMON_SOCKETS {
+        let socket_real = Path::new(socket)
+            .canonicalize()
+            .unwrap_or_else(|_| PathBuf::from(socket));
+        if socket_real.starts_with(&real) || Path::new(socket).starts_with(&real) {
+            return Err(format!(
+                "bind mount {source:?} would expose the container daemon socket {socket}; never allowed"
+            ));
+        }
+    }
+    Ok(real)
+}
+
+/// Security options that loosen confinement need the privileged grant.
+pub fn security_opt_allowed(grant: &DockerGrant, opt: &str) -> bool {
+    grant.privileged || opt == "no-new-privileges" || opt == "no-new-privileges:true"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            project: "/p".into(),
+            cluster: "a.dev".into(),
+            driver: "lo".into(),
+        }
+    }
+
+    #[test]
+    fn ownership_needs_project_and_cluster() {
+        let s = scope();
+        let mut labels: HashMap<String, String> = s.labels().into_iter().collect();
+        assert!(s.owns(&labels));
+        labels.insert(LABEL_CLUSTER.into(), "b.dev".into());
+        assert!(!s.owns(&labels));
+        assert!(!s.owns(&HashMap::new()));
+    }
+
+    #[test]
+    fn guests_cannot_forge_scope_labels() {
+        let s = scope();
+        let err = s
+            .merge(&[(LABEL_CLUSTER.into(), "other".into())])
+            .unwrap_err();
+        assert!(err.contains("set by lo"), "{err}");
+        let merged = s
+            .merge(&[("io.x-k8s.kind.cluster".into(), "dev".into())])
+            .unwrap();
+        assert_eq!(merged[LABEL_PROJECT], "/p");
+        assert_eq!(merged["io.x-k8s.kind.cluster"], "dev");
+    }
+
+    #[test]
+    fn bind_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("clusters/a.dev/data")).unwrap();
+        let none = DockerGrant::default();
+        assert_eq!(
+            bind_source(&none, &root, "clusters/a.dev/data").unwrap(),
+            root.join("clusters/a.dev/data")
+        );
+        assert!(
+            bind_source(&none, &root, "../x")
+                .unwrap_err()
+                .contains("'..'")
+        );
+        assert!(
+            bind_source(&none, &root, "/etc")
+                .unwrap_err()
+                .contains("host-paths")
+        );
+        std::os::unix::fs::symlink("/etc", root.join("clusters/a.dev/link")).unwrap();
+        assert!(
+            bind_source(&none, &root, "clusters/a.dev/link")
+                .unwrap_err()
+                .contains("outside the project")
+        );
+        let etc = DockerGrant {
+            host_paths: vec!["/etc".into()],
+            ..Default::default()
+        };
+        assert!(bind_source(&etc, &root, "/etc").is_ok());
+        let run = DockerGrant {
+            host_paths: vec!["/".into()],
+            ..Default::default()
+        };
+        assert!(
+            bind_source(&run, &root, "/")
+                .unwrap_err()
+                .contains("daemon socket")
+        );
+        assert!(
+            bind_source(&run, &root, "/run")
+                .unwrap_err()
+                .contains("daemon socket")
+        );
+    }
+
+    #[test]
+    fn loosening_security_options_need_privilege() {
+        let none = DockerGrant::default();
+        assert!(security_opt_allowed(&none, "no-new-privileges"));
+        assert!(!security_opt_allowed(&none, "seccomp=unconfined"));
+        let privileged = DockerGrant {
+            privileged: true,
+            ..Default::default()
+        };
+        assert!(security_opt_allowed(&privileged, "seccomp=unconfined"));
+    }
+}
