@@ -10,6 +10,7 @@ const FIXTURES: &[&str] = &[
     "newer-contract",
     "forbidden-imports",
     "docker-probe",
+    "tls-probe",
 ];
 
 fn main() {

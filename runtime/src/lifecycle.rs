@@ -12,6 +12,7 @@ use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
+use crate::host::tls::TlsCtx;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
 use crate::project::{ClusterSpec, Project, SpecFile};
@@ -102,6 +103,13 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
             scope,
             root,
             PrivilegedMode::from_env(),
+            hint.clone(),
+        ));
+    }
+    if let Some(patterns) = &resolved.grants.tls {
+        builder = builder.tls(TlsCtx::new(
+            patterns.clone(),
+            TlsCtx::default_caroot(),
             hint.clone(),
         ));
     }

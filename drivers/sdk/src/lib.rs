@@ -20,6 +20,8 @@ pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
 pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
 /// The docker import.
 pub use bindings::lok8s::driver::docker;
+/// The tls import.
+pub use bindings::lok8s::driver::tls;
 pub use bindings::lok8s::driver::types::{
     Capability, CapabilityRequest, Context, DockerAccess, DriverError, DriverInfo, FieldError,
     Health, KubeAccess, Outcome, PathAccess, RunFlags, SshAccess, StatusReport,

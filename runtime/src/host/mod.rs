@@ -6,6 +6,7 @@ pub mod docker;
 pub mod files;
 pub mod log;
 pub mod stdio;
+pub mod tls;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -22,6 +23,7 @@ pub struct HostState {
     pub(crate) limits: StoreLimits,
     pub(crate) log: Logger,
     pub(crate) docker: Option<docker::DockerCtx>,
+    pub(crate) tls: Option<tls::TlsCtx>,
 }
 
 impl WasiView for HostState {
@@ -36,9 +38,9 @@ impl WasiView for HostState {
 /// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
 pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
 /// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
-pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker"];
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls"];
 /// Import interfaces the contract designs but this build does not implement yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "http", "ssh", "tls"];
+pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "http", "ssh"];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
 pub const WASI_ALLOWED: &[&str] = &[
@@ -55,6 +57,7 @@ pub struct HostBuilder {
     log: Logger,
     limits: StoreLimits,
     docker: Option<docker::DockerCtx>,
+    tls: Option<tls::TlsCtx>,
 }
 
 impl HostBuilder {
@@ -72,6 +75,7 @@ impl HostBuilder {
             log,
             limits,
             docker: None,
+            tls: None,
         }
     }
 
@@ -110,6 +114,12 @@ impl HostBuilder {
         self
     }
 
+    /// Leaf certificates for the granted SAN patterns.
+    pub fn tls(mut self, ctx: tls::TlsCtx) -> Self {
+        self.tls = Some(ctx);
+        self
+    }
+
     pub fn build(mut self) -> HostState {
         HostState {
             wasi: self.wasi.build(),
@@ -117,6 +127,7 @@ impl HostBuilder {
             limits: self.limits,
             log: self.log,
             docker: self.docker,
+            tls: self.tls,
         }
     }
 }
@@ -136,6 +147,10 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
     // Linked for every driver; a driver without the grant is refused at load, and a call
     // without a context traps.
     bindings::lok8s::driver::docker::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::lok8s::driver::tls::add_to_linker::<HostState, HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;
