@@ -11,6 +11,7 @@ const FIXTURES: &[&str] = &[
     "forbidden-imports",
     "docker-probe",
     "tls-probe",
+    "http-probe",
 ];
 
 fn main() {

@@ -12,6 +12,7 @@ use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
+use crate::host::http::HttpCtx;
 use crate::host::tls::TlsCtx;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
@@ -112,6 +113,12 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
             TlsCtx::default_caroot(),
             hint.clone(),
         ));
+    }
+    if let Some(origins) = &resolved.grants.http {
+        let dev_ca = Some(TlsCtx::default_caroot().join("rootCA.pem"));
+        let ctx = HttpCtx::new(origins.clone(), dev_ca, hint.clone())
+            .map_err(|e| anyhow!("drivers.{}.grants: {e}", resolved.kind))?;
+        builder = builder.http(ctx);
     }
     let host = builder.build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)

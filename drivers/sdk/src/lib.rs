@@ -20,6 +20,8 @@ pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
 pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
 /// The docker import.
 pub use bindings::lok8s::driver::docker;
+/// The http import.
+pub use bindings::lok8s::driver::http;
 /// The tls import.
 pub use bindings::lok8s::driver::tls;
 pub use bindings::lok8s::driver::types::{

@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod files;
+pub mod http;
 pub mod log;
 pub mod stdio;
 pub mod tls;
@@ -24,6 +25,7 @@ pub struct HostState {
     pub(crate) log: Logger,
     pub(crate) docker: Option<docker::DockerCtx>,
     pub(crate) tls: Option<tls::TlsCtx>,
+    pub(crate) http: Option<http::HttpCtx>,
 }
 
 impl WasiView for HostState {
@@ -38,9 +40,9 @@ impl WasiView for HostState {
 /// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
 pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
 /// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
-pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls"];
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http"];
 /// Import interfaces the contract designs but this build does not implement yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "http", "ssh"];
+pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "ssh"];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
 pub const WASI_ALLOWED: &[&str] = &[
@@ -58,6 +60,7 @@ pub struct HostBuilder {
     limits: StoreLimits,
     docker: Option<docker::DockerCtx>,
     tls: Option<tls::TlsCtx>,
+    http: Option<http::HttpCtx>,
 }
 
 impl HostBuilder {
@@ -76,6 +79,7 @@ impl HostBuilder {
             limits,
             docker: None,
             tls: None,
+            http: None,
         }
     }
 
@@ -120,6 +124,12 @@ impl HostBuilder {
         self
     }
 
+    /// Outbound HTTP(S) to the granted origins.
+    pub fn http(mut self, ctx: http::HttpCtx) -> Self {
+        self.http = Some(ctx);
+        self
+    }
+
     pub fn build(mut self) -> HostState {
         HostState {
             wasi: self.wasi.build(),
@@ -128,6 +138,7 @@ impl HostBuilder {
             log: self.log,
             docker: self.docker,
             tls: self.tls,
+            http: self.http,
         }
     }
 }
@@ -151,6 +162,10 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
         |s| s,
     )?;
     bindings::lok8s::driver::tls::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::lok8s::driver::http::add_to_linker::<HostState, HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;

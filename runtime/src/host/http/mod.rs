@@ -1,0 +1,230 @@
+//! The `http` import on reqwest. Guards egress: each request (and each redirect hop) must
+//! match an origin in the grant; names are resolved here and every address checked (no
+//! link-local or metadata addresses, loopback only when granted literally), and the request
+//! goes to the checked address, so a second DNS answer cannot redirect it. No proxies, a
+//! timeout on every request and a cap on response size.
+
+pub mod allowlist;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use allowlist::{Allowlist, Verdict, address_allowed};
+
+use crate::engine::bindings::lok8s::driver::http as wit;
+use crate::engine::bindings::types::DriverError;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+const MAX_REDIRECTS: usize = 5;
+/// Largest response body handed to a driver.
+pub const MAX_BODY: usize = 32 << 20;
+
+/// One driver's egress.
+pub struct HttpCtx {
+    allow: Allowlist,
+    entries: Vec<String>,
+    /// The local development CA, trusted besides the system roots.
+    dev_ca: Option<PathBuf>,
+    hint: String,
+}
+
+impl HttpCtx {
+    /// Fails on a malformed grant entry, naming it and the grammar.
+    pub fn new(
+        entries: Vec<String>,
+        dev_ca: Option<PathBuf>,
+        hint: String,
+    ) -> Result<Self, String> {
+        Ok(HttpCtx {
+            allow: Allowlist::parse(&entries)?,
+            entries,
+            dev_ca,
+            hint,
+        })
+    }
+
+    fn denied(&self, what: &str, fix: String) -> DriverError {
+        DriverError::Denied(format!("http {what}: {fix} ({})", self.hint))
+    }
+
+    async fn send(&self, request: wit::Request) -> Result<wit::Response, DriverError> {
+        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| {
+                DriverError::Failed(format!("http: {:?} is not a method", request.method))
+            })?;
+        let timeout = request
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(DEFAULT_TIMEOUT)
+            .min(MAX_TIMEOUT);
+        if let Some((name, _)) = request
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        {
+            return Err(self.denied(
+                &request.url,
+                format!("the {name:?} header is set by lo from the URL"),
+            ));
+        }
+        let mut url = reqwest::Url::parse(&request.url).map_err(|e| {
+            DriverError::Failed(format!("http: {:?} is not a URL: {e}", request.url))
+        })?;
+        let mut method = method;
+        let mut body = request.body.clone();
+        for _hop in 0..=MAX_REDIRECTS {
+            let (client, shown) = self.client_for(&url, &request.method, timeout).await?;
+            let mut builder = client.request(method.clone(), url.clone());
+            for (k, v) in &request.headers {
+                builder = builder.header(k, v);
+            }
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let response = builder.send().await.map_err(|e| transport(&shown, e))?;
+            let status = response.status();
+            if status.is_redirection() {
+                if let Some(location) = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                {
+                    url = url.join(location).map_err(|e| {
+                        DriverError::Failed(format!("http {shown}: bad redirect {location:?}: {e}"))
+                    })?;
+                    // 301/302/303 turn into GET without a body, as browsers and curl do.
+                    if matches!(status.as_u16(), 301..=303) {
+                        method = reqwest::Method::GET;
+                        body = None;
+                    }
+                    continue;
+                }
+            }
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = read_capped(response, &shown).await?;
+            return Ok(wit::Response {
+                status: status.as_u16(),
+                headers,
+                body,
+            });
+        }
+        Err(DriverError::Failed(format!(
+            "http {}: more than {MAX_REDIRECTS} redirects",
+            request.url
+        )))
+    }
+
+    /// Checks the URL against the grant and its addresses against the rules, and returns a
+    /// client pinned to the checked address.
+    async fn client_for(
+        &self,
+        url: &reqwest::Url,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<(reqwest::Client, String), DriverError> {
+        let scheme = url.scheme();
+        let host = url.host_str().unwrap_or_default().to_string();
+        let port = url.port_or_known_default().unwrap_or(0);
+        let shown = format!("{} {scheme}://{host}:{port}", method.to_ascii_uppercase());
+        let loopback = match self.allow.check(scheme, &host, port) {
+            Verdict::Denied => {
+                let granted = if self.entries.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    self.entries.join(", ")
+                };
+                return Err(self.denied(&shown, format!("not among the granted origins ({granted}); add \"{scheme}://{host}:{port}\" to http")));
+            }
+            Verdict::Allowed { loopback } => loopback,
+        };
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let addrs: Vec<SocketAddr> = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare.as_str(), port))
+                .await
+                .map_err(|e| {
+                    DriverError::Unavailable(format!("http {shown}: resolving {host}: {e}"))
+                })?
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(DriverError::Unavailable(format!(
+                "http {shown}: {host} has no address"
+            )));
+        }
+        // Every answer must pass: a name that also resolves somewhere forbidden is refused.
+        for addr in &addrs {
+            if let Err(why) = address_allowed(addr.ip(), loopback) {
+                return Err(self.denied(&shown, format!("{host} resolves to {}, {why}", addr.ip())));
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(30)));
+        if bare.parse::<std::net::IpAddr>().is_err() {
+            builder = builder.resolve_to_addrs(&bare, &addrs);
+        }
+        if let Some(ca) = self.dev_ca.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            if let Ok(cert) = reqwest::Certificate::from_pem(&ca) {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|e| DriverError::Failed(format!("http {shown}: {e}")))?;
+        Ok((client, shown))
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response, shown: &str) -> Result<Vec<u8>, DriverError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(shown, e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(DriverError::Failed(format!(
+                "http {shown}: response larger than {} MiB",
+                MAX_BODY >> 20
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn transport(shown: &str, e: reqwest::Error) -> DriverError {
+    if e.is_timeout() {
+        DriverError::Timeout(format!("http {shown}: no answer in time"))
+    } else if e.is_connect() {
+        DriverError::Unavailable(format!("http {shown}: {e}"))
+    } else {
+        DriverError::Failed(format!("http {shown}: {e}"))
+    }
+}
+
+impl wit::Host for super::HostState {
+    async fn send(
+        &mut self,
+        request: wit::Request,
+    ) -> wasmtime::Result<Result<wit::Response, DriverError>> {
+        let http = self
+            .http
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("http called without an http grant"))?;
+        Ok(http.send(request).await)
+    }
+}
