@@ -12,6 +12,7 @@ const FIXTURES: &[&str] = &[
     "docker-probe",
     "tls-probe",
     "http-probe",
+    "ssh-probe",
 ];
 
 fn main() {

@@ -13,6 +13,7 @@ use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
 use crate::host::http::HttpCtx;
+use crate::host::ssh::SshCtx;
 use crate::host::tls::TlsCtx;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
@@ -119,6 +120,13 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         let ctx = HttpCtx::new(origins.clone(), dev_ca, hint.clone())
             .map_err(|e| anyhow!("drivers.{}.grants: {e}", resolved.kind))?;
         builder = builder.http(ctx);
+    }
+    if let Some(grant) = &resolved.grants.ssh {
+        builder = builder.ssh(SshCtx::new(
+            grant.clone(),
+            project.root().canonicalize()?,
+            hint.clone(),
+        ));
     }
     let host = builder.build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)

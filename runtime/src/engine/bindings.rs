@@ -5,6 +5,7 @@ wasmtime::component::bindgen!({
     world: "driver-with-hooks",
     imports: { default: async | trappable },
     exports: { default: async },
+    with: { "lok8s:driver/ssh.session": crate::host::ssh::SshSession },
 });
 
 pub use self::exports::lok8s::driver::{hooks, lifecycle};

@@ -217,7 +217,7 @@ mod tests {
     fn every_offending_import_is_listed() {
         let s = shape(&[
             "lok8s:driver/docker@1.0.0",
-            "lok8s:driver/ssh@1.0.0",
+            "lok8s:driver/kubectl-apply@1.0.0",
             "wasi:sockets/tcp@0.2.6",
             "acme:evil/steal",
         ]);
@@ -228,7 +228,7 @@ mod tests {
             err.contains("lok8s:driver/docker@1.0.0: not granted; grant it"),
             "{err}"
         );
-        assert!(err.contains("lok8s:driver/ssh@1.0.0: lo"), "{err}");
+        assert!(err.contains("lok8s:driver/kubectl-apply@1.0.0: lo"), "{err}");
         assert!(
             err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"),
             "{err}"

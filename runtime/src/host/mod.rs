@@ -6,6 +6,7 @@ pub mod docker;
 pub mod files;
 pub mod http;
 pub mod log;
+pub mod ssh;
 pub mod stdio;
 pub mod tls;
 
@@ -26,6 +27,7 @@ pub struct HostState {
     pub(crate) docker: Option<docker::DockerCtx>,
     pub(crate) tls: Option<tls::TlsCtx>,
     pub(crate) http: Option<http::HttpCtx>,
+    pub(crate) ssh: Option<ssh::SshCtx>,
 }
 
 impl WasiView for HostState {
@@ -40,9 +42,9 @@ impl WasiView for HostState {
 /// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
 pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
 /// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
-pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http"];
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http", "ssh"];
 /// Import interfaces the contract designs but this build does not implement yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply", "ssh"];
+pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply"];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
 pub const WASI_ALLOWED: &[&str] = &[
@@ -61,6 +63,7 @@ pub struct HostBuilder {
     docker: Option<docker::DockerCtx>,
     tls: Option<tls::TlsCtx>,
     http: Option<http::HttpCtx>,
+    ssh: Option<ssh::SshCtx>,
 }
 
 impl HostBuilder {
@@ -80,6 +83,7 @@ impl HostBuilder {
             docker: None,
             tls: None,
             http: None,
+            ssh: None,
         }
     }
 
@@ -130,6 +134,12 @@ impl HostBuilder {
         self
     }
 
+    /// SSH sessions to granted hosts with granted keys.
+    pub fn ssh(mut self, ctx: ssh::SshCtx) -> Self {
+        self.ssh = Some(ctx);
+        self
+    }
+
     pub fn build(mut self) -> HostState {
         HostState {
             wasi: self.wasi.build(),
@@ -139,6 +149,7 @@ impl HostBuilder {
             docker: self.docker,
             tls: self.tls,
             http: self.http,
+            ssh: self.ssh,
         }
     }
 }
@@ -166,6 +177,10 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
         |s| s,
     )?;
     bindings::lok8s::driver::http::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::lok8s::driver::ssh::add_to_linker::<HostState, HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;

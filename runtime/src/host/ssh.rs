@@ -1,0 +1,338 @@
+//! The `ssh` import on russh. Guards three things: connections go only to granted hosts;
+//! private keys are read here, from granted paths, and never cross into the guest; host keys
+//! are pinned in the project's `.lok8s/known_hosts` on first use (outside every preopen, so a
+//! driver cannot rewrite the pins) and a changed key is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::keys::PublicKeyOrCertificate;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
+use russh::{ChannelMsg, Disconnect, client};
+use wasmtime::component::Resource;
+
+use crate::engine::bindings::lok8s::driver::ssh as wit;
+use crate::engine::bindings::types::{DriverError, ExecOutput};
+use crate::lock::SshGrant;
+
+const MAX_SESSIONS: usize = 32;
+const MAX_OUTPUT: usize = 16 << 20;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One driver's SSH access.
+pub struct SshCtx {
+    grant: SshGrant,
+    project_root: PathBuf,
+    known_hosts: PathBuf,
+    hint: String,
+    open: usize,
+}
+
+/// A connected, authenticated session (the `session` resource).
+pub struct SshSession {
+    handle: client::Handle<PinningHandler>,
+    target: String,
+}
+
+impl SshCtx {
+    pub fn new(grant: SshGrant, project_root: PathBuf, hint: String) -> Self {
+        let known_hosts = project_root.join(".lok8s").join("known_hosts");
+        SshCtx {
+            grant,
+            project_root,
+            known_hosts,
+            hint,
+            open: 0,
+        }
+    }
+
+    fn denied(&self, what: &str, fix: String) -> DriverError {
+        DriverError::Denied(format!("ssh {what}: {fix} ({})", self.hint))
+    }
+
+    fn host_allowed(&self, host: &str, port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.grant.hosts.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            pattern == "*" || pattern == host || pattern == format!("{host}:{port}")
+        })
+    }
+
+    /// The key file, if the grant covers it: a granted file, or a file under a granted folder.
+    fn key_path(&self, key: &str) -> Result<PathBuf, DriverError> {
+        let resolve = |p: &str| {
+            let path = Path::new(p);
+            if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                self.project_root.join(path)
+            }
+        };
+        let wanted = resolve(key)
+            .canonicalize()
+            .map_err(|e| DriverError::NotFound(format!("ssh key {key:?}: {e}")))?;
+        let covered = self.grant.keys.iter().any(|g| {
+            resolve(g)
+                .canonicalize()
+                .is_ok_and(|granted| wanted.starts_with(granted))
+        });
+        if !covered {
+            return Err(self.denied(
+                &format!("key {key:?}"),
+                format!(
+                    "not under a granted key path ({}); add it to ssh.keys",
+                    self.grant.keys.join(", ")
+                ),
+            ));
+        }
+        Ok(wanted)
+    }
+
+    fn pinned(&self, target: &str) -> Option<String> {
+        let text = std::fs::read_to_string(&self.known_hosts).ok()?;
+        text.lines().find_map(|l| {
+            let (host, fp) = l.split_once(' ')?;
+            (host == target).then(|| fp.trim().to_string())
+        })
+    }
+
+    fn pin(&self, target: &str, fingerprint: &str) -> Result<(), DriverError> {
+        let fail = |e: std::io::Error| {
+            DriverError::Failed(format!(
+                "pinning the host key of {target} in {}: {e}",
+                self.known_hosts.display()
+            ))
+        };
+        if let Some(dir) = self.known_hosts.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.known_hosts)
+            .map_err(fail)?;
+        std::io::Write::write_all(&mut f, format!("{target} {fingerprint}\n").as_bytes())
+            .map_err(fail)
+    }
+
+    async fn connect(&mut self, o: wit::ConnectOptions) -> Result<SshSession, DriverError> {
+        let target = format!("{}:{}", o.host, o.port);
+        if !self.host_allowed(&o.host, o.port) {
+            return Err(self.denied(
+                &format!("connect {}@{target}", o.user),
+                format!("not a granted host; add \"{target}\" to ssh.hosts"),
+            ));
+        }
+        if self.open >= MAX_SESSIONS {
+            return Err(DriverError::Failed(format!(
+                "ssh connect {target}: more than {MAX_SESSIONS} sessions open"
+            )));
+        }
+        let key_path = self.key_path(&o.key)?;
+        let key = russh::keys::load_secret_key(&key_path, None).map_err(|e| {
+            DriverError::Failed(format!(
+                "ssh key {:?}: {e} (keys with a passphrase are not supported)",
+                o.key
+            ))
+        })?;
+        let expected = self.pinned(&target);
+        let seen = Arc::new(Mutex::new(None));
+        let handler = PinningHandler {
+            expected: expected.clone(),
+            seen: seen.clone(),
+        };
+        let config = Arc::new(client::Config {
+            inactivity_timeout: Some(Duration::from_secs(600)),
+            ..Default::default()
+        });
+        let timeout = o
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let connected = tokio::time::timeout(
+            timeout,
+            client::connect(config, (o.host.as_str(), o.port), handler),
+        )
+        .await;
+        let mut handle = match connected {
+            Err(_) => {
+                return Err(DriverError::Timeout(format!(
+                    "ssh connect {target}: no answer in {timeout:?}"
+                )));
+            }
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => {
+                let seen = seen.lock().ok().and_then(|s| s.clone());
+                return Err(match (expected, seen) {
+                    (Some(pinned), Some(actual)) if pinned != actual => {
+                        DriverError::Denied(format!(
+                            "ssh connect {target}: the host key changed: pinned {pinned}, offered {actual}; if the machine was \
+                         rebuilt, remove its line from {}",
+                            self.known_hosts.display()
+                        ))
+                    }
+                    _ => DriverError::Unavailable(format!("ssh connect {target}: {e}")),
+                });
+            }
+        };
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten();
+        let auth = handle
+            .authenticate_publickey(&o.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(|e| DriverError::Failed(format!("ssh {}@{target}: {e}", o.user)))?;
+        if !auth.success() {
+            return Err(DriverError::Denied(format!(
+                "ssh {}@{target}: the server refused the key {:?}",
+                o.user, o.key
+            )));
+        }
+        if expected.is_none() {
+            if let Some(fp) = seen.lock().ok().and_then(|s| s.clone()) {
+                self.pin(&target, &fp)?;
+            }
+        }
+        self.open += 1;
+        Ok(SshSession {
+            handle,
+            target: format!("{}@{target}", o.user),
+        })
+    }
+}
+
+impl SshSession {
+    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, DriverError> {
+        let fail = |e: russh::Error| DriverError::Failed(format!("ssh {}: {e}", self.target));
+        let mut channel = self.handle.channel_open_session().await.map_err(fail)?;
+        channel.exec(true, command).await.map_err(fail)?;
+        if let Some(input) = stdin {
+            channel.data(input).await.map_err(fail)?;
+        }
+        channel.eof().await.map_err(fail)?;
+        let mut out = ExecOutput {
+            exit_code: -1,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => append_capped(&mut out.stdout, &data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => append_capped(&mut out.stderr, &data),
+                ChannelMsg::ExitStatus { exit_status } => out.exit_code = exit_status as i32,
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    out.exit_code = -1;
+                    append_capped(
+                        &mut out.stderr,
+                        format!("killed by signal {signal_name:?}").as_bytes(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), DriverError> {
+        let quoted = format!("'{}'", path.replace('\'', "'\\''"));
+        let command = format!("umask 077 && cat > {quoted} && chmod {mode:o} {quoted}");
+        let out = self.exec(&command, Some(contents)).await?;
+        if out.exit_code != 0 {
+            return Err(DriverError::Failed(format!(
+                "ssh {}: writing {path}: exit {}: {}",
+                self.target,
+                out.exit_code,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn append_capped(buf: &mut Vec<u8>, bytes: &[u8]) {
+    let room = MAX_OUTPUT.saturating_sub(buf.len());
+    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+/// Accepts the pinned host key, or any key on first use (recording it for pinning).
+pub struct PinningHandler {
+    expected: Option<String>,
+    seen: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for PinningHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        // Host certificates are not pinned by fingerprint here: refuse rather than guess.
+        let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
+            return Ok(false);
+        };
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(fingerprint.clone());
+        }
+        Ok(self
+            .expected
+            .as_ref()
+            .is_none_or(|pinned| *pinned == fingerprint))
+    }
+}
+
+impl wit::Host for super::HostState {}
+
+impl wit::HostSession for super::HostState {
+    async fn connect(
+        &mut self,
+        options: wit::ConnectOptions,
+    ) -> wasmtime::Result<Result<Resource<SshSession>, DriverError>> {
+        let ssh = self
+            .ssh
+            .as_mut()
+            .ok_or_else(|| wasmtime::format_err!("ssh called without an ssh grant"))?;
+        match ssh.connect(options).await {
+            Ok(session) => Ok(Ok(self.table.push(session)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn exec(
+        &mut self,
+        session: Resource<SshSession>,
+        command: String,
+        stdin: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<ExecOutput, DriverError>> {
+        let session = self.table.get(&session)?;
+        Ok(session.exec(&command, stdin.as_deref()).await)
+    }
+
+    async fn upload(
+        &mut self,
+        session: Resource<SshSession>,
+        path: String,
+        contents: Vec<u8>,
+        mode: u32,
+    ) -> wasmtime::Result<Result<(), DriverError>> {
+        let session = self.table.get(&session)?;
+        Ok(session.upload(&path, &contents, mode).await)
+    }
+
+    async fn drop(&mut self, session: Resource<SshSession>) -> wasmtime::Result<()> {
+        let session = self.table.delete(session)?;
+        let _ = session
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
+        if let Some(ssh) = self.ssh.as_mut() {
+            ssh.open = ssh.open.saturating_sub(1);
+        }
+        Ok(())
+    }
+}
