@@ -18,7 +18,7 @@ build:
 build-drivers:
     cargo build --profile guest --target wasm32-wasip2 --target-dir target/guest \
       -p lok8s-driver-lo -p lok8s-driver-capi -p lok8s-driver-kubeone -p lok8s-driver-kkp \
-      -p fixture-corners -p fixture-no-hooks -p fixture-newer-contract -p fixture-forbidden-imports -p fixture-docker-probe -p fixture-tls-probe -p fixture-http-probe -p fixture-ssh-probe
+      -p fixture-corners -p fixture-no-hooks -p fixture-newer-contract -p fixture-forbidden-imports -p fixture-docker-probe -p fixture-tls-probe -p fixture-http-probe -p fixture-ssh-probe -p fixture-kube-probe
 
 # The main job: lo on the bundled example project (drivers, status, provision).
 demo: build

@@ -13,6 +13,7 @@ const FIXTURES: &[&str] = &[
     "tls-probe",
     "http-probe",
     "ssh-probe",
+    "kube-probe",
 ];
 
 fn main() {

@@ -13,6 +13,7 @@ use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
 use crate::host::http::HttpCtx;
+use crate::host::kube::KubeCtx;
 use crate::host::ssh::SshCtx;
 use crate::host::tls::TlsCtx;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
@@ -127,6 +128,9 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
             project.root().canonicalize()?,
             hint.clone(),
         ));
+    }
+    if let Some(grant) = &resolved.grants.kube {
+        builder = builder.kube(KubeCtx::new(grant.clone(), project.clone(), hint.clone()));
     }
     let host = builder.build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)

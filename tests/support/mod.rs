@@ -3,6 +3,7 @@
 //! controlled environment, and returns exit code, stdout and stderr for assertions.
 
 pub mod docker;
+pub mod kube_api;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

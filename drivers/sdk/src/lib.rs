@@ -22,6 +22,8 @@ pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
 pub use bindings::lok8s::driver::docker;
 /// The http import.
 pub use bindings::lok8s::driver::http;
+/// The kubectl-apply import.
+pub use bindings::lok8s::driver::kubectl_apply;
 /// The ssh import.
 pub use bindings::lok8s::driver::ssh;
 /// The tls import.

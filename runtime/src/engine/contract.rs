@@ -218,6 +218,7 @@ mod tests {
         let s = shape(&[
             "lok8s:driver/docker@1.0.0",
             "lok8s:driver/kubectl-apply@1.0.0",
+            "lok8s:driver/teleport@1.0.0",
             "wasi:sockets/tcp@0.2.6",
             "acme:evil/steal",
         ]);
@@ -228,7 +229,14 @@ mod tests {
             err.contains("lok8s:driver/docker@1.0.0: not granted; grant it"),
             "{err}"
         );
-        assert!(err.contains("lok8s:driver/kubectl-apply@1.0.0: lo"), "{err}");
+        assert!(
+            err.contains("lok8s:driver/kubectl-apply@1.0.0: not granted"),
+            "{err}"
+        );
+        assert!(
+            err.contains("lok8s:driver/teleport@1.0.0: not an interface of lok8s:driver@1.0"),
+            "{err}"
+        );
         assert!(
             err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"),
             "{err}"

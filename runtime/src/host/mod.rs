@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod files;
 pub mod http;
+pub mod kube;
 pub mod log;
 pub mod ssh;
 pub mod stdio;
@@ -28,6 +29,7 @@ pub struct HostState {
     pub(crate) tls: Option<tls::TlsCtx>,
     pub(crate) http: Option<http::HttpCtx>,
     pub(crate) ssh: Option<ssh::SshCtx>,
+    pub(crate) kube: Option<kube::KubeCtx>,
 }
 
 impl WasiView for HostState {
@@ -42,9 +44,9 @@ impl WasiView for HostState {
 /// Import interfaces of `lok8s:driver` this `lo` implements and links for every driver.
 pub const ALWAYS_LINKED: &[&str] = &["types", "log"];
 /// Import interfaces of `lok8s:driver` this `lo` implements behind a grant.
-pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http", "ssh"];
+pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http", "ssh", "kubectl-apply"];
 /// Import interfaces the contract designs but this build does not implement yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &["kubectl-apply"];
+pub const NOT_YET_IMPLEMENTED: &[&str] = &[];
 /// WASI packages a driver may import (what every guest language's standard library uses).
 /// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
 pub const WASI_ALLOWED: &[&str] = &[
@@ -64,6 +66,7 @@ pub struct HostBuilder {
     tls: Option<tls::TlsCtx>,
     http: Option<http::HttpCtx>,
     ssh: Option<ssh::SshCtx>,
+    kube: Option<kube::KubeCtx>,
 }
 
 impl HostBuilder {
@@ -84,6 +87,7 @@ impl HostBuilder {
             tls: None,
             http: None,
             ssh: None,
+            kube: None,
         }
     }
 
@@ -140,6 +144,12 @@ impl HostBuilder {
         self
     }
 
+    /// Kubernetes objects in granted namespaces and kinds, on granted clusters.
+    pub fn kube(mut self, ctx: kube::KubeCtx) -> Self {
+        self.kube = Some(ctx);
+        self
+    }
+
     pub fn build(mut self) -> HostState {
         HostState {
             wasi: self.wasi.build(),
@@ -150,6 +160,7 @@ impl HostBuilder {
             tls: self.tls,
             http: self.http,
             ssh: self.ssh,
+            kube: self.kube,
         }
     }
 }
@@ -181,6 +192,10 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
         |s| s,
     )?;
     bindings::lok8s::driver::ssh::add_to_linker::<HostState, HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::lok8s::driver::kubectl_apply::add_to_linker::<HostState, HasSelf<HostState>>(
         &mut linker,
         |s| s,
     )?;

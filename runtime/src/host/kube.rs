@@ -1,0 +1,514 @@
+//! The `kubectl-apply` import on kube-rs (no kubectl process). Guards cluster access: only
+//! kubeconfigs inside the project's `.kubeconfig/` (or those of granted management-cluster
+//! domains) are usable, and every object read or written must be in a granted namespace and
+//! of a granted kind. Writes are server-side apply under a field manager.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+
+use crate::engine::bindings::lok8s::driver::kubectl_apply as wit;
+use crate::engine::bindings::types::DriverError;
+use crate::lock::KubeGrant;
+use crate::project::{Project, SpecFile};
+
+const POLL: Duration = Duration::from_millis(500);
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// One driver's Kubernetes access.
+pub struct KubeCtx {
+    grant: KubeGrant,
+    project: Project,
+    hint: String,
+    clients: HashMap<PathBuf, Client>,
+}
+
+/// `group/Kind`, or `Kind` for the core group, as grants spell it.
+fn kind_key(gvk: &GroupVersionKind) -> String {
+    if gvk.group.is_empty() {
+        gvk.kind.clone()
+    } else {
+        format!("{}/{}", gvk.group, gvk.kind)
+    }
+}
+
+/// Whether the grant lets a driver touch `kind` objects in `namespace` (None: cluster-scoped,
+/// which needs the `*` namespace grant).
+pub fn allowed(grant: &KubeGrant, kind: &str, namespace: Option<&str>) -> bool {
+    let kind_ok = grant
+        .kinds
+        .iter()
+        .any(|k| k == "*" || k.eq_ignore_ascii_case(kind));
+    let ns_ok = grant
+        .namespaces
+        .iter()
+        .any(|n| n == "*" || Some(n.as_str()) == namespace);
+    kind_ok && ns_ok
+}
+
+fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
+    match api_version.split_once('/') {
+        Some((group, version)) => GroupVersionKind::gvk(group, version, kind),
+        None => GroupVersionKind::gvk("", api_version, kind),
+    }
+}
+
+fn api_error(what: &str, e: kube::Error) -> DriverError {
+    match e {
+        kube::Error::Api(status) if status.code == 404 => {
+            DriverError::NotFound(format!("{what}: {}", status.message))
+        }
+        kube::Error::Api(status) if status.code == 409 => DriverError::Failed(format!(
+            "{what}: conflict: {} (apply with force to take over the fields)",
+            status.message
+        )),
+        kube::Error::Api(status) => {
+            DriverError::Failed(format!("{what}: {} ({})", status.message, status.code))
+        }
+        other => DriverError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+impl KubeCtx {
+    pub fn new(grant: KubeGrant, project: Project, hint: String) -> Self {
+        KubeCtx {
+            grant,
+            project,
+            hint,
+            clients: HashMap::new(),
+        }
+    }
+
+    fn denied(&self, what: &str, fix: String) -> DriverError {
+        DriverError::Denied(format!("kubectl-apply {what}: {fix} ({})", self.hint))
+    }
+
+    /// The kubeconfig file a cluster reference names, if the driver may use it.
+    fn kubeconfig_path(&self, cluster: &wit::Cluster) -> Result<PathBuf, DriverError> {
+        let dir = self.project.kubeconfig_dir();
+        match cluster {
+            wit::Cluster::Kubeconfig(rel) => {
+                let path = Path::new(rel);
+                let refuse = || {
+                    self.denied(
+                        &format!("kubeconfig {rel:?}"),
+                        "only kubeconfigs inside the project's .kubeconfig/ are usable".into(),
+                    )
+                };
+                if path.is_absolute()
+                    || !path
+                        .components()
+                        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+                {
+                    return Err(refuse());
+                }
+                let full = self.project.root().join(path);
+                if !full.starts_with(&dir) {
+                    return Err(refuse());
+                }
+                let real = full
+                    .canonicalize()
+                    .map_err(|e| DriverError::NotFound(format!("kubeconfig {rel:?}: {e}")))?;
+                // A link inside .kubeconfig/ must not lead out of it.
+                if !dir.canonicalize().is_ok_and(|d| real.starts_with(d)) {
+                    return Err(refuse());
+                }
+                Ok(real)
+            }
+            wit::Cluster::Domain(domain) => {
+                if !self.grant.clusters.iter().any(|c| c == "*" || c == domain) {
+                    return Err(self.denied(
+                        &format!("cluster {domain:?}"),
+                        format!("add \"{domain}\" to kube.clusters"),
+                    ));
+                }
+                crate::project::validate_domain(domain)
+                    .map_err(|e| DriverError::Failed(e.to_string()))?;
+                let secret = dir.join(format!("secret.{domain}.yaml"));
+                if secret.is_file() {
+                    return Ok(secret);
+                }
+                match SpecFile::load(&self.project, domain) {
+                    Ok(SpecFile::Cluster(spec)) => Ok(dir.join(format!("{}.yaml", spec.name))),
+                    _ => Err(DriverError::NotFound(format!(
+                        "cluster domain {domain:?}: no cluster spec, no kubeconfig"
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn client(&mut self, cluster: &wit::Cluster) -> Result<Client, DriverError> {
+        let path = self.kubeconfig_path(cluster)?;
+        if let Some(c) = self.clients.get(&path) {
+            return Ok(c.clone());
+        }
+        let shown = path.display().to_string();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&path)
+            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
+        let client = Client::try_from(config)
+            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
+        self.clients.insert(path, client.clone());
+        Ok(client)
+    }
+
+    /// Discovery, then the grant check, then an `Api` for the object's namespace.
+    async fn api_for(
+        &mut self,
+        cluster: &wit::Cluster,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        action: &str,
+    ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
+        let client = self.client(cluster).await?;
+        let gvk = gvk_of(api_version, kind);
+        let (resource, caps): (ApiResource, ApiCapabilities) =
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .map_err(|e| api_error(&format!("{action} {api_version} {kind}"), e))?;
+        let namespace = match caps.scope {
+            Scope::Namespaced => Some(namespace.unwrap_or("default").to_string()),
+            Scope::Cluster => None,
+        };
+        let key = kind_key(&gvk);
+        if !allowed(&self.grant, &key, namespace.as_deref()) {
+            let place = namespace
+                .as_deref()
+                .map(|n| format!("namespace {n}"))
+                .unwrap_or_else(|| "cluster scope".into());
+            return Err(self.denied(
+                &format!("{action} {key} in {place}"),
+                format!(
+                    "granted kinds [{}] in namespaces [{}]; add the kind to kube.kinds and the namespace to kube.namespaces (\"*\" for cluster-scoped objects)",
+                    self.grant.kinds.join(", "),
+                    self.grant.namespaces.join(", ")
+                ),
+            ));
+        }
+        let api = match &namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        };
+        Ok((api, resource, namespace))
+    }
+
+    async fn apply(
+        &mut self,
+        cluster: wit::Cluster,
+        manifests: String,
+        options: wit::ApplyOptions,
+    ) -> Result<Vec<wit::Applied>, DriverError> {
+        if options.field_manager.trim().is_empty() {
+            return Err(DriverError::Failed(
+                "apply: field-manager must not be empty".into(),
+            ));
+        }
+        let mut applied = Vec::new();
+        for (i, object) in parse_documents(&manifests)?.into_iter().enumerate() {
+            let types = object.types.clone().ok_or_else(|| {
+                DriverError::Failed(format!("apply: document {}: no apiVersion/kind", i + 1))
+            })?;
+            let name = object.metadata.name.clone().ok_or_else(|| {
+                DriverError::Failed(format!("apply: document {}: no metadata.name", i + 1))
+            })?;
+            let (api, _, namespace) = self
+                .api_for(
+                    &cluster,
+                    &types.api_version,
+                    &types.kind,
+                    object.metadata.namespace.as_deref(),
+                    "apply",
+                )
+                .await?;
+            let what = format!("apply {} {name}", types.kind);
+            let existed = api
+                .get_opt(&name)
+                .await
+                .map_err(|e| api_error(&what, e))?
+                .is_some();
+            let mut params = PatchParams::apply(&options.field_manager);
+            params.force = options.force;
+            api.patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map_err(|e| api_error(&what, e))?;
+            applied.push(wit::Applied {
+                object: wit::ObjectRef {
+                    api_version: types.api_version,
+                    kind: types.kind,
+                    namespace,
+                    name,
+                },
+                created: !existed,
+            });
+        }
+        Ok(applied)
+    }
+
+    async fn get(
+        &mut self,
+        cluster: wit::Cluster,
+        o: wit::ObjectRef,
+    ) -> Result<Option<String>, DriverError> {
+        let (api, _, _) = self
+            .api_for(
+                &cluster,
+                &o.api_version,
+                &o.kind,
+                o.namespace.as_deref(),
+                "get",
+            )
+            .await?;
+        let found = api
+            .get_opt(&o.name)
+            .await
+            .map_err(|e| api_error(&format!("get {} {}", o.kind, o.name), e))?;
+        Ok(found.map(|obj| serde_json::to_string(&obj).unwrap_or_default()))
+    }
+
+    async fn list(
+        &mut self,
+        cluster: wit::Cluster,
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        selector: Option<String>,
+    ) -> Result<Vec<String>, DriverError> {
+        let (api, _, _) = self
+            .api_for(&cluster, &api_version, &kind, namespace.as_deref(), "list")
+            .await?;
+        let mut params = ListParams::default();
+        if let Some(s) = selector {
+            params = params.labels(&s);
+        }
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|e| api_error(&format!("list {kind}"), e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|o| serde_json::to_string(o).unwrap_or_default())
+            .collect())
+    }
+
+    async fn delete(
+        &mut self,
+        cluster: wit::Cluster,
+        o: wit::ObjectRef,
+    ) -> Result<bool, DriverError> {
+        let (api, _, _) = self
+            .api_for(
+                &cluster,
+                &o.api_version,
+                &o.kind,
+                o.namespace.as_deref(),
+                "delete",
+            )
+            .await?;
+        match api.delete(&o.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(e) => Err(api_error(&format!("delete {} {}", o.kind, o.name), e)),
+        }
+    }
+
+    async fn wait(
+        &mut self,
+        cluster: wit::Cluster,
+        o: wit::ObjectRef,
+        until: wit::WaitFor,
+        timeout_seconds: u32,
+    ) -> Result<String, DriverError> {
+        let (api, _, _) = self
+            .api_for(
+                &cluster,
+                &o.api_version,
+                &o.kind,
+                o.namespace.as_deref(),
+                "wait for",
+            )
+            .await?;
+        let timeout = Duration::from_secs(timeout_seconds.into()).min(MAX_WAIT);
+        let deadline = Instant::now() + timeout;
+        let what = format!("wait for {} {}", o.kind, o.name);
+        loop {
+            let found = api
+                .get_opt(&o.name)
+                .await
+                .map_err(|e| api_error(&what, e))?;
+            let json = found
+                .as_ref()
+                .map(|obj| serde_json::to_value(obj).unwrap_or_default());
+            let done = match (&until, &json) {
+                (wit::WaitFor::Deleted, None) => return Ok(String::new()),
+                (wit::WaitFor::Deleted, Some(_)) => false,
+                (_, None) => false,
+                (wit::WaitFor::Condition((kind, status)), Some(v)) => {
+                    has_condition(v, kind, status)
+                }
+                (wit::WaitFor::Ready, Some(v)) => ready(&o.kind, v),
+            };
+            if done {
+                return Ok(json.map(|v| v.to_string()).unwrap_or_default());
+            }
+            if Instant::now() >= deadline {
+                return Err(DriverError::Timeout(format!(
+                    "{what}: not there after {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+fn has_condition(v: &serde_json::Value, kind: &str, status: &str) -> bool {
+    v["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == kind && c["status"] == status)
+    })
+}
+
+/// The kind's own notion of ready; anything else is ready once it exists.
+fn ready(kind: &str, v: &serde_json::Value) -> bool {
+    let n = |p: &str| v.pointer(p).and_then(|x| x.as_i64()).unwrap_or(0);
+    match kind {
+        "Deployment" | "StatefulSet" => {
+            n("/spec/replicas").max(1) <= n("/status/readyReplicas")
+                && n("/status/observedGeneration") >= n("/metadata/generation")
+        }
+        "DaemonSet" => {
+            n("/status/desiredNumberScheduled") > 0
+                && n("/status/numberReady") >= n("/status/desiredNumberScheduled")
+        }
+        "Pod" | "Node" => has_condition(v, "Ready", "True"),
+        _ => true,
+    }
+}
+
+/// The YAML (or JSON) documents of a manifest, parsed before any request is made.
+fn parse_documents(manifests: &str) -> Result<Vec<DynamicObject>, DriverError> {
+    use serde::Deserialize;
+    let mut objects = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(manifests).enumerate() {
+        let bad =
+            |e: serde_yaml::Error| DriverError::Failed(format!("apply: document {}: {e}", i + 1));
+        let value = serde_yaml::Value::deserialize(doc).map_err(bad)?;
+        if !value.is_null() {
+            objects.push(serde_yaml::from_value(value).map_err(bad)?);
+        }
+    }
+    Ok(objects)
+}
+
+impl wit::Host for super::HostState {
+    async fn apply(
+        &mut self,
+        cluster: wit::Cluster,
+        manifests: String,
+        options: wit::ApplyOptions,
+    ) -> wasmtime::Result<Result<Vec<wit::Applied>, DriverError>> {
+        Ok(self.kube()?.apply(cluster, manifests, options).await)
+    }
+
+    async fn get(
+        &mut self,
+        cluster: wit::Cluster,
+        object: wit::ObjectRef,
+    ) -> wasmtime::Result<Result<Option<String>, DriverError>> {
+        Ok(self.kube()?.get(cluster, object).await)
+    }
+
+    async fn list(
+        &mut self,
+        cluster: wit::Cluster,
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        label_selector: Option<String>,
+    ) -> wasmtime::Result<Result<Vec<String>, DriverError>> {
+        Ok(self
+            .kube()?
+            .list(cluster, api_version, kind, namespace, label_selector)
+            .await)
+    }
+
+    async fn delete(
+        &mut self,
+        cluster: wit::Cluster,
+        object: wit::ObjectRef,
+    ) -> wasmtime::Result<Result<bool, DriverError>> {
+        Ok(self.kube()?.delete(cluster, object).await)
+    }
+
+    async fn wait(
+        &mut self,
+        cluster: wit::Cluster,
+        object: wit::ObjectRef,
+        until: wit::WaitFor,
+        timeout_seconds: u32,
+    ) -> wasmtime::Result<Result<String, DriverError>> {
+        Ok(self
+            .kube()?
+            .wait(cluster, object, until, timeout_seconds)
+            .await)
+    }
+}
+
+impl super::HostState {
+    fn kube(&mut self) -> wasmtime::Result<&mut KubeCtx> {
+        self.kube
+            .as_mut()
+            .ok_or_else(|| wasmtime::format_err!("kubectl-apply called without a kube grant"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_by_kind_and_namespace() {
+        let g = KubeGrant {
+            namespaces: vec!["kube-system".into()],
+            kinds: vec!["ConfigMap".into(), "apps/Deployment".into()],
+            clusters: vec![],
+        };
+        assert!(allowed(&g, "ConfigMap", Some("kube-system")));
+        assert!(allowed(&g, "apps/Deployment", Some("kube-system")));
+        assert!(!allowed(&g, "Secret", Some("kube-system")));
+        assert!(!allowed(&g, "ConfigMap", Some("default")));
+        assert!(
+            !allowed(&g, "ConfigMap", None),
+            "cluster scope needs namespaces = [\"*\"]"
+        );
+        let all = KubeGrant {
+            namespaces: vec!["*".into()],
+            kinds: vec!["*".into()],
+            clusters: vec![],
+        };
+        assert!(allowed(&all, "rbac.authorization.k8s.io/ClusterRole", None));
+    }
+
+    #[test]
+    fn kind_keys_and_readiness() {
+        assert_eq!(kind_key(&gvk_of("v1", "ConfigMap")), "ConfigMap");
+        assert_eq!(
+            kind_key(&gvk_of("apps/v1", "Deployment")),
+            "apps/Deployment"
+        );
+        let d = serde_json::json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": {"readyReplicas": 2, "observedGeneration": 2}});
+        assert!(ready("Deployment", &d));
+        let not = serde_json::json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": {"readyReplicas": 1, "observedGeneration": 2}});
+        assert!(!ready("Deployment", &not));
+        assert!(ready("ConfigMap", &serde_json::json!({})));
+    }
+}
