@@ -1,5 +1,6 @@
-//! Builds the fixture driver components (wasm32-wasip2) once per test build and tells the tests
-//! where they are. Uses the guest target dir, like runtime/build.rs.
+//! Builds the fixture driver components and the hostile-driver suite (wasm32-wasip2) once per
+//! test build and tells the tests where they are. Uses the guest target dir, like
+//! runtime/build.rs. Every folder under tests/hostile/ except `common` is one component.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,7 +22,7 @@ fn main() {
         .parent()
         .unwrap()
         .to_path_buf();
-    for watched in ["wit", "drivers/sdk", "tests/fixtures"] {
+    for watched in ["wit", "drivers/sdk", "tests/fixtures", "tests/hostile"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let guest_dir = std::env::var_os("LO_GUEST_TARGET_DIR")
@@ -42,6 +43,9 @@ fn main() {
     for f in FIXTURES {
         cmd.args(["-p", &format!("fixture-{f}")]);
     }
+    for h in hostile(&root) {
+        cmd.args(["-p", &format!("hostile-{h}")]);
+    }
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
@@ -59,4 +63,20 @@ fn main() {
     let out = guest_dir.join("wasm32-wasip2/guest");
     println!("cargo:rustc-env=LO_FIXTURES_DIR={}", out.display());
     println!("cargo:rustc-env=LO_WORKSPACE_ROOT={}", root.display());
+}
+
+/// The hostile components' names: the folders of tests/hostile/ but `common`.
+fn hostile(root: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("tests/hostile"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join("Cargo.toml").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "common")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

@@ -47,6 +47,31 @@ pub fn fixture(name: &str) -> PathBuf {
     path
 }
 
+/// A hostile-suite component, such as `docker-privileged`.
+pub fn hostile(name: &str) -> PathBuf {
+    let path =
+        Path::new(env!("LO_FIXTURES_DIR")).join(format!("hostile_{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.is_file(),
+        "hostile component {} is missing",
+        path.display()
+    );
+    path
+}
+
+/// The names of every hostile-suite component.
+pub fn hostile_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace().join("tests/hostile"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "common")
+        .collect();
+    names.sort();
+    names
+}
+
 /// A compiled-code cache shared by the tests of one process (entries are keyed by hash).
 pub fn shared_cache() -> PathBuf {
     let dir = workspace().join("target/test-cache");
@@ -62,14 +87,25 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The end of a long output, for failure messages.
+fn tail(text: &str) -> &str {
+    let mut start = text.len().saturating_sub(4096);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 impl Run {
     /// Asserts the exit code, printing the run on failure.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {
         assert_eq!(
-            self.code, expected,
+            self.code,
+            expected,
             "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
+            tail(&self.stdout),
+            tail(&self.stderr)
         );
         self
     }
@@ -84,8 +120,8 @@ impl Run {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}",
-            self.stderr,
-            self.stdout
+            tail(&self.stderr),
+            tail(&self.stdout)
         );
         self
     }
@@ -95,8 +131,8 @@ impl Run {
         assert!(
             self.stdout.contains(needle),
             "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
+            tail(&self.stdout),
+            tail(&self.stderr)
         );
         self
     }
@@ -252,7 +288,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         if rel.starts_with(".test-cache") {
             continue;
         }
-        if path.is_dir() {
+        // Links are listed, not followed: a test may link a folder back to the root.
+        let is_dir = std::fs::symlink_metadata(&path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if is_dir {
             walk(root, &path, out);
         } else {
             out.push(rel);

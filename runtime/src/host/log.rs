@@ -129,7 +129,15 @@ impl Logger {
     }
 
     fn emit(&self, prefix: &str, message: &str) {
-        let clean = sanitize::clean(message);
+        if self.lock().cut {
+            return;
+        }
+        // Bound the work on a huge message before cleaning it; clean() cuts it further.
+        let mut end = message.len().min(2 * sanitize::MAX_MESSAGE_BYTES);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let clean = sanitize::clean(&message[..end]);
         let mut state = self.lock();
         if state.cut {
             return;

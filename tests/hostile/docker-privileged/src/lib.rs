@@ -1,0 +1,11 @@
+//! Hostile driver: tries `docker-privileged` (see tests/hostile/common).
+hostile_common::hostile_driver!(
+    "docker-privileged",
+    [lok8s_driver_sdk::Capability::Docker(
+        lok8s_driver_sdk::DockerAccess {
+            privileged: false,
+            shared_networks: vec![],
+            host_paths: vec![]
+        }
+    )]
+);

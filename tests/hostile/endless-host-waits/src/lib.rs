@@ -1,0 +1,2 @@
+//! Hostile driver: tries `endless-host-waits` (see tests/hostile/common).
+hostile_common::hostile_driver!("endless-host-waits", []);

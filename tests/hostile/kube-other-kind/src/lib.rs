@@ -1,0 +1,11 @@
+//! Hostile driver: tries `kube-other-kind` (see tests/hostile/common).
+hostile_common::hostile_driver!(
+    "kube-other-kind",
+    [lok8s_driver_sdk::Capability::Kube(
+        lok8s_driver_sdk::KubeAccess {
+            namespaces: vec!["kube-system".into()],
+            kinds: vec!["ConfigMap".into()],
+            clusters: vec![]
+        }
+    )]
+);

@@ -1,0 +1,2 @@
+//! Hostile driver: tries `log-flood` (see tests/hostile/common).
+hostile_common::hostile_driver!("log-flood", []);

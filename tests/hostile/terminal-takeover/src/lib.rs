@@ -1,0 +1,2 @@
+//! Hostile driver: tries `terminal-takeover` (see tests/hostile/common).
+hostile_common::hostile_driver!("terminal-takeover", []);
