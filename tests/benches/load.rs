@@ -37,6 +37,162 @@ fn children_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// A driver instance of `fixture` with docker (shared network "bridge") and kube grants.
+async fn probe_instance(
+    runtime: &Runtime,
+    fixture_name: &str,
+    project: &std::path::Path,
+) -> DriverInstance {
+    let bytes = std::fs::read(fixture(fixture_name)).unwrap();
+    let component = Verified::unpinned(Arc::from(bytes));
+    let (prepared, _, _) = runtime.prepare(&component, None, "").unwrap();
+    let limits = RunLimits::resolve(&Limits::default(), &Limits::default());
+    let id = DriverId {
+        kind: "bench".into(),
+        name: None,
+        version: None,
+        digest: component.digest().clone(),
+    };
+    let root = project.canonicalize().unwrap();
+    let scope = lok8s::host::docker::policy::Scope {
+        project: root.display().to_string(),
+        cluster: "bench.dev".into(),
+        driver: "bench".into(),
+    };
+    let grant = lok8s::lock::DockerGrant {
+        shared_networks: vec!["bridge".into()],
+        ..Default::default()
+    };
+    let docker = lok8s::host::docker::DockerCtx::new(
+        grant,
+        scope,
+        root.clone(),
+        lok8s::host::docker::PrivilegedMode::Privileged,
+        String::new(),
+    );
+    let kube_grant = lok8s::lock::KubeGrant {
+        namespaces: vec!["kube-system".into()],
+        kinds: vec!["ConfigMap".into()],
+        clusters: vec![],
+    };
+    let kube = lok8s::host::kube::KubeCtx::new(
+        kube_grant,
+        lok8s::project::Project::at(&root).unwrap(),
+        String::new(),
+    );
+    let host = HostBuilder::new(
+        Logger::to("bench", Verbosity::Normal, Box::new(std::io::sink())),
+        StoreLimits::new(&limits),
+    )
+    .docker(docker)
+    .kube(kube)
+    .build();
+    DriverInstance::start(&prepared, host, id, limits)
+        .await
+        .unwrap()
+}
+
+fn bench_ctx(action: &str) -> lok8s::engine::bindings::types::Context {
+    lok8s::engine::bindings::types::Context {
+        domain: "bench.dev".into(),
+        cluster_name: "bench".into(),
+        kind: "Probe".into(),
+        spec: format!("spec:\n  probe:\n    action: {action}\n"),
+        flags: lok8s::engine::bindings::types::RunFlags::empty(),
+        cluster_dir: "clusters/bench.dev".into(),
+        kubeconfig: ".kubeconfig/bench.yaml".into(),
+        project: "bench".into(),
+    }
+}
+
+async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
+    let n = 200u32;
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("clusters/bench.dev")).unwrap();
+    std::fs::create_dir_all(project.path().join(".kubeconfig")).unwrap();
+    let api = lok8s_tests::kube_api::KubeApi::start();
+    std::fs::write(
+        project.path().join(".kubeconfig/bench.yaml"),
+        api.kubeconfig(),
+    )
+    .unwrap();
+    api.seed(
+        "",
+        "configmaps",
+        "kube-system",
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "bench", "namespace": "kube-system"}, "data": {"k": "v"}}),
+        "bench",
+    );
+
+    // Rounds alternate direct and imported calls so engine drift hits both alike.
+    let rounds = 9;
+    let many = bench_ctx(&format!("calls-{n}"));
+
+    // docker: direct bollard vs through the import.
+    let docker = bollard::Docker::connect_with_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap();
+    let mut instance = probe_instance(runtime, "docker-probe", project.path()).await;
+    instance
+        .provision(&bench_ctx("calls-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let s = Instant::now();
+        for _ in 0..n {
+            docker.inspect_network("bridge", None).await.unwrap();
+        }
+        direct.push(s.elapsed() / n);
+        let s = Instant::now();
+        instance.provision(&many).await.unwrap().unwrap();
+        through.push(s.elapsed() / n);
+    }
+    let (direct, through) = (median(direct), median(through));
+    println!(
+        "\ndocker inspect-network: direct bollard {direct:.2?}/call, through the import {through:.2?}/call"
+    );
+    let docker_overhead = through.saturating_sub(direct);
+
+    // kube: direct kube-rs get vs through the import (discovery cached on both sides).
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(project.path().join(".kubeconfig/bench.yaml")).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let ar = kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+    let cms: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(client, "kube-system", &ar);
+    let mut instance = probe_instance(runtime, "kube-probe", project.path()).await;
+    instance
+        .provision(&bench_ctx("calls-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let s = Instant::now();
+        for _ in 0..n {
+            cms.get_opt("bench").await.unwrap();
+        }
+        direct.push(s.elapsed() / n);
+        let s = Instant::now();
+        instance.provision(&many).await.unwrap().unwrap();
+        through.push(s.elapsed() / n);
+    }
+    let (direct, through) = (median(direct), median(through));
+    println!(
+        "kubectl-apply get: direct kube-rs {direct:.2?}/call, through the import {through:.2?}/call"
+    );
+    let kube_overhead = through.saturating_sub(direct);
+    (docker_overhead, kube_overhead)
+}
+
 fn main() {
     let mut missed = Vec::new();
     let cache_dir = tempfile::tempdir().unwrap();
@@ -149,6 +305,17 @@ fn main() {
     println!("host -> guest export call (provision, trivial body): {export_call:.2?} per call");
     if import_call > Duration::from_micros(50) {
         missed.push(format!("import call overhead {import_call:?} > 50 µs"));
+    }
+
+    // docker and kube imports: a call through the import against the same call made directly.
+    let (docker_overhead, kube_overhead) = rt.block_on(capability_overheads(&runtime));
+    println!(
+        "overhead (0 when within the noise of the engine call): docker {docker_overhead:.2?}, kube {kube_overhead:.2?}"
+    );
+    for (what, d) in [("docker", docker_overhead), ("kube", kube_overhead)] {
+        if d > Duration::from_micros(50) {
+            missed.push(format!("{what} call overhead {d:?} > 50 µs"));
+        }
     }
 
     // Whole-process `lo status` with a warm cache.

@@ -26,6 +26,8 @@ pub struct KubeCtx {
     project: Project,
     hint: String,
     clients: HashMap<PathBuf, Client>,
+    /// Discovery answers per (kubeconfig, apiVersion, kind): one lookup per run, not per call.
+    discovered: HashMap<(PathBuf, String, String), (ApiResource, ApiCapabilities)>,
 }
 
 /// `group/Kind`, or `Kind` for the core group, as grants spell it.
@@ -81,6 +83,7 @@ impl KubeCtx {
             project,
             hint,
             clients: HashMap::new(),
+            discovered: HashMap::new(),
         }
     }
 
@@ -171,10 +174,21 @@ impl KubeCtx {
     ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
         let client = self.client(cluster).await?;
         let gvk = gvk_of(api_version, kind);
-        let (resource, caps): (ApiResource, ApiCapabilities) =
-            kube::discovery::pinned_kind(&client, &gvk)
-                .await
-                .map_err(|e| api_error(&format!("{action} {api_version} {kind}"), e))?;
+        let key = (
+            self.kubeconfig_path(cluster)?,
+            api_version.to_string(),
+            kind.to_string(),
+        );
+        let (resource, caps) = match self.discovered.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let found = kube::discovery::pinned_kind(&client, &gvk)
+                    .await
+                    .map_err(|e| api_error(&format!("{action} {api_version} {kind}"), e))?;
+                self.discovered.insert(key, found.clone());
+                found
+            }
+        };
         let namespace = match caps.scope {
             Scope::Namespaced => Some(namespace.unwrap_or("default").to_string()),
             Scope::Cluster => None,
