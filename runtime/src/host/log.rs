@@ -44,11 +44,23 @@ struct State {
     cut: bool,
     phase_open: bool,
     out: Box<dyn Write + Send>,
+    /// On an interactive terminal: the open phase's progress bar and title.
+    bar: Option<(indicatif::ProgressBar, String)>,
+    interactive: bool,
 }
 
 impl Logger {
+    /// Progress bars when stderr is a terminal and neither `CI` nor `LOK8S_NONINTERACTIVE`
+    /// is set; plain lines otherwise.
     pub fn stderr(driver: &str, verbosity: Verbosity) -> Logger {
-        Logger::to(driver, verbosity, Box::new(std::io::stderr()))
+        use std::io::IsTerminal;
+        let quiet_env = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+        let interactive = std::io::stderr().is_terminal()
+            && !quiet_env("CI")
+            && !quiet_env("LOK8S_NONINTERACTIVE");
+        let logger = Logger::to(driver, verbosity, Box::new(std::io::stderr()));
+        logger.lock().interactive = interactive;
+        logger
     }
 
     pub fn to(driver: &str, verbosity: Verbosity, out: Box<dyn Write + Send>) -> Logger {
@@ -57,6 +69,8 @@ impl Logger {
             cut: false,
             phase_open: false,
             out,
+            bar: None,
+            interactive: false,
         };
         Logger(Arc::new(Inner {
             driver: driver.to_string(),
@@ -94,30 +108,67 @@ impl Logger {
 
     pub fn phase_begin(&self, title: &str, steps: Option<u32>) {
         self.end_open_phase();
+        let title = sanitize::clean(title).replace('\n', " ");
+        if self.lock().interactive {
+            let bar = match steps {
+                Some(n) => indicatif::ProgressBar::new(n.into()).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {prefix} [{bar:20}] {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                ),
+                None => indicatif::ProgressBar::new_spinner().with_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {prefix} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                ),
+            };
+            bar.set_prefix(title.clone());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let mut state = self.lock();
+            state.bar = Some((bar, title));
+            state.phase_open = true;
+            return;
+        }
         let steps = steps.map(|n| format!(" ({n} steps)")).unwrap_or_default();
         self.emit("==> ", &format!("{title}{steps}"));
         self.lock().phase_open = true;
     }
 
     pub fn phase_step(&self, message: &str) {
+        if let Some((bar, _)) = &self.lock().bar {
+            bar.set_message(sanitize::clean(message).replace('\n', " "));
+            bar.inc(1);
+            return;
+        }
         self.emit("    ", message);
     }
 
     pub fn phase_end(&self, ok: bool, message: &str) {
-        self.lock().phase_open = false;
+        let bar = {
+            let mut state = self.lock();
+            state.phase_open = false;
+            state.bar.take()
+        };
         let word = if ok { "done" } else { "failed" };
         let message = if message.is_empty() {
             String::new()
         } else {
             format!(": {message}")
         };
-        self.emit("    ", &format!("{word}{message}"));
+        match bar {
+            Some((bar, title)) => {
+                bar.finish_and_clear();
+                let mark = if ok { "✓" } else { "✗" };
+                self.emit(&format!("{mark} {title}: "), &format!("{word}{message}"));
+            }
+            None => self.emit("    ", &format!("{word}{message}")),
+        }
     }
 
     /// A phase the driver left open when its call ended (it trapped or returned early).
     pub fn end_open_phase(&self) {
-        if std::mem::take(&mut self.lock().phase_open) {
-            self.emit("    ", "ended");
+        if self.lock().phase_open {
+            self.phase_end(false, "ended without finishing");
         }
     }
 
@@ -156,8 +207,18 @@ impl Logger {
             );
         }
         state.written += text.len();
-        let _ = state.out.write_all(text.as_bytes());
-        let _ = state.out.flush();
+        let State { out, bar, .. } = &mut *state;
+        match bar {
+            // Printing above the bar keeps both readable.
+            Some((bar, _)) => bar.suspend(|| {
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }),
+            None => {
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        }
     }
 }
 
