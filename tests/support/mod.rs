@@ -24,7 +24,9 @@ pub fn lo_bin() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(workspace())
-            .args(["build", "--quiet", "-p", "lok8s", "--bin", "lo"])
+            // With lok8s-tests selected too, features unify as under `cargo test`, so this
+            // build reuses what `cargo test` compiled instead of rebuilding lo each time.
+            .args(["build", "--quiet", "-p", "lok8s", "--bin", "lo", "-p", "lok8s-tests"])
             .status()
             .expect("running cargo build for lo");
         assert!(status.success(), "building lo failed");
