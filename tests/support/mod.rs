@@ -26,7 +26,16 @@ pub fn lo_bin() -> &'static Path {
             .current_dir(workspace())
             // With lok8s-tests selected too, features unify as under `cargo test`, so this
             // build reuses what `cargo test` compiled instead of rebuilding lo each time.
-            .args(["build", "--quiet", "-p", "lok8s", "--bin", "lo", "-p", "lok8s-tests"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "lok8s",
+                "--bin",
+                "lo",
+                "-p",
+                "lok8s-tests",
+            ])
             .status()
             .expect("running cargo build for lo");
         assert!(status.success(), "building lo failed");

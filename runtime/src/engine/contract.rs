@@ -163,7 +163,10 @@ pub fn check_described(shape: &Shape, said: &str) -> Result<(), ContractError> {
 }
 
 /// `lok8s:driver/<iface>@<version>` -> (iface, version).
-fn ours(name: &str) -> Option<(&str, Option<(u64, u64, u64)>)> {
+/// A contract version: (major, minor, patch).
+type Version = (u64, u64, u64);
+
+fn ours(name: &str) -> Option<(&str, Option<Version>)> {
     let rest = name.strip_prefix(PACKAGE)?.strip_prefix('/')?;
     match rest.split_once('@') {
         Some((iface, version)) => Some((iface, parse_version(version))),

@@ -192,10 +192,10 @@ impl SshCtx {
                 o.user, o.key
             )));
         }
-        if expected.is_none() {
-            if let Some(fp) = seen.lock().ok().and_then(|s| s.clone()) {
-                self.pin(&target, &fp)?;
-            }
+        if expected.is_none()
+            && let Some(fp) = seen.lock().ok().and_then(|s| s.clone())
+        {
+            self.pin(&target, &fp)?;
         }
         self.open += 1;
         Ok(SshSession {

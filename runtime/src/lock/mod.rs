@@ -208,8 +208,10 @@ mod tests {
             version: LOCK_VERSION,
             ..Default::default()
         };
-        let mut grants = Grants::default();
-        grants.env = vec!["K3S_TOKEN".into()];
+        let grants = Grants {
+            env: vec!["K3S_TOKEN".into()],
+            ..Default::default()
+        };
         lock.drivers.insert(
             "k3s".into(),
             LockEntry {

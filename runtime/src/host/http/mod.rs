@@ -85,22 +85,21 @@ impl HttpCtx {
             }
             let response = builder.send().await.map_err(|e| transport(&shown, e))?;
             let status = response.status();
-            if status.is_redirection() {
-                if let Some(location) = response
+            if status.is_redirection()
+                && let Some(location) = response
                     .headers()
                     .get(reqwest::header::LOCATION)
                     .and_then(|l| l.to_str().ok())
-                {
-                    url = url.join(location).map_err(|e| {
-                        DriverError::Failed(format!("http {shown}: bad redirect {location:?}: {e}"))
-                    })?;
-                    // 301/302/303 turn into GET without a body, as browsers and curl do.
-                    if matches!(status.as_u16(), 301..=303) {
-                        method = reqwest::Method::GET;
-                        body = None;
-                    }
-                    continue;
+            {
+                url = url.join(location).map_err(|e| {
+                    DriverError::Failed(format!("http {shown}: bad redirect {location:?}: {e}"))
+                })?;
+                // 301/302/303 turn into GET without a body, as browsers and curl do.
+                if matches!(status.as_u16(), 301..=303) {
+                    method = reqwest::Method::GET;
+                    body = None;
                 }
+                continue;
             }
             let headers = response
                 .headers()
@@ -180,10 +179,10 @@ impl HttpCtx {
         if bare.parse::<std::net::IpAddr>().is_err() {
             builder = builder.resolve_to_addrs(&bare, &addrs);
         }
-        if let Some(ca) = self.dev_ca.as_ref().and_then(|p| std::fs::read(p).ok()) {
-            if let Ok(cert) = reqwest::Certificate::from_pem(&ca) {
-                builder = builder.add_root_certificate(cert);
-            }
+        if let Some(ca) = self.dev_ca.as_ref().and_then(|p| std::fs::read(p).ok())
+            && let Ok(cert) = reqwest::Certificate::from_pem(&ca)
+        {
+            builder = builder.add_root_certificate(cert);
         }
         let client = builder
             .build()
