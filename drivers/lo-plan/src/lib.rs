@@ -1,0 +1,12 @@
+//! The Lo driver's plan: everything it derives from a cluster spec before touching Docker —
+//! slot, project and shared networks, registry IPs, names and hosts, node counts, load-balancer
+//! pool — with every error collected and named by field (the original printed them and carried
+//! on; here any error stops provision before anything is created). Pure code: the Lo component
+//! uses it, and its rules are unit-tested natively against the behaviour specification's worked
+//! examples.
+
+mod ip;
+mod plan;
+
+pub use ip::{Cidr, Ipv4};
+pub use plan::{FieldError, Nodes, Plan, Registry, RegistryKind, plan};

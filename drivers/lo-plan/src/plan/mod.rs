@@ -1,0 +1,432 @@
+//! Spec fields to the plan (behaviour spec, lo-driver §1–2). Differences from the original,
+//! each deliberate: errors are collected and stop provision; node counts, the pool, booleans
+//! and mirror entries are validated; an empty mirror list means no mirrors; slot digits are
+//! decimal; the cluster domain falls back to the domain folder.
+
+use serde_yaml::Value;
+
+use crate::ip::{Cidr, Ipv4};
+
+const DEFAULT_MIRRORS: [(&str, &str); 4] = [
+    ("io-docker", "https://registry-1.docker.io"),
+    ("io-quay", "https://quay.io"),
+    ("io-k8s", "https://registry.k8s.io"),
+    ("io-ghcr", "https://ghcr.io"),
+];
+
+/// A spec error: the field path and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryKind {
+    Framework,
+    Mirror,
+}
+
+/// One registry container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    pub name: String,
+    pub kind: RegistryKind,
+    pub ip: Ipv4,
+    pub container: String,
+    pub network: String,
+    /// Upstream URL (mirrors).
+    pub url: String,
+    /// The registry host containerd maps to it: `lok8s.local`, `lok8s.cache`, or the mirrored domain.
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nodes {
+    pub control_plane: u32,
+    pub workers: u32,
+    pub host_ports: bool,
+    pub max_concurrent_downloads: u32,
+}
+
+/// Everything the Lo driver derives from a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub cluster_name: String,
+    pub domain: String,
+    pub slot: Option<u32>,
+    pub network: String,
+    pub cidr: Cidr,
+    pub shared: bool,
+    pub shared_network: String,
+    pub shared_cidr: Cidr,
+    pub tls: bool,
+    pub port: u16,
+    pub registries: Vec<Registry>,
+    pub nodes: Nodes,
+    pub lb_pool: Option<(Ipv4, Ipv4)>,
+    pub kubernetes_version: Option<String>,
+}
+
+struct Reader<'a> {
+    doc: &'a Value,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&self, path: &str) -> Option<&'a Value> {
+        let found = path
+            .split('.')
+            .try_fold(self.doc, |node, key| node.get(key))?;
+        (!found.is_null()).then_some(found)
+    }
+
+    fn fail(&mut self, field: &str, message: String) {
+        self.errors.push(FieldError {
+            field: field.to_string(),
+            message,
+        });
+    }
+
+    fn string(&mut self, path: &str) -> Option<String> {
+        match self.get(path)? {
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            other => {
+                self.fail(path, format!("expected a string, found {other:?}"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, path: &str, default: bool) -> bool {
+        match self.get(path) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.fail(path, format!("must be true or false, got {other:?}"));
+                default
+            }
+        }
+    }
+
+    fn count(&mut self, path: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> u32 {
+        match self.get(path) {
+            None => default,
+            Some(Value::Number(n))
+                if n.as_u64()
+                    .is_some_and(|v| range.contains(&(v as u32)) && v <= u32::MAX as u64) =>
+            {
+                n.as_u64().unwrap_or_default() as u32
+            }
+            Some(other) => {
+                self.fail(
+                    path,
+                    format!(
+                        "must be a whole number from {} to {}, got {other:?}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
+        }
+    }
+}
+
+/// `lok8s.dev` → 125; `<n>.lok8s.dev` with 2 ≤ n ≤ 199 written in decimal without leading zeros → n.
+pub fn slot(domain: &str) -> Option<u32> {
+    if domain == "lok8s.dev" {
+        return Some(125);
+    }
+    let digits = domain.strip_suffix(".lok8s.dev")?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u32>().ok().filter(|n| (2..=199).contains(n))
+}
+
+fn mirrored_domain(name: &str, url: &str) -> String {
+    match name {
+        "io-docker" => "docker.io".into(),
+        "io-quay" => "quay.io".into(),
+        "io-k8s" => "registry.k8s.io".into(),
+        "io-ghcr" => "ghcr.io".into(),
+        _ => {
+            let rest = url
+                .trim_start_matches("https://")
+                .trim_start_matches("http://");
+            rest.split('/').next().unwrap_or_default().to_string()
+        }
+    }
+}
+
+fn mirror_name_ok(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Reads and checks a Lo spec; `folder_domain` is the domain folder, used when
+/// `spec.cluster.domain` is absent.
+pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError>> {
+    let doc: Value = serde_yaml::from_str(spec_yaml).map_err(|e| {
+        vec![FieldError {
+            field: "(document)".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    let mut r = Reader {
+        doc: &doc,
+        errors: Vec::new(),
+    };
+
+    if let Some(runtime) = r.string("spec.runtime").filter(|v| v != "kind") {
+        r.fail("spec.runtime", format!("{runtime:?} is not supported; the Lo driver runs kind-compatible nodes (runtime: kind)"));
+    }
+    let cluster_name = r.string("metadata.name").unwrap_or_default();
+    let domain = r
+        .string("spec.cluster.domain")
+        .unwrap_or_else(|| folder_domain.to_string());
+    let slot = slot(&domain);
+
+    let network = r
+        .string("spec.network.name")
+        .or_else(|| slot.map(|_| cluster_name.clone()))
+        .unwrap_or_default();
+    if network.is_empty() {
+        r.fail(
+            "spec.network.name",
+            "is required: only *.lok8s.dev slot domains have a default (metadata.name)".into(),
+        );
+    }
+    let cidr_text = r
+        .string("spec.network.cidr")
+        .or_else(|| slot.map(|s| format!("10.125.{s}.0/24")));
+    let cidr = match cidr_text.as_deref().map(Cidr::parse) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            r.fail("spec.network.cidr", e);
+            None
+        }
+        None => {
+            r.fail("spec.network.cidr", "is required, such as \"10.125.50.0/24\" (defaults only apply to *.lok8s.dev slot domains)".into());
+            None
+        }
+    };
+
+    let tls = r.boolean("spec.registries.tls", true);
+    let shared = r.boolean("spec.registries.shared.enabled", true);
+    let shared_network = r
+        .string("spec.registries.shared.network.name")
+        .unwrap_or_else(|| "lok8s-registries".into());
+    let shared_cidr = match Cidr::parse(
+        &r.string("spec.registries.shared.network.cidr")
+            .unwrap_or_else(|| "10.125.200.0/24".into()),
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            r.fail("spec.registries.shared.network.cidr", e);
+            None
+        }
+    };
+
+    let mut mirrors: Vec<(String, String)> = Vec::new();
+    match r.get("spec.registries.mirrors") {
+        None => {
+            mirrors = DEFAULT_MIRRORS
+                .iter()
+                .map(|(n, u)| (n.to_string(), u.to_string()))
+                .collect()
+        }
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("spec.registries.mirrors[{i}]");
+                let name = item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let url = item
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if !mirror_name_ok(&name) {
+                    r.fail(&format!("{field}.name"), format!("{name:?} is not allowed (lowercase letters, digits, '-'; starting with a letter or digit)"));
+                } else if name == "build" || name == "cache" {
+                    r.fail(
+                        &format!("{field}.name"),
+                        format!("{name:?} is reserved for the framework's own registries"),
+                    );
+                } else if mirrors.iter().any(|(n, _)| *n == name) {
+                    r.fail(&format!("{field}.name"), format!("{name:?} appears twice"));
+                }
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    r.fail(
+                        &format!("{field}.url"),
+                        format!(
+                            "{url:?} must be an http:// or https:// URL of the upstream registry"
+                        ),
+                    );
+                }
+                mirrors.push((name, url));
+            }
+        }
+        Some(other) => r.fail(
+            "spec.registries.mirrors",
+            format!("expected a list of {{name, url}}, found {other:?}"),
+        ),
+    }
+
+    let nodes = Nodes {
+        control_plane: r.count("spec.nodes.controlPlane", 1, 1..=9),
+        workers: r.count("spec.nodes.workers", 0, 0..=99),
+        host_ports: r.boolean("spec.nodes.hostPorts", slot == Some(125)),
+        max_concurrent_downloads: r.count("spec.nodes.maxConcurrentDownloads", 3, 1..=64),
+    };
+    let kubernetes_version = r.string("spec.kubernetes.version");
+    if let Some(v) = &kubernetes_version {
+        let ok = v.strip_prefix('v').is_some_and(|rest| {
+            rest.split('.').count() == 3
+                && rest
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        });
+        if !ok {
+            r.fail(
+                "spec.kubernetes.version",
+                format!("{v:?} is not a Kubernetes version such as v1.31.12"),
+            );
+        }
+    }
+
+    let pool_text = r
+        .string("spec.loadBalancer.pool")
+        .or_else(|| slot.map(|s| format!("10.125.{s}.125-10.125.{s}.150")));
+
+    let (Some(cidr), Some(shared_cidr)) = (cidr, shared_cidr) else {
+        return Err(r.errors);
+    };
+    let mut lb_pool = None;
+    if let Some(text) = pool_text {
+        match text
+            .split_once('-')
+            .map(|(a, b)| (Ipv4::parse(a.trim()), Ipv4::parse(b.trim())))
+        {
+            Some((Some(start), Some(end))) => {
+                if !cidr.contains(start) || !cidr.contains(end) {
+                    r.fail(
+                        "spec.loadBalancer.pool",
+                        format!("{text:?} must lie inside the project network {cidr}"),
+                    );
+                } else if start > end {
+                    r.fail(
+                        "spec.loadBalancer.pool",
+                        format!("{text:?}: the start is after the end"),
+                    );
+                } else {
+                    lb_pool = Some((start, end));
+                }
+            }
+            _ => r.fail(
+                "spec.loadBalancer.pool",
+                format!("{text:?} is not a range such as 10.125.50.125-10.125.50.150"),
+            ),
+        }
+    }
+
+    let prefix = network.clone();
+    // Project mirrors on a network named `lok8s` would take the shared mirrors' container
+    // names (lok8s-registry-<mirror>) and one would silently reuse the other (7.2 item 3).
+    if !shared && network == "lok8s" && !mirrors.is_empty() {
+        r.fail("spec.network.name", "\"lok8s\" with unshared mirrors collides with the shared mirrors' container names (lok8s-registry-<mirror>); pick another network name".into());
+    }
+    let mut registries = vec![
+        Registry {
+            name: "build".into(),
+            kind: RegistryKind::Framework,
+            ip: cidr.base.offset(101),
+            container: format!("{prefix}-registry-build"),
+            network: network.clone(),
+            url: String::new(),
+            host: "lok8s.local".into(),
+        },
+        Registry {
+            name: "cache".into(),
+            kind: RegistryKind::Framework,
+            ip: cidr.base.offset(102),
+            container: format!("{prefix}-registry-cache"),
+            network: network.clone(),
+            url: String::new(),
+            host: "lok8s.cache".into(),
+        },
+    ];
+    for (k, (name, url)) in mirrors.iter().enumerate() {
+        let k = k as u32;
+        let (ip, container, net) = if shared {
+            (
+                shared_cidr.base.offset(2 + k),
+                format!("lok8s-registry-{name}"),
+                shared_network.clone(),
+            )
+        } else {
+            (
+                cidr.base.offset(103 + k),
+                format!("{prefix}-registry-{name}"),
+                network.clone(),
+            )
+        };
+        registries.push(Registry {
+            name: name.clone(),
+            kind: RegistryKind::Mirror,
+            ip,
+            container,
+            network: net,
+            url: url.clone(),
+            host: mirrored_domain(name, url),
+        });
+    }
+    for reg in &registries {
+        let subnet = if reg.kind == RegistryKind::Mirror && shared {
+            shared_cidr
+        } else {
+            cidr
+        };
+        if !subnet.contains(reg.ip) {
+            r.fail(
+                "spec.network.cidr",
+                format!(
+                    "registry {:?} would get {}, outside {subnet}; use a larger network",
+                    reg.name, reg.ip
+                ),
+            );
+        }
+    }
+    if !r.errors.is_empty() {
+        return Err(r.errors);
+    }
+    Ok(Plan {
+        cluster_name,
+        domain,
+        slot,
+        network,
+        cidr,
+        shared,
+        shared_network,
+        shared_cidr,
+        tls,
+        port: if tls { 443 } else { 80 },
+        registries,
+        nodes,
+        lb_pool,
+        kubernetes_version,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! The behaviour specification's worked examples (lo-driver §2.6) and the original's bugs
+//! (§7.1) that the plan fixes.
+
+use super::*;
+
+fn spec(name: &str, body: &str) -> String {
+    let mut text = format!("kind: Lo\nmetadata:\n  name: {name}\nspec:\n");
+    for line in body.lines() {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text
+}
+
+fn ips(p: &Plan) -> Vec<String> {
+    p.registries
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ip, r.container, r.network))
+        .collect()
+}
+
+#[test]
+fn slots() {
+    assert_eq!(slot("lok8s.dev"), Some(125));
+    assert_eq!(slot("42.lok8s.dev"), Some(42));
+    assert_eq!(slot("199.lok8s.dev"), Some(199));
+    for none in [
+        "test.lok8s.dev",
+        "test-50.lok8s.dev",
+        "200.lok8s.dev",
+        "1.lok8s.dev",
+        "050.lok8s.dev",
+        "example.com",
+        "",
+    ] {
+        assert_eq!(slot(none), None, "{none}");
+    }
+}
+
+#[test]
+fn slot_42_example() {
+    let p = plan(
+        &spec("lok8s-example", "cluster:\n  domain: 42.lok8s.dev"),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    assert_eq!(
+        (p.slot, p.network.as_str(), p.cidr.to_string().as_str()),
+        (Some(42), "lok8s-example", "10.125.42.0/24")
+    );
+    assert_eq!(
+        ips(&p),
+        [
+            "build 10.125.42.101 lok8s-example-registry-build lok8s-example",
+            "cache 10.125.42.102 lok8s-example-registry-cache lok8s-example",
+            "io-docker 10.125.200.2 lok8s-registry-io-docker lok8s-registries",
+            "io-quay 10.125.200.3 lok8s-registry-io-quay lok8s-registries",
+            "io-k8s 10.125.200.4 lok8s-registry-io-k8s lok8s-registries",
+            "io-ghcr 10.125.200.5 lok8s-registry-io-ghcr lok8s-registries",
+        ]
+    );
+    let pool = p.lb_pool.map(|(a, b)| format!("{a}-{b}"));
+    assert_eq!(pool.as_deref(), Some("10.125.42.125-10.125.42.150"));
+    assert!(!p.nodes.host_ports);
+    assert_eq!((p.tls, p.port), (true, 443));
+    let hosts: Vec<&str> = p.registries.iter().map(|r| r.host.as_str()).collect();
+    assert_eq!(
+        hosts,
+        [
+            "lok8s.local",
+            "lok8s.cache",
+            "docker.io",
+            "quay.io",
+            "registry.k8s.io",
+            "ghcr.io"
+        ]
+    );
+}
+
+#[test]
+fn slot_125_and_126_examples() {
+    let p = plan(&spec("local", "cluster:\n  domain: lok8s.dev"), "lok8s.dev").unwrap();
+    assert_eq!(
+        (p.network.as_str(), p.cidr.to_string().as_str()),
+        ("local", "10.125.125.0/24")
+    );
+    assert_eq!(
+        ips(&p)[0],
+        "build 10.125.125.101 local-registry-build local"
+    );
+    assert!(p.nodes.host_ports);
+    let p = plan(&spec("e2e-noop", ""), "126.lok8s.dev").unwrap();
+    assert_eq!(p.cidr.to_string(), "10.125.126.0/24");
+    assert_eq!(
+        ips(&p)[1],
+        "cache 10.125.126.102 e2e-noop-registry-cache e2e-noop"
+    );
+    assert!(!p.nodes.host_ports);
+}
+
+#[test]
+fn custom_network_example() {
+    let body = "cluster:\n  domain: test-50.lok8s.dev\nnetwork:\n  name: lok8s-test\n  cidr: 10.125.50.0/24\nregistries:\n  shared:\n    enabled: false";
+    let p = plan(&spec("test-custom-net", body), "x").unwrap();
+    assert_eq!(p.slot, None);
+    assert_eq!(
+        ips(&p)[0],
+        "build 10.125.50.101 lok8s-test-registry-build lok8s-test"
+    );
+    assert_eq!(
+        ips(&p)[2],
+        "io-docker 10.125.50.103 lok8s-test-registry-io-docker lok8s-test"
+    );
+    assert_eq!(
+        ips(&p)[5],
+        "io-ghcr 10.125.50.106 lok8s-test-registry-io-ghcr lok8s-test"
+    );
+    assert_eq!(p.lb_pool, None);
+}
+
+#[test]
+fn explicit_network_outside_slots() {
+    let p = plan(
+        &spec(
+            "prod",
+            "cluster:\n  domain: prod.example.com\nnetwork:\n  name: prod\n  cidr: 192.168.1.0/24",
+        ),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(ips(&p)[0], "build 192.168.1.101 prod-registry-build prod");
+    assert_eq!(
+        ips(&p)[2],
+        "io-docker 10.125.200.2 lok8s-registry-io-docker lok8s-registries"
+    );
+}
+
+#[test]
+fn missing_network_outside_slots_names_both_fields() {
+    let errors = plan(
+        &spec("test-local", "cluster:\n  domain: test.lok8s.dev"),
+        "x",
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["spec.network.name", "spec.network.cidr"]);
+}
+
+#[test]
+fn unshared_mirrors_on_a_network_named_lok8s_are_refused() {
+    // The original's no-shared fixture: its mirrors took the shared mirrors' names (7.2 item 3).
+    let body = "network:\n  name: lok8s\n  cidr: 10.125.125.0/24\nregistries:\n  shared:\n    enabled: false";
+    let errors = plan(&spec("test-no-shared", body), "test.lok8s.dev").unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.field == "spec.network.name" && e.message.contains("collides")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn original_bugs_are_validation_errors_now() {
+    // 7.1 item 10: node counts and the Kubernetes version were not validated.
+    let errors = plan(
+        &spec(
+            "a",
+            "nodes:\n  controlPlane: 0\n  workers: 500\nkubernetes:\n  version: latest",
+        ),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.nodes.controlPlane",
+            "spec.nodes.workers",
+            "spec.kubernetes.version"
+        ]
+    );
+    // 7.1 item 8: `false` was read as `true`.
+    let p = plan(
+        &spec(
+            "a",
+            "registries:\n  tls: false\n  shared:\n    enabled: false",
+        ),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    assert_eq!((p.tls, p.port, p.shared), (false, 80, false));
+    // 7.1 item 9: an empty mirror list means no mirrors; a nameless mirror is an error.
+    let p = plan(&spec("a", "registries:\n  mirrors: []"), "42.lok8s.dev").unwrap();
+    assert_eq!(p.registries.len(), 2);
+    let errors = plan(
+        &spec("a", "registries:\n  mirrors:\n    - url: https://quay.io"),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    assert_eq!(errors[0].field, "spec.registries.mirrors[0].name");
+}
+
+#[test]
+fn mirror_rules() {
+    let body = "registries:\n  mirrors:\n    - name: Build\n      url: https://x.io\n    - name: cache\n      url: https://y.io\n    - name: mine\n      url: ftp://z\n    - name: local\n      url: http://my.registry:5000/v2";
+    let errors = plan(&spec("a", body), "42.lok8s.dev").unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.registries.mirrors[0].name",
+            "spec.registries.mirrors[1].name",
+            "spec.registries.mirrors[2].url"
+        ]
+    );
+    let ok = plan(
+        &spec(
+            "a",
+            "registries:\n  mirrors:\n    - name: local\n      url: http://my.registry:5000/v2",
+        ),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    assert_eq!(ok.registries[2].host, "my.registry:5000");
+}
+
+#[test]
+fn pool_and_subnet_checks() {
+    let errors = plan(
+        &spec("a", "loadBalancer:\n  pool: 10.125.43.1-10.125.43.9"),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    assert_eq!(errors[0].field, "spec.loadBalancer.pool");
+    let errors = plan(
+        &spec("a", "loadBalancer:\n  pool: 10.125.42.150-10.125.42.125"),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    assert!(errors[0].message.contains("start is after the end"));
+    let errors = plan(
+        &spec("a", "network:\n  cidr: 10.125.42.0/26"),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    assert!(
+        errors.iter().any(|e| e
+            .message
+            .contains("registry \"build\" would get 10.125.42.101")),
+        "{errors:?}"
+    );
+}
