@@ -146,10 +146,11 @@ impl KubeCtx {
         }
     }
 
-    async fn client(&mut self, cluster: &wit::Cluster) -> Result<Client, DriverError> {
+    /// The client for a cluster, with the kubeconfig path it was made from.
+    async fn client(&mut self, cluster: &wit::Cluster) -> Result<(PathBuf, Client), DriverError> {
         let path = self.kubeconfig_path(cluster)?;
         if let Some(c) = self.clients.get(&path) {
-            return Ok(c.clone());
+            return Ok((path, c.clone()));
         }
         let shown = path.display().to_string();
         let kubeconfig = kube::config::Kubeconfig::read_from(&path)
@@ -159,8 +160,8 @@ impl KubeCtx {
             .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
         let client = Client::try_from(config)
             .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
-        self.clients.insert(path, client.clone());
-        Ok(client)
+        self.clients.insert(path.clone(), client.clone());
+        Ok((path, client))
     }
 
     /// Discovery, then the grant check, then an `Api` for the object's namespace.
@@ -172,13 +173,9 @@ impl KubeCtx {
         namespace: Option<&str>,
         action: &str,
     ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
-        let client = self.client(cluster).await?;
+        let (path, client) = self.client(cluster).await?;
         let gvk = gvk_of(api_version, kind);
-        let key = (
-            self.kubeconfig_path(cluster)?,
-            api_version.to_string(),
-            kind.to_string(),
-        );
+        let key = (path, api_version.to_string(), kind.to_string());
         let (resource, caps) = match self.discovered.get(&key) {
             Some(found) => found.clone(),
             None => {

@@ -25,8 +25,8 @@ pub const MAX_BODY: usize = 32 << 20;
 pub struct HttpCtx {
     allow: Allowlist,
     entries: Vec<String>,
-    /// The local development CA, trusted besides the system roots.
-    dev_ca: Option<PathBuf>,
+    /// The local development CA, trusted besides the system roots (read once per run).
+    dev_ca: Option<reqwest::Certificate>,
     hint: String,
 }
 
@@ -37,6 +37,9 @@ impl HttpCtx {
         dev_ca: Option<PathBuf>,
         hint: String,
     ) -> Result<Self, String> {
+        let dev_ca = dev_ca
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok());
         Ok(HttpCtx {
             allow: Allowlist::parse(&entries)?,
             entries,
@@ -179,10 +182,8 @@ impl HttpCtx {
         if bare.parse::<std::net::IpAddr>().is_err() {
             builder = builder.resolve_to_addrs(&bare, &addrs);
         }
-        if let Some(ca) = self.dev_ca.as_ref().and_then(|p| std::fs::read(p).ok())
-            && let Ok(cert) = reqwest::Certificate::from_pem(&ca)
-        {
-            builder = builder.add_root_certificate(cert);
+        if let Some(cert) = &self.dev_ca {
+            builder = builder.add_root_certificate(cert.clone());
         }
         let client = builder
             .build()
