@@ -2,8 +2,7 @@
 //! is self-contained. The guest build uses its own target dir: the outer cargo holds the lock on
 //! the host one.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 const BUILTINS: &[(&str, &str)] = &[
     ("lo", "lok8s-driver-lo"),
@@ -25,12 +24,14 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    println!("cargo:rerun-if-env-changed=LO_GUEST_TARGET_DIR");
-
-    let guest_dir = std::env::var_os("LO_GUEST_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/guest"));
-    build_guests(&root, &guest_dir);
+    let guest_dir = guest_target_dir(&root);
+    let packages: Vec<String> = BUILTINS.iter().map(|(_, p)| p.to_string()).collect();
+    build_guest_packages(
+        &root,
+        &guest_dir,
+        &packages,
+        "the built-in driver components",
+    );
 
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut table = String::from("pub(crate) static EMBEDDED: &[(&str, &[u8], &str)] = &[\n");
@@ -49,39 +50,4 @@ fn main() {
     std::fs::write(out.join("builtin_drivers.rs"), table).unwrap();
 }
 
-fn build_guests(root: &Path, guest_dir: &Path) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--profile",
-            "guest",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(guest_dir);
-    for (_, package) in BUILTINS {
-        cmd.args(["-p", package]);
-    }
-    // Flags meant for the host build must not leak into the guest build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-        "CARGO_TARGET_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    let status = cmd
-        .status()
-        .expect("running cargo for the built-in drivers");
-    if !status.success() {
-        panic!(
-            "building the built-in driver components failed; is the wasm target installed? \
-             run `rustup target add wasm32-wasip2` (or `just setup`)"
-        );
-    }
-}
+include!("../tools/guest_build.rs");

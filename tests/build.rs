@@ -3,7 +3,6 @@
 //! runtime/build.rs. Every folder under tests/hostile/ except `common` is one component.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 const FIXTURES: &[&str] = &[
     "corners",
@@ -25,40 +24,14 @@ fn main() {
     for watched in ["wit", "drivers/sdk", "tests/fixtures", "tests/hostile"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    let guest_dir = std::env::var_os("LO_GUEST_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/guest"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args([
-            "build",
-            "--profile",
-            "guest",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(&guest_dir);
-    for f in FIXTURES {
-        cmd.args(["-p", &format!("fixture-{f}")]);
-    }
-    for h in hostile(&root) {
-        cmd.args(["-p", &format!("hostile-{h}")]);
-    }
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-        "CARGO_TARGET_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status().expect("running cargo for the fixture drivers");
-    assert!(
-        status.success(),
-        "building the fixture driver components failed (is wasm32-wasip2 installed?)"
+    let guest_dir = guest_target_dir(&root);
+    let mut packages: Vec<String> = FIXTURES.iter().map(|f| format!("fixture-{f}")).collect();
+    packages.extend(hostile(&root).into_iter().map(|h| format!("hostile-{h}")));
+    build_guest_packages(
+        &root,
+        &guest_dir,
+        &packages,
+        "the fixture driver components",
     );
     let out = guest_dir.join("wasm32-wasip2/guest");
     println!("cargo:rustc-env=LO_FIXTURES_DIR={}", out.display());
@@ -80,3 +53,5 @@ fn hostile(root: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+include!("../tools/guest_build.rs");
