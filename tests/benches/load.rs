@@ -37,6 +37,33 @@ fn children_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// Median per-call times of `n` direct calls and of a provision making `n` calls through the
+/// import, in alternating rounds so that engine drift hits both alike.
+async fn alternate<F, Fut>(
+    rounds: usize,
+    n: u32,
+    instance: &mut DriverInstance,
+    through_ctx: &lok8s::engine::bindings::types::Context,
+    mut direct_call: F,
+) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let s = Instant::now();
+        for _ in 0..n {
+            direct_call().await;
+        }
+        direct.push(s.elapsed() / n);
+        let s = Instant::now();
+        instance.provision(through_ctx).await.unwrap().unwrap();
+        through.push(s.elapsed() / n);
+    }
+    (median(direct), median(through))
+}
+
 /// A driver instance of `fixture` with docker (shared network "bridge") and kube grants.
 async fn probe_instance(
     runtime: &Runtime,
@@ -125,7 +152,6 @@ async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
         "bench",
     );
 
-    // Rounds alternate direct and imported calls so engine drift hits both alike.
     let rounds = 9;
     let many = bench_ctx(&format!("calls-{n}"));
 
@@ -141,18 +167,13 @@ async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
         .await
         .unwrap()
         .unwrap();
-    let (mut direct, mut through) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let s = Instant::now();
-        for _ in 0..n {
+    let (direct, through) = alternate(rounds, n, &mut instance, &many, || {
+        let docker = docker.clone();
+        async move {
             docker.inspect_network("bridge", None).await.unwrap();
         }
-        direct.push(s.elapsed() / n);
-        let s = Instant::now();
-        instance.provision(&many).await.unwrap().unwrap();
-        through.push(s.elapsed() / n);
-    }
-    let (direct, through) = (median(direct), median(through));
+    })
+    .await;
     println!(
         "\ndocker inspect-network: direct bollard {direct:.2?}/call, through the import {through:.2?}/call"
     );
@@ -174,18 +195,13 @@ async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
         .await
         .unwrap()
         .unwrap();
-    let (mut direct, mut through) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let s = Instant::now();
-        for _ in 0..n {
+    let (direct, through) = alternate(rounds, n, &mut instance, &many, || {
+        let cms = cms.clone();
+        async move {
             cms.get_opt("bench").await.unwrap();
         }
-        direct.push(s.elapsed() / n);
-        let s = Instant::now();
-        instance.provision(&many).await.unwrap().unwrap();
-        through.push(s.elapsed() / n);
-    }
-    let (direct, through) = (median(direct), median(through));
+    })
+    .await;
     println!(
         "kubectl-apply get: direct kube-rs {direct:.2?}/call, through the import {through:.2?}/call"
     );
