@@ -7,6 +7,10 @@
 
 mod ip;
 mod plan;
+pub mod render;
 
 pub use ip::{Cidr, Ipv4};
-pub use plan::{FieldError, Nodes, Plan, Registry, RegistryKind, plan};
+pub use plan::{
+    CoreDns, DEFAULT_KUBERNETES_VERSION, DnsHost, ExtraMount, FieldError, Node, Nodes, Oidc, Plan,
+    Registry, RegistryKind, plan,
+};

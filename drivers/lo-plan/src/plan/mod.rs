@@ -7,6 +7,9 @@ use serde_yaml::Value;
 
 use crate::ip::{Cidr, Ipv4};
 
+mod extras;
+pub use extras::{CoreDns, DnsHost, ExtraMount, Oidc};
+
 const DEFAULT_MIRRORS: [(&str, &str); 4] = [
     ("io-docker", "https://registry-1.docker.io"),
     ("io-quay", "https://quay.io"),
@@ -66,29 +69,68 @@ pub struct Plan {
     pub nodes: Nodes,
     pub lb_pool: Option<(Ipv4, Ipv4)>,
     pub kubernetes_version: Option<String>,
+    /// Node containers in creation order: control planes, then workers, with fixed addresses.
+    pub node_list: Vec<Node>,
+    pub node_image: String,
+    pub registry_image: String,
+    pub extra_mounts: Vec<ExtraMount>,
+    pub coredns: CoreDns,
+    pub oidc: Option<Oidc>,
+    pub namespace: String,
+    pub registry_prefix: String,
+    pub dns_domain_filter: String,
 }
 
-struct Reader<'a> {
+/// One kind-compatible node container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub control_plane: bool,
+    pub ip: Ipv4,
+}
+
+/// kind's node image for the default Kubernetes version (kind v0.32's default).
+pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.1";
+/// The registry image of the original.
+pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:2.8.3";
+/// Nodes get fixed addresses from base + 151 (the range the original's docs promised), so a
+/// recreated registry can never find its address taken by a node (7.2 item 5).
+const NODE_OFFSET: u32 = 151;
+
+/// kind's names: `<c>-control-plane`, `<c>-control-plane2`, …, `<c>-worker`, `<c>-worker2`, ….
+fn node_names(cluster: &str, role: &str, count: u32) -> Vec<String> {
+    (1..=count)
+        .map(|i| {
+            if i == 1 {
+                format!("{cluster}-{role}")
+            } else {
+                format!("{cluster}-{role}{i}")
+            }
+        })
+        .collect()
+}
+
+pub(crate) struct Reader<'a> {
     doc: &'a Value,
     errors: Vec<FieldError>,
 }
 
 impl<'a> Reader<'a> {
-    fn get(&self, path: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, path: &str) -> Option<&'a Value> {
         let found = path
             .split('.')
             .try_fold(self.doc, |node, key| node.get(key))?;
         (!found.is_null()).then_some(found)
     }
 
-    fn fail(&mut self, field: &str, message: String) {
+    pub(crate) fn fail(&mut self, field: &str, message: String) {
         self.errors.push(FieldError {
             field: field.to_string(),
             message,
         });
     }
 
-    fn string(&mut self, path: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, path: &str) -> Option<String> {
         match self.get(path)? {
             Value::String(s) if s.trim().is_empty() => None,
             Value::String(s) => Some(s.clone()),
@@ -100,7 +142,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn boolean(&mut self, path: &str, default: bool) -> bool {
+    pub(crate) fn boolean(&mut self, path: &str, default: bool) -> bool {
         match self.get(path) {
             None => default,
             Some(Value::Bool(b)) => *b,
@@ -111,7 +153,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn count(&mut self, path: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> u32 {
+    pub(crate) fn count(
+        &mut self,
+        path: &str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> u32 {
         match self.get(path) {
             None => default,
             Some(Value::Number(n))
@@ -274,6 +321,17 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
                         ),
                     );
                 }
+                let host = mirrored_domain(&name, &url);
+                let host_ok = !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c));
+                if url.contains("://") && !host_ok {
+                    r.fail(
+                        &format!("{field}.url"),
+                        format!("{url:?} has no usable host name (containerd needs one for its certs.d entry)"),
+                    );
+                }
                 mirrors.push((name, url));
             }
         }
@@ -407,10 +465,102 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
             );
         }
     }
+    let names: Vec<(String, bool)> =
+        node_names(&cluster_name, "control-plane", nodes.control_plane)
+            .into_iter()
+            .map(|n| (n, true))
+            .chain(
+                node_names(&cluster_name, "worker", nodes.workers)
+                    .into_iter()
+                    .map(|n| (n, false)),
+            )
+            .collect();
+    let node_list: Vec<Node> = names
+        .into_iter()
+        .enumerate()
+        .map(|(k, (name, control_plane))| Node {
+            name,
+            control_plane,
+            ip: cidr.base.offset(NODE_OFFSET + k as u32),
+        })
+        .collect();
+    if let Some(last) = node_list.last().filter(|n| !cidr.contains(n.ip)) {
+        r.fail(
+            "spec.nodes",
+            format!(
+                "{} nodes need addresses up to {}, outside {cidr} (nodes use .{NODE_OFFSET} upward); use fewer nodes or a larger network",
+                node_list.len(),
+                last.ip
+            ),
+        );
+    }
+    if let Some((start, end)) = lb_pool {
+        let inside = |ip: Ipv4| start <= ip && ip <= end;
+        for (what, ip) in registries
+            .iter()
+            .filter(|reg| !(shared && reg.kind == RegistryKind::Mirror))
+            .map(|reg| (format!("registry {:?}", reg.name), reg.ip))
+            .chain(
+                node_list
+                    .iter()
+                    .map(|n| (format!("node {:?}", n.name), n.ip)),
+            )
+        {
+            if inside(ip) {
+                r.fail(
+                    "spec.loadBalancer.pool",
+                    format!("{start}-{end} contains {ip}, the address of {what}; keep the pool clear of .101–.150 registries and .{NODE_OFFSET}+ nodes"),
+                );
+                break;
+            }
+        }
+    }
+    if cluster_name.is_empty() {
+        r.fail(
+            "metadata.name",
+            "is required: it names the cluster, its nodes and its kubeconfig".into(),
+        );
+    } else if cluster_name.len() > 50
+        || !cluster_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        r.fail(
+            "metadata.name",
+            format!("{cluster_name:?} must be at most 50 lowercase letters, digits, '-' or '.' (node host names are <name>-control-plane)"),
+        );
+    }
+    if nodes.control_plane > 1 {
+        r.fail(
+            "spec.nodes.controlPlane",
+            format!("{} control planes need kind's external load balancer, which this build of the Lo driver does not create yet; use 1", nodes.control_plane),
+        );
+    }
+    let extras = extras::read(&mut r, lb_pool);
+    let node_image = r.string("spec.kubernetes.image").unwrap_or_else(|| {
+        format!(
+            "kindest/node:{}",
+            kubernetes_version
+                .as_deref()
+                .unwrap_or(DEFAULT_KUBERNETES_VERSION)
+        )
+    });
+    let registry_image = r
+        .string("spec.registries.image")
+        .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.into());
     if !r.errors.is_empty() {
         return Err(r.errors);
     }
     Ok(Plan {
+        node_list,
+        node_image,
+        registry_image,
+        extra_mounts: extras.mounts,
+        coredns: extras.coredns,
+        oidc: extras.oidc,
+        namespace: extras.namespace,
+        registry_prefix: extras.prefix,
+        dns_domain_filter: extras.domain_filter,
         cluster_name,
         domain,
         slot,

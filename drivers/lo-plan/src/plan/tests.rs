@@ -249,3 +249,65 @@ fn pool_and_subnet_checks() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn nodes_get_kind_names_and_fixed_addresses() {
+    let p = plan(
+        &spec(
+            "dev",
+            "cluster:\n  domain: 42.lok8s.dev\nnodes:\n  workers: 2",
+        ),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    let nodes: Vec<String> = p
+        .node_list
+        .iter()
+        .map(|n| format!("{} {} {}", n.name, n.control_plane, n.ip))
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            "dev-control-plane true 10.125.42.151",
+            "dev-worker false 10.125.42.152",
+            "dev-worker2 false 10.125.42.153"
+        ]
+    );
+    assert_eq!(p.node_image, "kindest/node:v1.36.1");
+    let too_many = plan(
+        &spec(
+            "dev",
+            "network: {name: n1, cidr: 10.1.2.0/25}\nregistries: {mirrors: []}",
+        ),
+        "x.test",
+    )
+    .unwrap_err();
+    assert!(
+        too_many.iter().any(|e| e.field == "spec.nodes"),
+        "{too_many:?}"
+    );
+}
+
+#[test]
+fn errata_mirror_without_host_and_gateway_without_pool_are_errors() {
+    // Errata 4: `https:///v2/` kept a container but got no certs.d entry.
+    let errors = plan(
+        &spec(
+            "x",
+            "network: {name: n1, cidr: 10.1.2.0/24}\nregistries:\n  mirrors:\n    - {name: bad, url: \"https:///v2/\"}\ncoredns:\n  hosts:\n    - {name: a.test, target: gateway}\noidc: {issuer: \"http://id.test\", clientID: c}",
+        ),
+        "x.test",
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(
+        fields.contains(&"spec.registries.mirrors[0].url"),
+        "{errors:?}"
+    );
+    assert!(
+        fields.contains(&"spec.coredns.hosts[0].target"),
+        "{errors:?}"
+    );
+    // 7.1 item 2 / errata 7: an http issuer is an error before anything is created.
+    assert!(fields.contains(&"spec.oidc.issuer"), "{errors:?}");
+}

@@ -1,0 +1,228 @@
+//! The spec sections beyond networks and registries: extra mounts, CoreDNS, OIDC and the plain
+//! values only exported to addons. Fixes from lo-driver §7.1: `target: gateway` uses the
+//! effective pool (slot default included) and is an error without one; OIDC is checked and
+//! wired from the spec itself, not from variables set after provision.
+
+use serde_yaml::Value;
+
+use super::Reader;
+use crate::ip::Ipv4;
+
+/// `spec.nodes.extraMounts[]`: a bind mount on the first control plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraMount {
+    pub host_path: String,
+    pub container_path: String,
+    pub read_only: bool,
+}
+
+/// `spec.coredns.hosts[]` with `target` resolved to an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsHost {
+    pub name: String,
+    pub target: Ipv4,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CoreDns {
+    pub hosts: Vec<DnsHost>,
+    pub servers: Option<String>,
+    pub overrides: Option<String>,
+    /// Folder of `*.server` / `*.override` files, relative to `clusters/<domain>/`.
+    pub import: String,
+}
+
+/// `spec.oidc` when enabled (issuer and client ID both set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oidc {
+    pub issuer: String,
+    pub client_id: String,
+    pub username_claim: String,
+    pub username_prefix: String,
+    pub groups_claim: String,
+    pub groups_prefix: String,
+    pub ca_bundle: String,
+}
+
+pub(super) struct Extras {
+    pub mounts: Vec<ExtraMount>,
+    pub coredns: CoreDns,
+    pub oidc: Option<Oidc>,
+    pub namespace: String,
+    pub prefix: String,
+    pub domain_filter: String,
+}
+
+fn text(item: &Value, key: &str) -> String {
+    match item.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn mounts(r: &mut Reader) -> Vec<ExtraMount> {
+    let mut out = Vec::new();
+    match r.get("spec.nodes.extraMounts") {
+        None => {}
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("spec.nodes.extraMounts[{i}]");
+                let mount = ExtraMount {
+                    host_path: text(item, "hostPath"),
+                    container_path: text(item, "containerPath"),
+                    read_only: item
+                        .get("readOnly")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                };
+                if mount.host_path.is_empty() {
+                    r.fail(&format!("{field}.hostPath"), "is required: the folder on this machine (absolute, or relative to the project root)".into());
+                }
+                if !mount.container_path.starts_with('/') {
+                    r.fail(
+                        &format!("{field}.containerPath"),
+                        format!(
+                            "{:?} must be an absolute path inside the node",
+                            mount.container_path
+                        ),
+                    );
+                }
+                if item.get("readOnly").is_some_and(|v| !v.is_bool()) {
+                    r.fail(&format!("{field}.readOnly"), "must be true or false".into());
+                }
+                out.push(mount);
+            }
+        }
+        Some(other) => r.fail(
+            "spec.nodes.extraMounts",
+            format!("expected a list of {{hostPath, containerPath, readOnly}}, found {other:?}"),
+        ),
+    }
+    out
+}
+
+fn dns_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '*')
+}
+
+fn coredns(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> CoreDns {
+    let mut hosts = Vec::new();
+    match r.get("spec.coredns.hosts") {
+        None => {}
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("spec.coredns.hosts[{i}]");
+                let name = text(item, "name");
+                let target = text(item, "target");
+                if !dns_name_ok(&name) {
+                    r.fail(
+                        &format!("{field}.name"),
+                        format!("{name:?} is not a DNS zone name such as example.test"),
+                    );
+                }
+                let resolved = if target == "gateway" {
+                    match pool {
+                        Some((start, _)) => Some(start),
+                        None => {
+                            r.fail(&format!("{field}.target"), "\"gateway\" means the first load-balancer address, but there is no spec.loadBalancer.pool (only *.lok8s.dev slot domains have a default)".into());
+                            None
+                        }
+                    }
+                } else {
+                    let ip = Ipv4::parse(&target);
+                    if ip.is_none() {
+                        r.fail(
+                            &format!("{field}.target"),
+                            format!("{target:?} must be an IPv4 address or \"gateway\""),
+                        );
+                    }
+                    ip
+                };
+                if let Some(target) = resolved {
+                    hosts.push(DnsHost { name, target });
+                }
+            }
+        }
+        Some(other) => r.fail(
+            "spec.coredns.hosts",
+            format!("expected a list of {{name, target}}, found {other:?}"),
+        ),
+    }
+    let import = r
+        .string("spec.coredns.import")
+        .unwrap_or_else(|| "./coredns".into());
+    let import = import.trim_start_matches("./").to_string();
+    if import.starts_with('/') || import.split('/').any(|p| p == "..") {
+        r.fail("spec.coredns.import", format!("{import:?} must be a folder inside clusters/<domain>/ (the driver reads nothing else)"));
+    }
+    CoreDns {
+        hosts,
+        servers: r.string("spec.coredns.servers"),
+        overrides: r.string("spec.coredns.overrides"),
+        import,
+    }
+}
+
+fn oidc(r: &mut Reader) -> Option<Oidc> {
+    let issuer = r.string("spec.oidc.issuer").unwrap_or_default();
+    let client_id = r.string("spec.oidc.clientID").unwrap_or_default();
+    if issuer.is_empty() && client_id.is_empty() {
+        return None;
+    }
+    if client_id.is_empty() {
+        r.fail(
+            "spec.oidc.clientID",
+            "is required when spec.oidc.issuer is set (the token audience)".into(),
+        );
+    }
+    if issuer.is_empty() {
+        r.fail(
+            "spec.oidc.issuer",
+            "is required when spec.oidc.clientID is set".into(),
+        );
+    } else if !issuer.starts_with("https://") {
+        r.fail(
+            "spec.oidc.issuer",
+            format!("{issuer:?} must be an https:// URL"),
+        );
+    }
+    let mut claim = |field: &str, default: &str| {
+        r.string(&format!("spec.oidc.{field}"))
+            .unwrap_or_else(|| default.into())
+    };
+    Some(Oidc {
+        username_claim: claim("usernameClaim", "sub"),
+        username_prefix: claim("usernamePrefix", "oidc:"),
+        groups_claim: claim("groupsClaim", "groups"),
+        groups_prefix: claim("groupsPrefix", "oidc:"),
+        ca_bundle: r
+            .string("spec.oidc.caBundle")
+            .unwrap_or_default()
+            .trim_end_matches('\n')
+            .to_string(),
+        issuer,
+        client_id,
+    })
+}
+
+pub(super) fn read(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> Extras {
+    if let Some(mode) = r.string("spec.remote.mode").filter(|m| m != "docker") {
+        r.fail("spec.remote.mode", format!("{mode:?} is not available in this build: only \"docker\" (lo provision --remote with DOCKER_HOST pointing at the remote engine)"));
+    }
+    Extras {
+        mounts: mounts(r),
+        coredns: coredns(r, pool),
+        oidc: oidc(r),
+        namespace: r
+            .string("spec.cluster.namespace")
+            .unwrap_or_else(|| "default".into()),
+        prefix: r
+            .string("spec.registries.prefix")
+            .unwrap_or_else(|| "lok8s.local".into()),
+        domain_filter: r.string("spec.dns.domainFilter").unwrap_or_default(),
+    }
+}
