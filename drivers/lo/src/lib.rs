@@ -1,15 +1,48 @@
-//! The Lo driver: local Kubernetes clusters in Docker with registries, TLS and cluster DNS.
-//! This build carries its contract and grant; the provisioning steps need the docker import.
+//! The Lo driver: local Kubernetes clusters in Docker with a build registry, a pull-through
+//! cache and mirrors, trusted TLS and cluster DNS, on kind-compatible nodes created without
+//! the kind binary. Everything goes through the host imports: docker for networks, registries
+//! and nodes (`docker exec` drives kubeadm), tls for registry certificates, kubectl-apply for
+//! the cluster's objects, and the cluster folder and `.kubeconfig/` for files.
+
+mod cluster_objects;
+mod docker_util;
+mod networks;
+mod node_setup;
+mod nodes;
+mod project_files;
+mod registries;
 
 use lok8s_driver_sdk::{
     CONTRACT_VERSION, Capability, CapabilityRequest, Context, DockerAccess, Driver, DriverError,
-    DriverInfo, KubeAccess, Outcome, Result, StatusReport,
+    DriverInfo, FieldError, Health, KubeAccess, Outcome, Result, StatusReport, status,
 };
+use lok8s_lo_plan::Plan;
 
 struct Lo;
 
-const PENDING: &str = "the Lo driver's provisioning steps are not in this build of lo yet: they \
-need the docker host capability (tracked as issue 5); nothing was created";
+/// The plan, or every spec error at once (nothing is created on an invalid spec).
+fn plan(ctx: &Context) -> Result<Plan> {
+    lok8s_lo_plan::plan(&ctx.spec, &ctx.domain).map_err(|errors| {
+        let first = errors[0].field.clone();
+        let message = if errors.len() == 1 {
+            errors[0].message.clone()
+        } else {
+            let mut text = errors[0].message.clone();
+            for e in &errors[1..] {
+                text.push_str(&format!("\n  {}: {}", e.field, e.message));
+            }
+            text
+        };
+        DriverError::InvalidSpec(FieldError {
+            field: first,
+            message,
+        })
+    })
+}
+
+fn failed(message: impl Into<String>) -> DriverError {
+    DriverError::Failed(message.into())
+}
 
 impl Driver for Lo {
     fn describe() -> DriverInfo {
@@ -25,40 +58,96 @@ impl Driver for Lo {
                     capability: Capability::Docker(DockerAccess {
                         privileged: true,
                         shared_networks: vec!["lok8s-registries".into()],
-                        host_paths: vec![],
+                        host_paths: vec!["/lib/modules".into()],
                     }),
-                    reason: "node and registry containers; nodes run privileged like kind's".into(),
+                    reason: "kind-compatible node containers (privileged, like kind's), registry containers, \
+                             shared mirrors on the lok8s-registries network, /lib/modules read-only in nodes"
+                        .into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Kube(KubeAccess {
                         namespaces: vec!["kube-system".into(), "kube-public".into()],
-                        kinds: vec!["ConfigMap".into()],
+                        kinds: vec!["ConfigMap".into(), "Service".into(), "apps/Deployment".into()],
                         clusters: vec![],
                     }),
-                    reason: "registry hosting and CoreDNS ConfigMaps in its own cluster".into(),
+                    reason: "registry ConfigMaps and CoreDNS configuration in its own cluster".into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Tls(vec!["*".into()]),
-                    reason: "registry and application certificates from the local CA".into(),
+                    reason: "registry certificates from the local CA, naming the mirrored registries".into(),
                 },
             ],
         }
     }
 
-    fn provision(_ctx: Context) -> Result<Outcome> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn provision(ctx: Context) -> Result<Outcome> {
+        let plan = plan(&ctx)?;
+        if ctx.flags.contains(lok8s_driver_sdk::RunFlags::REMOTE) && !plan.extra_mounts.is_empty() {
+            return Err(DriverError::InvalidSpec(FieldError {
+                field: "spec.nodes.extraMounts".into(),
+                message: "bind mounts name folders on this machine, but with --remote the Docker engine runs elsewhere; remove them for remote clusters".into(),
+            }));
+        }
+        project_files::write_registries_json(&ctx, &plan)?;
+        networks::ensure(&plan)?;
+        registries::ensure(&plan)?;
+        let certs = project_files::write_certs_d(&ctx, &plan)?;
+        project_files::write_oidc(&ctx, &plan)?;
+        nodes::ensure(&ctx, &plan)?;
+        node_setup::converge(&ctx, &plan, &certs)?;
+        let kubeconfig = nodes::write_kubeconfig(&ctx, &plan)?;
+        cluster_objects::apply(&ctx, &plan, &kubeconfig)?;
+        Ok(Outcome::Continue)
     }
 
-    fn destroy(_ctx: Context) -> Result<()> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn destroy(ctx: Context) -> Result<()> {
+        let plan = plan(&ctx)?;
+        nodes::remove(&plan)?;
+        registries::remove(&plan)?;
+        Ok(())
     }
 
-    fn status(_ctx: Context) -> Result<StatusReport> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn status(ctx: Context) -> Result<StatusReport> {
+        let plan = plan(&ctx)?;
+        let nodes = nodes::list(&plan)?;
+        if nodes.is_empty() {
+            return Ok(status(
+                "NotFound",
+                Health::NotFound,
+                format!("no node containers of cluster {}", plan.cluster_name),
+            ));
+        }
+        let down: Vec<&str> = nodes
+            .iter()
+            .filter(|n| !n.running)
+            .map(|n| n.name.as_str())
+            .collect();
+        if down.is_empty() {
+            Ok(status(
+                "Running",
+                Health::Running,
+                format!("{} node(s) running", nodes.len()),
+            ))
+        } else {
+            Ok(status(
+                "Degraded",
+                Health::Degraded,
+                format!(
+                    "node container(s) not running: {}; `lo provision` starts them again",
+                    down.join(", ")
+                ),
+            ))
+        }
     }
 
-    fn kubeconfig(_ctx: Context) -> Result<String> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn kubeconfig(ctx: Context) -> Result<String> {
+        let plan = plan(&ctx)?;
+        nodes::write_kubeconfig(&ctx, &plan)
+    }
+
+    fn export(ctx: Context) -> Result<Vec<(String, String)>> {
+        let plan = plan(&ctx)?;
+        Ok(lok8s_lo_plan::render::export(&plan))
     }
 }
 

@@ -100,3 +100,27 @@ pub fn status(phase: &str, health: Health, message: impl Into<String>) -> Status
 pub fn failed(message: impl Into<String>) -> DriverError {
     DriverError::Failed(message.into())
 }
+
+/// A container spec with only its name and image set: no mounts, ports, privileges or
+/// network, restart `no`. Set the fields a driver needs on the result.
+pub fn container_spec(name: &str, image: &str) -> docker::ContainerSpec {
+    docker::ContainerSpec {
+        name: name.into(),
+        image: image.into(),
+        hostname: None,
+        labels: vec![],
+        env: vec![],
+        entrypoint: None,
+        cmd: None,
+        user: None,
+        working_dir: None,
+        mounts: vec![],
+        ports: vec![],
+        privileged: false,
+        security_opts: vec![],
+        restart: docker::RestartPolicy::No,
+        network: None,
+        cgroupns: None,
+        init: false,
+    }
+}

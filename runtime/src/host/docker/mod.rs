@@ -86,7 +86,7 @@ impl DockerCtx {
                     .as_ref()
                     .and_then(|c| c.labels.clone())
                     .unwrap_or_default();
-                if self.scope.owns(&labels) {
+                if policy::usable(&self.scope, &self.grant, &labels) {
                     Ok(Some(c))
                 } else {
                     Err(self.denied(

@@ -164,13 +164,11 @@ impl DockerCtx {
     }
 
     pub(super) async fn create_volume(&mut self, spec: wit::VolumeSpec) -> Result<(), DriverError> {
-        let labels = self
-            .scope
-            .merge(&spec.labels)
+        let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
             .map_err(|e| self.denied(format!("create volume {:?}", spec.name), &e))?;
         let docker = self.client().await?;
         if let Ok(existing) = docker.inspect_volume(&spec.name).await {
-            if !self.scope.owns(&existing.labels) {
+            if !policy::usable(&self.scope, &self.grant, &existing.labels) {
                 return Err(self.denied(
                     format!("create volume {:?}", spec.name),
                     "a volume of that name exists and is not this cluster's",
@@ -193,7 +191,7 @@ impl DockerCtx {
     pub(super) async fn remove_volume(&mut self, name: String) -> Result<bool, DriverError> {
         let docker = self.client().await?;
         match docker.inspect_volume(&name).await {
-            Ok(v) if self.scope.owns(&v.labels) => {}
+            Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
             Ok(_) => {
                 return Err(self.denied(
                     format!("remove volume {name:?}"),
@@ -286,9 +284,7 @@ impl DockerCtx {
         spec: wit::ContainerSpec,
     ) -> Result<wit::ContainerInfo, DriverError> {
         let what = format!("create container {:?}", spec.name);
-        let labels = self
-            .scope
-            .merge(&spec.labels)
+        let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
             .map_err(|e| self.denied(&what, &e))?;
         if spec.privileged && !self.grant.privileged {
             return Err(self.denied(
@@ -324,10 +320,19 @@ impl DockerCtx {
                         ..Default::default()
                     });
                 }
+                wit::MountKind::Volume if m.source.is_empty() => {
+                    // Anonymous: created with the container, removed with it.
+                    mounts.push(Mount {
+                        typ: Some(MountType::VOLUME),
+                        target: Some(m.target.clone()),
+                        read_only: Some(m.read_only),
+                        ..Default::default()
+                    });
+                }
                 wit::MountKind::Volume => {
                     let docker = self.client().await?;
                     match docker.inspect_volume(&m.source).await {
-                        Ok(v) if self.scope.owns(&v.labels) => {}
+                        Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
                         Ok(_) => {
                             return Err(self.denied(
                                 &what,
@@ -533,7 +538,9 @@ impl DockerCtx {
             let Some(id) = summary.id else { continue };
             match docker.inspect_container(&id, None).await {
                 Ok(c)
-                    if self.scope.owns(
+                    if policy::usable(
+                        &self.scope,
+                        &self.grant,
                         &c.config
                             .as_ref()
                             .and_then(|c| c.labels.clone())

@@ -9,7 +9,10 @@ use crate::lock::DockerGrant;
 pub const LABEL_PROJECT: &str = "dev.lok8s.project";
 pub const LABEL_CLUSTER: &str = "dev.lok8s.cluster";
 pub const LABEL_DRIVER: &str = "dev.lok8s.driver";
-/// Marks a network shared between projects (created by a driver granted it by name).
+/// Marks an object shared between projects: a shared network (value `true`), or a container or
+/// volume that belongs to the granted shared network named by the value (shared registry
+/// mirrors). A driver asks for it by setting this label itself; lo accepts it only for a
+/// shared network in the driver's grant.
 pub const LABEL_SHARED: &str = "dev.lok8s.shared";
 const RESERVED_PREFIX: &str = "dev.lok8s.";
 
@@ -65,6 +68,42 @@ impl Scope {
 /// Whether a shared network name is granted.
 pub fn shared(grant: &DockerGrant, network: &str) -> bool {
     grant.shared_networks.iter().any(|n| n == network)
+}
+
+/// Whether a driver may touch an object with these labels: its own cluster's, or one shared
+/// through a network in its grant.
+pub fn usable(scope: &Scope, grant: &DockerGrant, labels: &HashMap<String, String>) -> bool {
+    scope.owns(labels)
+        || labels
+            .get(LABEL_SHARED)
+            .is_some_and(|net| net != "true" && shared(grant, net))
+}
+
+/// Labels for a new container or volume: the guest's plus the scope labels, or, when the guest
+/// asks for `dev.lok8s.shared=<network>` with a granted shared network, that label alone
+/// instead of the scope (the object outlives any one project's cluster).
+pub fn labels_for(
+    scope: &Scope,
+    grant: &DockerGrant,
+    guest: &[(String, String)],
+) -> Result<HashMap<String, String>, String> {
+    let Some((_, net)) = guest.iter().find(|(k, _)| k == LABEL_SHARED) else {
+        return scope.merge(guest);
+    };
+    if !shared(grant, net) {
+        return Err(format!(
+            "label {LABEL_SHARED}={net:?}: only a shared network in the grant (shared-networks) can own objects"
+        ));
+    }
+    let rest: Vec<(String, String)> = guest
+        .iter()
+        .filter(|(k, _)| k != LABEL_SHARED)
+        .cloned()
+        .collect();
+    let mut labels = scope.merge(&rest)?;
+    labels.retain(|k, _| !k.starts_with(RESERVED_PREFIX));
+    labels.insert(LABEL_SHARED.into(), net.clone());
+    Ok(labels)
 }
 
 /// Resolves a bind-mount source: a project-relative path (inside the project, no `..`), or an
@@ -165,6 +204,34 @@ mod tests {
             .unwrap();
         assert_eq!(merged[LABEL_PROJECT], "/p");
         assert_eq!(merged["io.x-k8s.kind.cluster"], "dev");
+    }
+
+    #[test]
+    fn shared_objects_need_a_granted_shared_network() {
+        let s = scope();
+        let grant = DockerGrant {
+            shared_networks: vec!["lok8s-registries".into()],
+            ..Default::default()
+        };
+        let asked = [(LABEL_SHARED.to_string(), "lok8s-registries".to_string())];
+        let labels = labels_for(&s, &grant, &asked).unwrap();
+        assert_eq!(labels[LABEL_SHARED], "lok8s-registries");
+        assert!(!labels.contains_key(LABEL_PROJECT), "{labels:?}");
+        assert!(usable(&s, &grant, &labels));
+        let other = Scope {
+            project: "/q".into(),
+            ..scope()
+        };
+        assert!(
+            usable(&other, &grant, &labels),
+            "any project granted the network"
+        );
+        assert!(!usable(&s, &DockerGrant::default(), &labels));
+        let err = labels_for(&s, &DockerGrant::default(), &asked).unwrap_err();
+        assert!(err.contains("shared-networks"), "{err}");
+        // The network's own marker does not make containers usable.
+        let marker = HashMap::from([(LABEL_SHARED.to_string(), "true".to_string())]);
+        assert!(!usable(&s, &grant, &marker));
     }
 
     #[test]

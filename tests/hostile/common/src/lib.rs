@@ -31,25 +31,12 @@ fn attempt<T>(what: &str, r: Result<T>) -> Result<Outcome> {
 }
 
 fn container(ctx: &Context, name: &str) -> d::ContainerSpec {
-    d::ContainerSpec {
-        name: format!("{}-{name}", param(ctx, "prefix")),
-        image: param(ctx, "image"),
-        hostname: None,
-        labels: vec![],
-        env: vec![],
-        entrypoint: None,
-        cmd: Some(vec!["sleep".into(), "60".into()]),
-        user: None,
-        working_dir: None,
-        mounts: vec![],
-        ports: vec![],
-        privileged: false,
-        security_opts: vec![],
-        restart: d::RestartPolicy::No,
-        network: None,
-        cgroupns: None,
-        init: false,
-    }
+    let mut spec = lok8s_driver_sdk::container_spec(
+        &format!("{}-{name}", param(ctx, "prefix")),
+        &param(ctx, "image"),
+    );
+    spec.cmd = Some(vec!["sleep".into(), "60".into()]);
+    spec
 }
 
 fn bind(ctx: &Context, source: &str) -> Result<Outcome> {

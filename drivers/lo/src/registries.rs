@@ -1,0 +1,157 @@
+//! Registry containers (lo-driver §3.5): build, cache and mirrors at fixed addresses, each with
+//! its own certificate from the local CA (SANs: its host name and address, not every mirrored
+//! domain: 7.4). Config and certificate are copied into the container before it starts, so a
+//! Docker or host restart finds them (7.2 item 1) and a remote engine needs no local paths
+//! (7.2 item 4). A container created from another configuration is recreated, keeping its
+//! volume (7.2 item 2); registries the spec no longer lists are removed.
+
+use lok8s_driver_sdk::docker::{self, Endpoint, Mount, MountKind, RestartPolicy, VolumeSpec};
+use lok8s_driver_sdk::{Result, info, log, tls};
+use lok8s_lo_plan::render::{
+    REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, digest, registry_config,
+};
+use lok8s_lo_plan::{Plan, Registry, RegistryKind};
+
+use crate::docker_util::{
+    CONFIG_HASH, REGISTRY_ROLE, SHARED, container, context, ensure_image, label,
+};
+
+/// Registry certificates: the original's two years and three months.
+const CERT_DAYS: u32 = 820;
+
+fn is_shared(plan: &Plan, reg: &Registry) -> bool {
+    plan.shared && reg.kind == RegistryKind::Mirror
+}
+
+/// Labels that say what a registry container is; shared mirrors belong to the shared network.
+fn labels(plan: &Plan, reg: &Registry, hash: &str) -> Vec<(String, String)> {
+    let mut l = vec![
+        (REGISTRY_ROLE.to_string(), "registry".to_string()),
+        ("lok8s.dev/registry".to_string(), reg.name.clone()),
+        (CONFIG_HASH.to_string(), hash.to_string()),
+    ];
+    if is_shared(plan, reg) {
+        l.push((SHARED.into(), plan.shared_network.clone()));
+    }
+    l
+}
+
+pub fn ensure(plan: &Plan) -> Result<()> {
+    log::phase_begin("registries", Some(plan.registries.len() as u32));
+    let result = plan
+        .registries
+        .iter()
+        .try_for_each(|reg| ensure_one(plan, reg));
+    let result = result.and_then(|()| remove_stale(plan));
+    log::phase_end(result.is_ok(), "");
+    result
+}
+
+fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
+    let config = registry_config(plan, reg);
+    let hash = digest(&[
+        &config,
+        &plan.registry_image,
+        &reg.ip.to_string(),
+        &reg.network,
+    ]);
+    if let Some(existing) = docker::inspect_container(&reg.container)? {
+        if label(&existing.labels, CONFIG_HASH) == Some(hash.as_str()) {
+            if !existing.running {
+                docker::start_container(&reg.container)?;
+                log::phase_step(&format!("{} started", reg.container));
+            } else {
+                log::phase_step(&format!("{} up to date", reg.container));
+            }
+            return Ok(());
+        }
+        info!(
+            "{}: configuration changed, recreating (its volume keeps the images)",
+            reg.container
+        );
+        docker::remove_container(&reg.container, true)?;
+    }
+    ensure_image(&plan.registry_image)?;
+    let volume_labels = if is_shared(plan, reg) {
+        vec![(SHARED.to_string(), plan.shared_network.clone())]
+    } else {
+        vec![]
+    };
+    docker::create_volume(&VolumeSpec {
+        name: reg.container.clone(),
+        labels: volume_labels,
+    })?;
+    let mut spec = container(&reg.container, &plan.registry_image);
+    spec.labels = labels(plan, reg, &hash);
+    spec.restart = RestartPolicy::Always;
+    spec.mounts = vec![Mount {
+        kind: MountKind::Volume,
+        source: reg.container.clone(),
+        target: "/var/lib/registry".into(),
+        read_only: false,
+        options: None,
+    }];
+    spec.network = Some(Endpoint {
+        network: reg.network.clone(),
+        ipv4: Some(reg.ip.to_string()),
+        aliases: vec![],
+    });
+    let doing = format!("creating registry {} at {}", reg.container, reg.ip);
+    context(docker::create_container(&spec).map(|_| ()), &doing)?;
+    let files = (|| -> Result<()> {
+        docker::copy_file(&reg.container, REGISTRY_CONFIG, config.as_bytes(), 0o644)?;
+        if plan.tls {
+            let leaf = tls::issue(&[reg.host.clone(), reg.ip.to_string()], Some(CERT_DAYS))?;
+            docker::copy_file(
+                &reg.container,
+                REGISTRY_CERT,
+                leaf.certificate_pem.as_bytes(),
+                0o644,
+            )?;
+            docker::copy_file(
+                &reg.container,
+                REGISTRY_KEY,
+                leaf.private_key_pem.as_bytes(),
+                0o600,
+            )?;
+        }
+        docker::start_container(&reg.container)
+    })();
+    if let Err(e) = files {
+        // Never leave a registry that would start without its configuration.
+        let _ = docker::remove_container(&reg.container, true);
+        return context(Err(e), &doing);
+    }
+    log::phase_step(&format!("{} {}", reg.container, reg.ip));
+    Ok(())
+}
+
+/// Project registries of this cluster that the spec no longer lists.
+fn remove_stale(plan: &Plan) -> Result<()> {
+    let wanted: Vec<&str> = plan
+        .registries
+        .iter()
+        .map(|r| r.container.as_str())
+        .collect();
+    for c in docker::list_containers(&[(REGISTRY_ROLE.into(), "registry".into())], true)? {
+        if !wanted.contains(&c.name.as_str()) {
+            info!("{}: no longer in the spec, removing", c.name);
+            docker::remove_container(&c.name, true)?;
+            docker::remove_volume(&c.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Destroy: every registry of this cluster except shared mirrors, with its volume.
+pub fn remove(plan: &Plan) -> Result<()> {
+    for c in docker::list_containers(&[(REGISTRY_ROLE.into(), "registry".into())], true)? {
+        docker::remove_container(&c.name, true)?;
+        docker::remove_volume(&c.name)?;
+        info!("removed {}", c.name);
+    }
+    for reg in plan.registries.iter().filter(|r| !is_shared(plan, r)) {
+        docker::remove_volume(&reg.container)?;
+    }
+    Ok(())
+}
