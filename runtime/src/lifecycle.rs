@@ -58,6 +58,7 @@ pub struct Session {
     pub info: types::DriverInfo,
     pub ctx: types::Context,
     pub cache: CacheOutcome,
+    pub log: Logger,
     /// Removes `.kubeconfig/` when the session ends if it made it and nothing was written.
     _created: host::CreatedDir,
 }
@@ -91,6 +92,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let (preopens, created) = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
     let log = Logger::stderr(&resolved.kind, opts.verbosity);
     log_cache(&log, &cache);
+    let session_log = log.clone();
     let mut builder = HostBuilder::new(log, StoreLimits::new(&limits))
         .files(&preopens)?
         .env(&resolved.grants.env, |name| std::env::var(name).ok());
@@ -147,6 +149,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         info,
         ctx,
         cache,
+        log: session_log,
         _created: created,
     })
 }
@@ -177,7 +180,8 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
             .map_err(|e| driver_failed(&s.instance.id, "export", e))?,
         None => Vec::new(),
     };
-    let after = framework::after_provision(&opts.project, &s.spec, exported)?;
+    let mut after = framework::after_provision(&opts.project, &s.spec, exported)?;
+    after.phases = s.log.timings();
     Ok(Provisioned::Continued(after))
 }
 
@@ -227,8 +231,10 @@ pub async fn kubeconfig(opts: &Options, domain: &str) -> anyhow::Result<std::pat
     let mut s = open(opts, spec).await?;
     let result = s.instance.kubeconfig(&s.ctx).await.map_err(interrupted)?;
     let rel = result.map_err(|e| driver_failed(&s.instance.id, "kubeconfig", e))?;
-    framework::check_kubeconfig_path(&opts.project, &rel)
-        .with_context(|| format!("{} returned {rel:?}", s.instance.id))
+    let path = framework::check_kubeconfig_path(&opts.project, &rel)
+        .with_context(|| format!("{} returned {rel:?}", s.instance.id))?;
+    framework::owner_only(&path)?;
+    Ok(path)
 }
 
 fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {

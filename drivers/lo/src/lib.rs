@@ -44,6 +44,19 @@ fn failed(message: impl Into<String>) -> DriverError {
     DriverError::Failed(message.into())
 }
 
+/// Networks, registry containers, `certs.d` and `.registries.json`: one phase, timed by lo.
+fn registry_phase(ctx: &Context, plan: &Plan) -> Result<project_files::CertsD> {
+    lok8s_driver_sdk::log::phase_begin("registries", Some(plan.registries.len() as u32 + 2));
+    let result = (|| {
+        project_files::write_registries_json(ctx, plan)?;
+        networks::ensure(plan)?;
+        registries::ensure(plan)?;
+        project_files::write_certs_d(ctx, plan)
+    })();
+    lok8s_driver_sdk::log::phase_end(result.is_ok(), "");
+    result
+}
+
 impl Driver for Lo {
     fn describe() -> DriverInfo {
         DriverInfo {
@@ -88,10 +101,7 @@ impl Driver for Lo {
                 message: "bind mounts name folders on this machine, but with --remote the Docker engine runs elsewhere; remove them for remote clusters".into(),
             }));
         }
-        project_files::write_registries_json(&ctx, &plan)?;
-        networks::ensure(&plan)?;
-        registries::ensure(&plan)?;
-        let certs = project_files::write_certs_d(&ctx, &plan)?;
+        let certs = registry_phase(&ctx, &plan)?;
         project_files::write_oidc(&ctx, &plan)?;
         nodes::ensure(&ctx, &plan)?;
         node_setup::converge(&ctx, &plan, &certs)?;

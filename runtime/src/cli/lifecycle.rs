@@ -112,6 +112,7 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                 "kubeconfig": after.kubeconfig,
                 "exported": names,
                 "bootstrap_pending": after.bootstrap_pending,
+                "phases": after.phases,
             });
             print::data(cli, value, || {
                 let mut text = format!("provisioned {domain}");

@@ -17,6 +17,8 @@ pub struct AfterProvision {
     pub kubeconfig: Option<PathBuf>,
     /// Addons `spec.bootstrap` lists, which this build does not apply yet.
     pub bootstrap_pending: Vec<String>,
+    /// How long each of the driver's phases took.
+    pub phases: Vec<crate::host::PhaseTiming>,
 }
 
 pub fn after_provision(
@@ -33,11 +35,44 @@ pub fn after_provision(
         }
     }
     let path = project.kubeconfig_dir().join(format!("{}.yaml", spec.name));
+    let kubeconfig = path.is_file().then_some(path);
+    if let Some(path) = &kubeconfig {
+        owner_only(path)?;
+    }
+    let mut bootstrap = bootstrap_entries(&spec.text);
+    if bootstrap.is_empty() && !has_bootstrap_key(&spec.text) {
+        bootstrap = default_bootstrap(&spec.kind);
+    }
     Ok(AfterProvision {
         exported,
-        kubeconfig: path.is_file().then_some(path),
-        bootstrap_pending: bootstrap_entries(&spec.text),
+        kubeconfig,
+        bootstrap_pending: bootstrap,
+        phases: Vec::new(),
     })
+}
+
+/// The addons a kind gets when its spec has no `spec.bootstrap`: Lo clusters come up without
+/// a CNI (nodes stay NotReady until one is installed), so Cilium.
+pub fn default_bootstrap(kind: &str) -> Vec<String> {
+    match kind.to_ascii_lowercase().as_str() {
+        "lo" => vec!["cilium".into()],
+        _ => Vec::new(),
+    }
+}
+
+fn has_bootstrap_key(spec_text: &str) -> bool {
+    serde_yaml::from_str::<serde_yaml::Value>(spec_text)
+        .ok()
+        .and_then(|d| d.get("spec").map(|s| s.get("bootstrap").is_some()))
+        .unwrap_or(false)
+}
+
+/// An admin kubeconfig holds cluster-admin credentials: readable by its owner only, whatever
+/// mode the driver's file API created it with.
+pub fn owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The entries of `spec.bootstrap`, as written.

@@ -39,7 +39,18 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// How long one phase took.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhaseTiming {
+    pub title: String,
+    pub seconds: f64,
+    pub ok: bool,
+}
+
 struct State {
+    /// The open phase's title and start, and every finished phase.
+    started: Option<(String, std::time::Instant)>,
+    timings: Vec<PhaseTiming>,
     written: usize,
     cut: bool,
     phase_open: bool,
@@ -65,6 +76,8 @@ impl Logger {
 
     pub fn to(driver: &str, verbosity: Verbosity, out: Box<dyn Write + Send>) -> Logger {
         let state = State {
+            started: None,
+            timings: Vec::new(),
             written: 0,
             cut: false,
             phase_open: false,
@@ -109,6 +122,7 @@ impl Logger {
     pub fn phase_begin(&self, title: &str, steps: Option<u32>) {
         self.end_open_phase();
         let title = sanitize::clean(title).replace('\n', " ");
+        self.lock().started = Some((title.clone(), std::time::Instant::now()));
         if self.lock().interactive {
             let bar = match steps {
                 Some(n) => indicatif::ProgressBar::new(n.into()).with_style(
@@ -144,12 +158,21 @@ impl Logger {
     }
 
     pub fn phase_end(&self, ok: bool, message: &str) {
-        let bar = {
+        let (bar, took) = {
             let mut state = self.lock();
             state.phase_open = false;
-            state.bar.take()
+            let took = state.started.take().map(|(title, start)| {
+                let seconds = start.elapsed().as_secs_f64();
+                state.timings.push(PhaseTiming { title, seconds, ok });
+                seconds
+            });
+            (state.bar.take(), took)
         };
-        let word = if ok { "done" } else { "failed" };
+        let word = match (ok, took) {
+            (true, Some(s)) => format!("done in {s:.1}s"),
+            (true, None) => "done".to_string(),
+            (false, _) => "failed".to_string(),
+        };
         let message = if message.is_empty() {
             String::new()
         } else {
@@ -163,6 +186,11 @@ impl Logger {
             }
             None => self.emit("    ", &format!("{word}{message}")),
         }
+    }
+
+    /// The phases finished so far, in order.
+    pub fn timings(&self) -> Vec<PhaseTiming> {
+        self.lock().timings.clone()
     }
 
     /// A phase the driver left open when its call ended (it trapped or returned early).

@@ -17,7 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::engine::bindings;
 use crate::engine::limits::StoreLimits;
 pub use files::{CreatedDir, FilesError, Preopen};
-pub use log::{Logger, Verbosity};
+pub use log::{Logger, PhaseTiming, Verbosity};
 
 /// Per-run state of one driver instance.
 pub struct HostState {
