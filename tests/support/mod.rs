@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod kube_api;
+pub mod kube_core;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
