@@ -1,0 +1,314 @@
+//! The `kubeadm` stand-in: what kind's `kubeadm init` and `kubeadm join` calls need from
+//! real kubeadm. `init` writes what kubeadm's certs and kubeconfig phases write (PKI under
+//! `/etc/kubernetes/pki`, ECDSA P-256 keys where kubeadm uses RSA, and
+//! `/etc/kubernetes/admin.conf`); no control plane is started here: the node's entrypoint
+//! starts `lok8s-node-standin serve` once the serving certificate exists.
+
+use std::fs;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// kind always passes this path.
+const CONFIG: &str = "/kind/kubeadm.conf";
+const PKI: &str = "/etc/kubernetes/pki";
+const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+
+pub fn run(args: &[String]) -> i32 {
+    crate::record("kubeadm", args);
+    let result = match args.first().map(String::as_str) {
+        Some("init") => init(&args[1..]),
+        Some("join") => join(&args[1..]),
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("kubeadm (lok8s stand-in): {e}");
+            1
+        }
+    }
+}
+
+/// The value of `--config=<path>` or `--config <path>`, which must be kind's path.
+fn config_path(args: &[String]) -> Result<&str, String> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let path = if let Some(path) = arg.strip_prefix("--config=") {
+            path
+        } else if arg == "--config" {
+            it.next().ok_or("--config needs a path")?
+        } else {
+            continue;
+        };
+        if path != CONFIG {
+            return Err(format!(
+                "--config is {path:?}; kind writes and passes {CONFIG}"
+            ));
+        }
+        return Ok(path);
+    }
+    Err(format!("no --config given; kind passes --config={CONFIG}"))
+}
+
+/// The documents of a multi-document YAML file; empty documents are skipped.
+fn documents(path: &str) -> Result<Vec<Value>, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let value =
+            Value::deserialize(doc).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(docs)
+}
+
+/// The document of `kind`, or an error naming the kinds that are there.
+fn document<'a>(docs: &'a [Value], path: &str, kind: &str) -> Result<&'a Value, String> {
+    docs.iter().find(|d| d["kind"] == kind).ok_or_else(|| {
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        format!("{path} has no {kind} document (found kinds: {kinds:?})")
+    })
+}
+
+fn join(args: &[String]) -> Result<(), String> {
+    let path = config_path(args)?;
+    document(&documents(path)?, path, "JoinConfiguration")?;
+    println!("This node has joined the cluster (lok8s stand-in).");
+    Ok(())
+}
+
+fn init(args: &[String]) -> Result<(), String> {
+    let path = config_path(args)?;
+    let docs = documents(path)?;
+    let cluster = document(&docs, path, "ClusterConfiguration")?;
+    let init = document(&docs, path, "InitConfiguration")?;
+    let cluster_name = cluster["clusterName"].as_str().unwrap_or("kubernetes");
+    let advertise = init["localAPIEndpoint"]["advertiseAddress"].as_str();
+    let bind_port = init["localAPIEndpoint"]["bindPort"]
+        .as_u64()
+        .unwrap_or(6443);
+    let endpoint = match (cluster["controlPlaneEndpoint"].as_str(), advertise) {
+        (Some(endpoint), _) => endpoint.to_string(),
+        (None, Some(address)) => format!("{address}:{bind_port}"),
+        (None, None) => {
+            return Err(format!(
+                "{path}: neither ClusterConfiguration.controlPlaneEndpoint nor \
+                 InitConfiguration.localAPIEndpoint.advertiseAddress is set"
+            ));
+        }
+    };
+    let endpoint_host = endpoint
+        .rsplit_once(':')
+        .map_or(endpoint.as_str(), |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let service_ip = first_service_ip(cluster["networking"]["serviceSubnet"].as_str());
+    let mut sans: Vec<String> = Vec::new();
+    let fixed = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        &hostname,
+        "localhost",
+        "127.0.0.1",
+        &service_ip,
+        advertise.unwrap_or_default(),
+        endpoint_host,
+    ];
+    let cert_sans = cluster["apiServer"]["certSANs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    for san in fixed.into_iter().chain(cert_sans) {
+        if !san.is_empty() && !sans.iter().any(|s| s == san) {
+            sans.push(san.to_string());
+        }
+    }
+    let admin = write_pki(&sans).map_err(|e| format!("writing {PKI}: {e}"))?;
+    println!("[certs] apiserver serving cert is signed for DNS names and IPs {sans:?}");
+    write_admin_conf(&admin, cluster_name, &endpoint)
+        .map_err(|e| format!("writing {ADMIN_CONF}: {e}"))?;
+    println!("[kubeconfig] Writing \"admin.conf\" kubeconfig file");
+    println!("\nYour Kubernetes control-plane has initialized successfully! (lok8s stand-in)");
+    Ok(())
+}
+
+/// The first address of the service subnet (the `kubernetes` Service's ClusterIP).
+fn first_service_ip(subnet: Option<&str>) -> String {
+    let network = subnet
+        .and_then(|s| s.split(',').next())
+        .and_then(|cidr| cidr.split('/').next())
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+    match network {
+        Some(IpAddr::V4(ip)) => std::net::Ipv4Addr::from(u32::from(ip) + 1).to_string(),
+        Some(IpAddr::V6(ip)) => std::net::Ipv6Addr::from(u128::from(ip) + 1).to_string(),
+        None => "10.96.0.1".to_string(),
+    }
+}
+
+/// A self-signed CA, as kubeadm makes for the cluster, front proxy and etcd.
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    cert_pem: String,
+}
+
+fn rcgen_error(e: rcgen::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl Ca {
+    fn new(common_name: &str) -> std::io::Result<Ca> {
+        let mut params = CertificateParams::new(Vec::new()).map_err(rcgen_error)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+            KeyUsagePurpose::KeyCertSign,
+        ];
+        let key = KeyPair::generate().map_err(rcgen_error)?;
+        let cert_pem = params.self_signed(&key).map_err(rcgen_error)?.pem();
+        Ok(Ca {
+            params,
+            key,
+            cert_pem,
+        })
+    }
+
+    /// A leaf (certificate PEM, key PEM) signed by this CA.
+    fn issue(
+        &self,
+        common_name: &str,
+        organization: Option<&str>,
+        sans: &[String],
+        usage: ExtendedKeyUsagePurpose,
+    ) -> std::io::Result<(String, String)> {
+        let mut params = CertificateParams::new(sans.to_vec()).map_err(rcgen_error)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        if let Some(org) = organization {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, org);
+        }
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![usage];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().map_err(rcgen_error)?;
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).map_err(rcgen_error)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    fn write(&self, dir: &Path, stem: &str) -> std::io::Result<()> {
+        write_file(&dir.join(format!("{stem}.crt")), &self.cert_pem, 0o644)?;
+        write_file(
+            &dir.join(format!("{stem}.key")),
+            &self.key.serialize_pem(),
+            0o600,
+        )
+    }
+}
+
+fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    fs::create_dir_all(path.parent().unwrap())?;
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())
+}
+
+/// What admin.conf embeds: the admin's client certificate and key, and the cluster CA.
+struct AdminCredentials {
+    cert: String,
+    key: String,
+    ca: String,
+}
+
+/// Writes the PKI; returns the admin's credentials, signed by the cluster CA.
+fn write_pki(sans: &[String]) -> std::io::Result<AdminCredentials> {
+    let pki = Path::new(PKI);
+    let ca = Ca::new("kubernetes")?;
+    ca.write(pki, "ca")?;
+    Ca::new("front-proxy-ca")?.write(pki, "front-proxy-ca")?;
+    Ca::new("etcd-ca")?.write(&pki.join("etcd"), "ca")?;
+    let sa = KeyPair::generate().map_err(rcgen_error)?;
+    write_file(&pki.join("sa.key"), &sa.serialize_pem(), 0o600)?;
+    write_file(&pki.join("sa.pub"), &sa.public_key_pem(), 0o644)?;
+    // Written last: the node's entrypoint starts the API server when this file appears.
+    let (cert, key) = ca.issue(
+        "kube-apiserver",
+        None,
+        sans,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
+    write_file(&pki.join("apiserver.key"), &key, 0o600)?;
+    write_file(&pki.join("apiserver.crt"), &cert, 0o644)?;
+    let (cert, key) = ca.issue(
+        "kubernetes-admin",
+        Some("system:masters"),
+        &[],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    Ok(AdminCredentials {
+        cert,
+        key,
+        ca: ca.cert_pem,
+    })
+}
+
+fn write_admin_conf(
+    admin: &AdminCredentials,
+    cluster_name: &str,
+    endpoint: &str,
+) -> std::io::Result<()> {
+    let AdminCredentials { cert, key, ca } = admin;
+    let user = "kubernetes-admin";
+    let context = format!("{user}@{cluster_name}");
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": cluster_name, "cluster": {
+            "server": format!("https://{endpoint}"),
+            "certificate-authority-data": BASE64.encode(ca),
+        }}],
+        "users": [{"name": user, "user": {
+            "client-certificate-data": BASE64.encode(cert),
+            "client-key-data": BASE64.encode(key),
+        }}],
+        "contexts": [{"name": context, "context": {"cluster": cluster_name, "user": user}}],
+        "current-context": context,
+    });
+    let yaml = serde_yaml::to_string(&config).map_err(std::io::Error::other)?;
+    write_file(Path::new(ADMIN_CONF), &yaml, 0o600)
+}
