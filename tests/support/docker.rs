@@ -1,6 +1,8 @@
 //! Docker for the tests: a real engine (started by `.ci/run` or the developer), a busybox image
 //! built locally with `docker import` (nothing is pulled), and cleanup of what a test created.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -36,18 +38,7 @@ pub fn busybox() -> &'static str {
         }
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
-        for d in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "var", "data"] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static is installed (apt-get install busybox-static)");
-        let list = Command::new(r.join("bin/busybox")).arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-            }
-        }
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        std::fs::write(r.join("etc/group"), "root:x:0:\n").unwrap();
+        busybox_rootfs(r);
         let status = Command::new("sh")
             .arg("-c")
             .arg(format!(
@@ -59,6 +50,30 @@ pub fn busybox() -> &'static str {
         assert!(status.success(), "docker import of the busybox test image failed (is dockerd running?)");
         image
     })
+}
+
+/// Writes a minimal root filesystem into `r`: Debian's busybox-static with every applet
+/// linked in `/bin`, a root user, and the usual top-level directories.
+pub fn busybox_rootfs(r: &Path) {
+    for d in [
+        "bin", "etc", "tmp", "proc", "sys", "dev", "root", "var", "data",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy("/bin/busybox", r.join("bin/busybox"))
+        .expect("busybox-static is installed (apt-get install busybox-static)");
+    let list = Command::new(r.join("bin/busybox"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+        }
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(r.join("etc/group"), "root:x:0:\n").unwrap();
 }
 
 /// Removes, on drop, every container, network and volume labelled for `project_root`, and
@@ -107,7 +122,8 @@ impl Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for c in self.labelled("container").iter().chain(&self.containers) {
-            docker(&["rm", "-f", c]);
+            // -v: also the container's anonymous volumes (a node's `/var`).
+            docker(&["rm", "-f", "-v", c]);
         }
         for n in self.labelled("network").iter().chain(&self.networks) {
             docker(&["network", "rm", n]);

@@ -3,6 +3,7 @@
 //! controlled environment, and returns exit code, stdout and stderr for assertions.
 
 pub mod docker;
+pub mod images;
 pub mod kube_api;
 pub mod kube_core;
 
