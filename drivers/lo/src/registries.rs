@@ -36,15 +36,12 @@ fn labels(plan: &Plan, reg: &Registry, hash: &str) -> Vec<(String, String)> {
     l
 }
 
+/// Inside the caller's "registries" phase.
 pub fn ensure(plan: &Plan) -> Result<()> {
-    log::phase_begin("registries", Some(plan.registries.len() as u32));
-    let result = plan
-        .registries
+    plan.registries
         .iter()
-        .try_for_each(|reg| ensure_one(plan, reg));
-    let result = result.and_then(|()| remove_stale(plan));
-    log::phase_end(result.is_ok(), "");
-    result
+        .try_for_each(|reg| ensure_one(plan, reg))?;
+    remove_stale(plan)
 }
 
 fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
