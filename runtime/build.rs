@@ -18,6 +18,8 @@ fn main() {
         "wit",
         "drivers/sdk",
         "drivers/lo",
+        "drivers/lo-plan",
+        "drivers/kubeadm",
         "drivers/capi",
         "drivers/kubeone",
         "drivers/kkp",

@@ -84,9 +84,28 @@ fn document<'a>(docs: &'a [Value], path: &str, kind: &str) -> Result<&'a Value, 
 
 fn join(args: &[String]) -> Result<(), String> {
     let path = config_path(args)?;
-    document(&documents(path)?, path, "JoinConfiguration")?;
+    let docs = documents(path)?;
+    let join = document(&docs, path, "JoinConfiguration")?;
+    let endpoint = join["discovery"]["bootstrapToken"]["apiServerEndpoint"]
+        .as_str()
+        .ok_or_else(|| {
+            format!("{path}: JoinConfiguration has no discovery.bootstrapToken.apiServerEndpoint")
+        })?;
+    kubelet_conf(endpoint)?;
     println!("This node has joined the cluster (lok8s stand-in).");
     Ok(())
+}
+
+/// What init and join leave for the kubelet: `/etc/kubernetes/kubelet.conf` (drivers check it
+/// to know a node already joined). Credentials are not modelled.
+fn kubelet_conf(endpoint: &str) -> Result<(), String> {
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: default-cluster\n  cluster:\n    server: https://{endpoint}\n\
+         contexts:\n- name: default-auth@default-cluster\n  context:\n    cluster: default-cluster\n    user: default-auth\n\
+         current-context: default-auth@default-cluster\nusers:\n- name: default-auth\n  user: {{}}\n"
+    );
+    write_file(Path::new("/etc/kubernetes/kubelet.conf"), &text, 0o600)
+        .map_err(|e| format!("writing /etc/kubernetes/kubelet.conf: {e}"))
 }
 
 fn init(args: &[String]) -> Result<(), String> {
@@ -148,6 +167,7 @@ fn init(args: &[String]) -> Result<(), String> {
     write_admin_conf(&admin, cluster_name, &endpoint)
         .map_err(|e| format!("writing {ADMIN_CONF}: {e}"))?;
     println!("[kubeconfig] Writing \"admin.conf\" kubeconfig file");
+    kubelet_conf(&endpoint)?;
     println!("\nYour Kubernetes control-plane has initialized successfully! (lok8s stand-in)");
     Ok(())
 }

@@ -121,7 +121,11 @@ pub fn coredns_custom(files: &[CoreDnsFile]) -> String {
 pub fn coredns_deployment_patch(live_tolerations: &[Value], config_hash: &str) -> String {
     let ours = json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"});
     let mut tolerations: Vec<Value> = live_tolerations.to_vec();
-    if !tolerations.contains(&ours) {
+    // kubeadm's own `{key: …control-plane, effect: NoSchedule}` already tolerates it.
+    let covered = tolerations
+        .iter()
+        .any(|t| t["key"] == ours["key"] && t["effect"] == ours["effect"]);
+    if !covered {
         tolerations.push(ours);
     }
     json!({

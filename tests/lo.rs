@@ -1,0 +1,465 @@
+//! The built-in Lo driver end to end on the real dockerd: networks, registries served over TLS
+//! (checked with openssl against the dev CA through a port published on 127.0.0.1), the
+//! `certs.d` tree on disk and in the nodes, kind-compatible node containers driven through
+//! `docker exec` (the stand-in node image records kubeadm and kubectl calls and serves the
+//! Kubernetes API double on 6443), the cluster objects read back through the published port,
+//! convergence, status, destroy, and the original's bugs (lo-driver §7) each failing on the
+//! original behaviour. Needs a running dockerd (`.ci/run` starts one).
+
+use std::path::Path;
+
+use lok8s_tests::Project;
+use lok8s_tests::docker::{Cleanup, busybox, docker, inspect};
+use lok8s_tests::images::{node_image, registry_image};
+
+fn standin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lok8s-node-standin"))
+}
+
+/// A Lo cluster `name` on network `net` (10.214.`n`.0/24), with project-local registries
+/// unless `shared`.
+struct Lo {
+    p: Project,
+    cleanup: Cleanup,
+    name: String,
+    net: String,
+    caroot: tempfile::TempDir,
+}
+
+const DOMAIN: &str = "lo-e2e.test";
+
+impl Lo {
+    fn new(n: u8, extra: &str) -> Lo {
+        let p = Project::new();
+        let name = format!("loe2e{n}");
+        let net = format!("loe2e{n}-net");
+        let body = format!(
+            "cluster: {{domain: {DOMAIN}}}\nnetwork: {{name: {net}, cidr: 10.214.{n}.0/24}}\n\
+             kubernetes: {{version: v1.35.0, image: {}}}\n{extra}",
+            node_image(standin())
+        );
+        let body = if body.contains("registries:") {
+            body
+        } else {
+            format!(
+                "{body}registries:\n  image: {}\n  shared: {{enabled: false}}\n  mirrors:\n    - {{name: io-docker, url: https://registry-1.docker.io}}\n",
+                registry_image()
+            )
+        };
+        p.cluster(DOMAIN, "Lo", &name, &body);
+        let cleanup = Cleanup::new(p.root());
+        let caroot = tempfile::tempdir().unwrap();
+        Lo {
+            p,
+            cleanup,
+            name,
+            net,
+            caroot,
+        }
+    }
+
+    fn lo(&self, args: &[&str]) -> lok8s_tests::Run {
+        let caroot = self.caroot.path().display().to_string();
+        self.p.lo_env(
+            args,
+            &[
+                ("LO_PRIVILEGED_MODE", "capabilities"),
+                ("CAROOT", caroot.as_str()),
+            ],
+        )
+    }
+
+    fn node(&self) -> String {
+        format!("{}-control-plane", self.name)
+    }
+
+    fn exec(&self, container: &str, cmd: &str) -> String {
+        let (code, out) = docker(&["exec", container, "sh", "-c", cmd]);
+        assert_eq!(code, 0, "docker exec {container} {cmd}: {out}");
+        out
+    }
+
+    fn id(&self, container: &str) -> String {
+        inspect("container", container).expect(container)["Id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A TCP forwarder on the project network, published on 127.0.0.1: the way the test reaches
+/// a registry that publishes no port. Returns the host port.
+fn forward(cleanup: &mut Cleanup, net: &str, target: &str, port: u16) -> String {
+    let name = format!("{net}-fwd-{port}");
+    let (code, out) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        net,
+        "-p",
+        "127.0.0.1::8443",
+        busybox(),
+        "nc",
+        "-ll",
+        "-p",
+        "8443",
+        "-e",
+        "nc",
+        target,
+        &port.to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    cleanup.containers.push(name.clone());
+    let (_, mapped) = docker(&["port", &name, "8443/tcp"]);
+    mapped
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// `openssl s_client` against the forwarded port, verifying against the dev CA.
+fn tls_verify(caroot: &Path, port: &str, server_name: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            server_name,
+            "-CAfile",
+            &caroot.join("rootCA.pem").display().to_string(),
+            "-verify_return_error",
+            "-verify_hostname",
+            server_name,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A kube-rs client on the kubeconfig the driver wrote, with the runtime it lives on.
+struct Api {
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl Api {
+    fn new(kubeconfig: &Path) -> Api {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let client = rt.block_on(async {
+            let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .unwrap();
+            kube::Client::try_from(config).unwrap()
+        });
+        Api { rt, client }
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        self.rt.block_on(async {
+            let req = http::Request::get(path).body(Vec::new()).unwrap();
+            self.client
+                .request::<serde_json::Value>(req)
+                .await
+                .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        })
+    }
+}
+
+#[test]
+fn provision_converges_reports_and_destroys() {
+    let mut lo = Lo::new(
+        1,
+        "coredns:\n  hosts:\n    - {name: apps.test, target: 10.214.1.200}\noidc: {issuer: \"https://id.example.test\", clientID: kubectl}\nnodes: {maxConcurrentDownloads: 5}\n",
+    );
+    let run = lo.lo(&["provision", DOMAIN]);
+    run.success();
+
+    // Network.
+    let net = inspect("network", &lo.net).expect("project network");
+    assert_eq!(net["IPAM"]["Config"][0]["Subnet"], "10.214.1.0/24");
+    assert_eq!(
+        net["Options"]["com.docker.network.bridge.name"],
+        lo.net.as_str()
+    );
+
+    // Registries: fixed IPs, restart always, a volume, no bind mounts (7.2 items 1 and 4).
+    for (reg, ip) in [
+        ("build", "10.214.1.101"),
+        ("cache", "10.214.1.102"),
+        ("io-docker", "10.214.1.103"),
+    ] {
+        let name = format!("{}-registry-{reg}", lo.net);
+        let c = inspect("container", &name).unwrap_or_else(|| panic!("{name} exists"));
+        assert_eq!(c["State"]["Running"], true, "{name}");
+        assert_eq!(
+            c["NetworkSettings"]["Networks"][&lo.net]["IPAMConfig"]["IPv4Address"],
+            ip
+        );
+        assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "always");
+        let mounts = c["Mounts"].as_array().unwrap();
+        assert_eq!(mounts.len(), 1, "{mounts:?}");
+        assert_eq!(mounts[0]["Type"], "volume");
+        assert_eq!(mounts[0]["Name"], name.as_str());
+        assert_eq!(mounts[0]["Destination"], "/var/lib/registry");
+    }
+    // TLS on 443 with a certificate openssl accepts against the dev CA, for its host name.
+    let port = forward(&mut lo.cleanup, &lo.net, "10.214.1.101", 443);
+    let out = tls_verify(lo.caroot.path(), &port, "lok8s.local");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    let out = tls_verify(lo.caroot.path(), &port, "docker.io");
+    assert!(
+        !out.contains("Verify return code: 0 (ok)"),
+        "build's certificate must not claim docker.io (7.4): {out}"
+    );
+    let curl = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(lo.caroot.path().join("rootCA.pem"))
+        .args([
+            "--resolve",
+            &format!("lok8s.local:{port}:127.0.0.1"),
+            &format!("https://lok8s.local:{port}/v2/"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "200");
+
+    // certs.d, byte for byte, on disk and in the node.
+    let certs = "clusters/lo-e2e.test/.containerd/certs.d";
+    let build = lo.p.read(&format!("{certs}/lok8s.local/hosts.toml"));
+    assert_eq!(
+        build,
+        "# Auto-generated by lok8s — registry mirror for build\nserver = \"https://10.214.1.101\"\n\n[host.\"https://10.214.1.101\"]\n  capabilities = [\"pull\", \"resolve\", \"push\"]\n  ca = \"/etc/containerd/certs.d/.ca/rootCA.pem\"\n"
+    );
+    assert_eq!(
+        lo.p.read(&format!("{certs}/.ca/rootCA.pem")),
+        std::fs::read_to_string(lo.caroot.path().join("rootCA.pem")).unwrap()
+    );
+    assert!(
+        lo.p.read("clusters/lo-e2e.test/.containerd/.gitignore")
+            .contains("!.gitignore")
+    );
+    let node = lo.node();
+    assert_eq!(
+        lo.exec(&node, "cat /etc/containerd/certs.d/lok8s.local/hosts.toml") + "\n",
+        build
+    );
+    let docker_io = lo.exec(&node, "cat /etc/containerd/certs.d/docker.io/hosts.toml");
+    assert!(
+        docker_io.contains("server = \"https://10.214.1.103\""),
+        "{docker_io}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&lo.p.read("clusters/lo-e2e.test/.registries.json")).unwrap();
+    assert_eq!(json["port"], 443);
+    assert_eq!(json["project_network"], lo.net.as_str());
+
+    // The node, as kind makes it.
+    let c = inspect("container", &node).expect("node");
+    let labels = &c["Config"]["Labels"];
+    assert_eq!(labels["io.x-k8s.kind.cluster"], lo.name.as_str());
+    assert_eq!(labels["io.x-k8s.kind.role"], "control-plane");
+    assert_eq!(c["Config"]["Hostname"], node.as_str());
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(c["HostConfig"]["CgroupnsMode"], "private");
+    assert_eq!(c["HostConfig"]["Init"], false);
+    assert_eq!(c["HostConfig"]["CapAdd"][0], "ALL");
+    assert_eq!(c["HostConfig"]["Tmpfs"]["/tmp"], "");
+    assert_eq!(c["HostConfig"]["Tmpfs"]["/run"], "");
+    assert!(
+        c["Mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["Destination"] == "/var" && m["Type"] == "volume")
+    );
+    assert!(
+        c["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "KUBECONFIG=/etc/kubernetes/admin.conf")
+    );
+    assert_eq!(
+        c["NetworkSettings"]["Networks"][&lo.net]["IPAMConfig"]["IPv4Address"],
+        "10.214.1.151"
+    );
+    let api = &c["NetworkSettings"]["Ports"]["6443/tcp"][0];
+    assert_eq!(api["HostIp"], "127.0.0.1");
+    let api_port = api["HostPort"].as_str().unwrap().to_string();
+
+    // What ran in the node.
+    let calls = lo.exec(&node, "cat /kind/calls.log");
+    assert_eq!(
+        calls
+            .matches("kubeadm init --config=/kind/kubeadm.conf --skip-token-print --v=6")
+            .count(),
+        1,
+        "{calls}"
+    );
+    assert!(calls.contains("kubectl --kubeconfig=/etc/kubernetes/admin.conf taint nodes --all node-role.kubernetes.io/control-plane-"), "{calls}");
+    assert!(
+        calls.contains("kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f -"),
+        "{calls}"
+    );
+    let storage = lo.exec(&node, "cat /kind/kubectl-stdin-1.yaml");
+    assert_eq!(
+        storage,
+        lo.exec(&node, "cat /kind/manifests/default-storage.yaml")
+    );
+    let kubeadm = lo.exec(&node, "cat /kind/kubeadm.conf");
+    assert!(
+        kubeadm.contains("kind: ClusterConfiguration")
+            && kubeadm.contains("kubeadm.k8s.io/v1beta3"),
+        "{kubeadm}"
+    );
+    assert!(
+        kubeadm.contains("advertiseAddress: \"10.214.1.151\""),
+        "{kubeadm}"
+    );
+    assert!(
+        kubeadm.contains("controlPlaneEndpoint: \"loe2e1-control-plane:6443\""),
+        "{kubeadm}"
+    );
+    // 7.1 item 2: OIDC is wired on a fresh provision.
+    assert!(kubeadm.contains("authentication-config"), "{kubeadm}");
+    let oidc = lo.exec(&node, "cat /etc/kubernetes/oidc/auth-config.yaml");
+    assert!(oidc.contains("url: \"https://id.example.test\""), "{oidc}");
+    assert_eq!(
+        oidc + "\n",
+        lo.p.read("clusters/lo-e2e.test/.oidc/auth-config.yaml")
+    );
+    // 7.1 item 5: max_concurrent_downloads where containerd reads it.
+    let toml = lo.exec(&node, "cat /etc/containerd/config.toml");
+    assert!(toml.contains("max_concurrent_downloads = 5"), "{toml}");
+    assert!(
+        toml.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{toml}"
+    );
+
+    // The kubeconfig points at the published port, owner-only, and works.
+    let kc_path = lo.p.path(&format!(".kubeconfig/{}.yaml", lo.name));
+    let kc = lo.p.read(&format!(".kubeconfig/{}.yaml", lo.name));
+    assert!(
+        kc.contains(&format!("server: https://127.0.0.1:{api_port}")),
+        "{kc}"
+    );
+    assert!(
+        kc.contains(&format!("current-context: kind-{}", lo.name)),
+        "{kc}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kc_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let client = Api::new(&kc_path);
+    let hosting = client.get("/api/v1/namespaces/kube-public/configmaps/local-registry-hosting");
+    assert!(
+        hosting["data"]["localRegistryHosting.v1"]
+            .as_str()
+            .unwrap()
+            .contains("host: \"10.214.1.101\"")
+    );
+    let regs = client.get("/api/v1/namespaces/kube-system/configmaps/lok8s-registries");
+    assert_eq!(regs["data"]["build.port"], "443", "7.1 item 4");
+    assert!(
+        regs["data"].get("io-docker.shared").is_none(),
+        "7.1 item 4: not shared here"
+    );
+    let custom = client.get("/api/v1/namespaces/kube-system/configmaps/coredns-custom");
+    assert!(
+        custom["data"]["host-0.server"]
+            .as_str()
+            .unwrap()
+            .contains("30 IN A 10.214.1.200")
+    );
+    let corefile = client.get("/api/v1/namespaces/kube-system/configmaps/coredns");
+    assert!(
+        corefile["data"]["Corefile"]
+            .as_str()
+            .unwrap()
+            .contains("import custom/*.server")
+    );
+    let svc = client.get("/api/v1/namespaces/kube-system/services/coredns-external");
+    assert_eq!(svc["spec"]["type"], "LoadBalancer");
+    let dep = client.get("/apis/apps/v1/namespaces/kube-system/deployments/coredns");
+    let tpl = &dep["spec"]["template"];
+    let hash = tpl["metadata"]["annotations"]["lok8s.dev/coredns-config"].clone();
+    assert!(hash.is_string(), "{dep}");
+    assert_eq!(
+        tpl["spec"]["tolerations"].as_array().unwrap().len(),
+        2,
+        "kubeadm's CriticalAddonsOnly kept, control-plane once: {dep}"
+    );
+    assert_eq!(
+        tpl["spec"]["containers"][0]["image"], "registry.k8s.io/coredns/coredns:v1.11.3",
+        "the container merged, not replaced"
+    );
+    assert_eq!(dep["spec"]["replicas"], 1);
+
+    // Status and the export hook's set.
+    let status = lo.lo(&["status", DOMAIN, "-o", "json"]);
+    status.success();
+    assert_eq!(status.json()["phase"], "Running", "{}", status.stdout);
+
+    // Re-provision: nothing recreated, no second init, CoreDNS not restarted.
+    let ids: Vec<String> = [node.clone(), format!("{}-registry-build", lo.net)]
+        .iter()
+        .map(|c| lo.id(c))
+        .collect();
+    lo.lo(&["provision", DOMAIN]).success();
+    let again: Vec<String> = [node.clone(), format!("{}-registry-build", lo.net)]
+        .iter()
+        .map(|c| lo.id(c))
+        .collect();
+    assert_eq!(ids, again);
+    assert_eq!(
+        lo.exec(&node, "cat /kind/calls.log"),
+        calls,
+        "no kubeadm or kubectl call on a converged cluster"
+    );
+    let dep = client.get("/apis/apps/v1/namespaces/kube-system/deployments/coredns");
+    assert_eq!(
+        dep["spec"]["template"]["metadata"]["annotations"]["lok8s.dev/coredns-config"], hash,
+        "7.2 item 7"
+    );
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["tolerations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A stopped node is Degraded; provision starts it again.
+    docker(&["stop", "-t", "1", &node]);
+    let status = lo.lo(&["status", DOMAIN, "-o", "json"]);
+    assert_eq!(status.json()["phase"], "Degraded", "{}", status.stdout);
+    lo.lo(&["provision", DOMAIN]).success();
+    assert_eq!(
+        lo.lo(&["status", DOMAIN, "-o", "json"]).json()["phase"],
+        "Running"
+    );
+
+    // Destroy: nodes and project registries (with volumes) go; networks and files stay.
+    lo.lo(&["destroy", DOMAIN]).success();
+    assert!(inspect("container", &node).is_none());
+    assert!(inspect("container", &format!("{}-registry-build", lo.net)).is_none());
+    assert!(inspect("volume", &format!("{}-registry-build", lo.net)).is_none());
+    assert!(inspect("network", &lo.net).is_some());
+    assert!(lo.p.path("clusters/lo-e2e.test/.registries.json").is_file());
+    assert_eq!(
+        lo.lo(&["status", DOMAIN, "-o", "json"]).json()["phase"],
+        "NotFound"
+    );
+}
