@@ -463,3 +463,189 @@ fn provision_converges_reports_and_destroys() {
         "NotFound"
     );
 }
+
+#[test]
+fn invalid_spec_stops_before_anything_is_created() {
+    // 7.1 item 1: the original reported success after a failed validation and carried on.
+    let lo = Lo::new(
+        2,
+        "nodes: {workers: -1}\nloadBalancer: {pool: 10.214.2.100-10.214.2.90}\n",
+    );
+    let before = lo.p.files();
+    let run = lo.lo(&["provision", DOMAIN]);
+    run.code(1)
+        .stderr_has("spec.nodes.workers")
+        .stderr_has("spec.loadBalancer.pool");
+    assert_eq!(lo.p.files(), before, "no file written");
+    assert!(inspect("network", &lo.net).is_none());
+    assert!(lo.cleanup.labelled("container").is_empty());
+    assert!(lo.cleanup.labelled("volume").is_empty());
+}
+
+#[test]
+fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
+    let mut lo = Lo::new(3, "");
+    lo.lo(&["provision", DOMAIN]).success();
+    let build = format!("{}-registry-build", lo.net);
+    let mirror = format!("{}-registry-io-docker", lo.net);
+
+    // 7.2 item 1: the configuration lives in the container, so a restart keeps it.
+    docker(&["restart", "-t", "1", &build]);
+    let port = forward(&mut lo.cleanup, &lo.net, "10.214.3.101", 443);
+    let out = tls_verify(lo.caroot.path(), &port, "lok8s.local");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+
+    // 7.2 item 2: a changed spec reconfigures running registries (TLS off → plain :80),
+    // keeping their volumes; a mirror dropped from the spec is removed.
+    lo.exec(&build, "echo kept > /var/lib/registry/marker");
+    let spec = lo.p.read(&format!("clusters/{DOMAIN}/cluster.lok8s.yaml"));
+    let plain = spec
+        .replace(
+            "    shared: {enabled: false}\n",
+            "    shared: {enabled: false}\n    tls: false\n",
+        )
+        .replace(
+            "    mirrors:\n      - {name: io-docker, url: https://registry-1.docker.io}\n",
+            "    mirrors: []\n",
+        );
+    assert_ne!(plain, spec);
+    lo.p.write(&format!("clusters/{DOMAIN}/cluster.lok8s.yaml"), &plain);
+    lo.lo(&["provision", DOMAIN]).success();
+    let config = lo.exec(&build, "cat /etc/docker/registry/config.yml");
+    assert!(
+        config.contains("addr: :80") && !config.contains("tls:"),
+        "{config}"
+    );
+    assert_eq!(
+        lo.exec(&build, "cat /var/lib/registry/marker"),
+        "kept",
+        "the volume (pushed images) survives"
+    );
+    assert!(
+        inspect("container", &mirror).is_none(),
+        "dropped mirror removed"
+    );
+    assert!(inspect("volume", &mirror).is_none());
+    let hosts = lo.p.read(&format!(
+        "clusters/{DOMAIN}/.containerd/certs.d/lok8s.local/hosts.toml"
+    ));
+    assert!(
+        hosts.contains("server = \"http://10.214.3.101\"") && hosts.contains("skip_verify = true"),
+        "{hosts}"
+    );
+    assert!(
+        !lo.p
+            .path(&format!("clusters/{DOMAIN}/.containerd/certs.d/.ca"))
+            .exists()
+    );
+    let in_node = lo.exec(
+        &lo.node(),
+        "cat /etc/containerd/certs.d/lok8s.local/hosts.toml",
+    );
+    assert_eq!(in_node + "\n", hosts, "nodes get the new tree");
+    let port80 = forward(&mut lo.cleanup, &lo.net, "10.214.3.101", 80);
+    let curl = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:{port80}/v2/"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "200");
+
+    // A failure midway (a mirror's address is taken) stops with the reason, creates no
+    // half-configured registry, and the next run after the fix converges.
+    let squatter = format!("{}-squatter", lo.net);
+    let (code, out) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &squatter,
+        "--network",
+        &lo.net,
+        "--ip",
+        "10.214.3.103",
+        busybox(),
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lo.cleanup.containers.push(squatter.clone());
+    lo.p.write(&format!("clusters/{DOMAIN}/cluster.lok8s.yaml"), &spec);
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has(&mirror)
+        .stderr_has("10.214.3.103");
+    assert!(
+        inspect("container", &mirror).is_none(),
+        "nothing half-created"
+    );
+    docker(&["rm", "-f", &squatter]);
+    lo.lo(&["provision", DOMAIN]).success();
+    assert_eq!(
+        inspect("container", &mirror).unwrap()["State"]["Running"],
+        true
+    );
+
+    // 7.2 item 6: a new subnet while nodes are attached is refused with the fix, not ignored.
+    lo.p.write(
+        &format!("clusters/{DOMAIN}/cluster.lok8s.yaml"),
+        spec.replace("10.214.3.0/24", "10.214.4.0/24"),
+    );
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("spec.network.cidr is 10.214.4.0/24")
+        .stderr_has("lo destroy");
+    assert_eq!(
+        inspect("network", &lo.net).unwrap()["IPAM"]["Config"][0]["Subnet"],
+        "10.214.3.0/24"
+    );
+}
+
+#[test]
+fn shared_mirrors_outlive_a_project_and_serve_the_next() {
+    const SHARED: &str = "lok8s-registries";
+    let registries = format!(
+        "registries:\n  image: {}\n  shared: {{enabled: true}}\n  mirrors:\n    - {{name: io-quay, url: https://quay.io}}\n",
+        registry_image()
+    );
+    let a = Lo::new(5, &registries);
+    let b = Lo::new(6, &registries);
+    let mirror = "lok8s-registry-io-quay";
+    let mut guard = Cleanup::new(a.p.root());
+    guard.containers.push(mirror.into());
+    guard.volumes.push(mirror.into());
+    guard.networks.push(SHARED.into());
+
+    a.lo(&["provision", DOMAIN]).success();
+    let m = inspect("container", mirror).expect("shared mirror");
+    assert_eq!(
+        m["NetworkSettings"]["Networks"][SHARED]["IPAMConfig"]["IPv4Address"],
+        "10.125.200.2"
+    );
+    let labels = &m["Config"]["Labels"];
+    assert_eq!(labels["dev.lok8s.shared"], SHARED);
+    assert!(
+        labels.get("dev.lok8s.project").is_none(),
+        "owned by the shared network, not project a: {labels}"
+    );
+    // The node joined the shared network to reach it.
+    let node = inspect("container", &a.node()).unwrap();
+    assert!(node["NetworkSettings"]["Networks"].get(SHARED).is_some());
+
+    // Project b reuses the mirror as it is.
+    let id = m["Id"].clone();
+    b.lo(&["provision", DOMAIN]).success();
+    assert_eq!(inspect("container", mirror).unwrap()["Id"], id);
+
+    // Destroying a keeps the shared mirror (b still uses it) and a's own registries go.
+    a.lo(&["destroy", DOMAIN]).success();
+    assert_eq!(inspect("container", mirror).unwrap()["Id"], id);
+    assert!(inspect("container", &format!("{}-registry-build", a.net)).is_none());
+    assert!(inspect("network", SHARED).is_some());
+    b.lo(&["destroy", DOMAIN]).success();
+}
