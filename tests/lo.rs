@@ -289,6 +289,14 @@ fn provision_converges_reports_and_destroys() {
             .iter()
             .any(|e| e == "KUBECONFIG=/etc/kubernetes/admin.conf")
     );
+    // 7.2 item 4: nothing from this machine is bind-mounted (files are copied in), so a
+    // remote engine works; only the host's kernel modules, where the host has them.
+    let mounts = c["Mounts"].as_array().unwrap();
+    let binds: Vec<&serde_json::Value> = mounts.iter().filter(|m| m["Type"] == "bind").collect();
+    assert!(
+        binds.iter().all(|m| m["Source"] == "/lib/modules"),
+        "{binds:?}"
+    );
     assert_eq!(
         c["NetworkSettings"]["Networks"][&lo.net]["IPAMConfig"]["IPv4Address"],
         "10.214.1.151"

@@ -154,7 +154,7 @@ fn ensure_one(plan: &Plan, node: &Node, first: bool) -> Result<()> {
         None => {
             let created = docker::create_container(&node_spec(plan, node, first, true));
             match created {
-                Err(DriverError::Denied(m)) if m.contains("/lib/modules") => {
+                Err(e) if crate::docker_util::message(&e).contains("/lib/modules") => {
                     warn!(
                         "the Docker host has no /lib/modules: nodes run without the host's kernel modules"
                     );

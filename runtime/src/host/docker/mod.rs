@@ -27,6 +27,8 @@ pub struct DockerCtx {
     scope: Scope,
     project_root: PathBuf,
     privileged_mode: PrivilegedMode,
+    /// The engine runs on another machine (`DOCKER_HOST`): bind sources are its paths.
+    remote: bool,
     /// Where a missing grant goes, for denial messages.
     hint: String,
     client: Option<Docker>,
@@ -45,6 +47,7 @@ impl DockerCtx {
             scope,
             project_root,
             privileged_mode,
+            remote: policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref()),
             hint,
             client: None,
         }

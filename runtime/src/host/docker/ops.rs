@@ -310,8 +310,12 @@ impl DockerCtx {
         for m in &spec.mounts {
             match m.kind {
                 wit::MountKind::Bind => {
-                    let source = policy::bind_source(&self.grant, &self.project_root, &m.source)
-                        .map_err(|e| self.denied(&what, &e))?;
+                    let source = if self.remote {
+                        policy::remote_bind_source(&self.grant, &m.source)
+                    } else {
+                        policy::bind_source(&self.grant, &self.project_root, &m.source)
+                    }
+                    .map_err(|e| self.denied(&what, &e))?;
                     mounts.push(Mount {
                         typ: Some(MountType::BIND),
                         source: Some(source.display().to_string()),

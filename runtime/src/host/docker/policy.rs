@@ -165,6 +165,42 @@ pub fn bind_source(
     Ok(real)
 }
 
+/// Whether `DOCKER_HOST` names an engine on another machine (`ssh://`, `tcp://`): then bind
+/// sources are paths on that machine, which lo cannot look at.
+pub fn engine_is_remote(docker_host: Option<&str>) -> bool {
+    docker_host
+        .is_some_and(|h| !h.is_empty() && !h.starts_with("unix://") && !h.starts_with("npipe://"))
+}
+
+/// A bind source on a remote engine: only granted absolute host paths (checked by their
+/// text: the remote filesystem is out of reach), never a daemon socket. Project paths do not
+/// exist there, so they are refused rather than silently mounted as empty folders.
+pub fn remote_bind_source(grant: &DockerGrant, source: &str) -> Result<PathBuf, String> {
+    let path = Path::new(source);
+    if !path.is_absolute() {
+        return Err(format!(
+            "bind mount {source:?}: the Docker engine is remote (DOCKER_HOST), where project paths do not exist; copy files into the container instead"
+        ));
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("bind mount {source:?}: no '..' in host paths"));
+    }
+    if !grant.host_paths.iter().any(|g| path.starts_with(g)) {
+        return Err(format!(
+            "bind mount of host path {source:?}: add it to host-paths in the docker grant"
+        ));
+    }
+    if DAEMON_SOCKETS
+        .iter()
+        .any(|s| Path::new(s).starts_with(path))
+    {
+        return Err(format!(
+            "bind mount {source:?} would expose the container daemon socket; never allowed"
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
 /// Security options that loosen confinement need the privileged grant.
 pub fn security_opt_allowed(grant: &DockerGrant, opt: &str) -> bool {
     grant.privileged || opt == "no-new-privileges" || opt == "no-new-privileges:true"
@@ -278,6 +314,36 @@ mod tests {
             bind_source(&run, &root, "/run")
                 .unwrap_err()
                 .contains("daemon socket")
+        );
+    }
+
+    #[test]
+    fn remote_engines_get_granted_host_paths_only() {
+        assert!(engine_is_remote(Some("ssh://root@203.0.113.7")));
+        assert!(engine_is_remote(Some("tcp://127.0.0.1:2375")));
+        assert!(!engine_is_remote(Some("unix:///var/run/docker.sock")));
+        assert!(!engine_is_remote(None));
+        let grant = DockerGrant {
+            host_paths: vec!["/lib/modules".into(), "/".into()],
+            ..Default::default()
+        };
+        assert!(remote_bind_source(&grant, "/lib/modules").is_ok());
+        let err = remote_bind_source(&grant, "clusters/a.dev/data").unwrap_err();
+        assert!(err.contains("remote"), "{err}");
+        assert!(
+            remote_bind_source(&grant, "/run")
+                .unwrap_err()
+                .contains("socket")
+        );
+        assert!(remote_bind_source(&grant, "/lib/../etc").is_err());
+        let narrow = DockerGrant {
+            host_paths: vec!["/lib/modules".into()],
+            ..Default::default()
+        };
+        assert!(
+            remote_bind_source(&narrow, "/etc")
+                .unwrap_err()
+                .contains("host-paths")
         );
     }
 
