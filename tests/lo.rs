@@ -16,8 +16,9 @@ fn standin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lok8s-node-standin"))
 }
 
-/// A Lo cluster `name` on network `net` (10.214.`n`.0/24), with project-local registries
-/// unless `shared`.
+/// A Lo cluster `name` on network `net` (10.214.`n`.0/24), with project-local registries and
+/// one mirror unless `extra` says otherwise. Mirrors pull through their upstream, which must
+/// stay inside the test's networks: the project's own cache registry (TLS, dev CA).
 struct Lo {
     p: Project,
     cleanup: Cleanup,
@@ -42,7 +43,7 @@ impl Lo {
             body
         } else {
             format!(
-                "{body}registries:\n  image: {}\n  shared: {{enabled: false}}\n  mirrors:\n    - {{name: io-docker, url: https://registry-1.docker.io}}\n",
+                "{body}registries:\n  image: {}\n  shared: {{enabled: false}}\n  mirrors:\n    - {{name: io-docker, url: \"https://10.214.{n}.102\"}}\n",
                 registry_image()
             )
         };
@@ -90,7 +91,7 @@ impl Lo {
 /// A TCP forwarder on the project network, published on 127.0.0.1: the way the test reaches
 /// a registry that publishes no port. Returns the host port.
 fn forward(cleanup: &mut Cleanup, net: &str, target: &str, port: u16) -> String {
-    let name = format!("{net}-fwd-{port}");
+    let name = format!("{net}-fwd-{}-{port}", target.replace('.', "-"));
     let (code, out) = docker(&[
         "run",
         "-d",
@@ -221,6 +222,11 @@ fn provision_converges_reports_and_destroys() {
         !out.contains("Verify return code: 0 (ok)"),
         "build's certificate must not claim docker.io (7.4): {out}"
     );
+    // The mirror serves docker.io with its own certificate, and pulls through its upstream
+    // (the cache registry, trusted through the dev CA).
+    let mirror_port = forward(&mut lo.cleanup, &lo.net, "10.214.1.103", 443);
+    let out = tls_verify(lo.caroot.path(), &mirror_port, "docker.io");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
     let curl = std::process::Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
         .arg(lo.caroot.path().join("rootCA.pem"))
@@ -513,7 +519,7 @@ fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
             "    shared: {enabled: false}\n    tls: false\n",
         )
         .replace(
-            "    mirrors:\n      - {name: io-docker, url: https://registry-1.docker.io}\n",
+            "    mirrors:\n      - {name: io-docker, url: \"https://10.214.3.102\"}\n",
             "    mirrors: []\n",
         );
     assert_ne!(plain, spec);
@@ -618,7 +624,7 @@ fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
 fn shared_mirrors_outlive_a_project_and_serve_the_next() {
     const SHARED: &str = "lok8s-registries";
     let registries = format!(
-        "registries:\n  image: {}\n  shared: {{enabled: true}}\n  mirrors:\n    - {{name: io-quay, url: https://quay.io}}\n",
+        "registries:\n  image: {}\n  shared: {{enabled: true}}\n  mirrors:\n    - {{name: io-quay, url: \"https://10.125.200.250\"}}\n",
         registry_image()
     );
     let a = Lo::new(5, &registries);

@@ -6,9 +6,10 @@
 //! volume (7.2 item 2); registries the spec no longer lists are removed.
 
 use lok8s_driver_sdk::docker::{self, Endpoint, Mount, MountKind, RestartPolicy, VolumeSpec};
-use lok8s_driver_sdk::{Result, info, log, tls};
+use lok8s_driver_sdk::{Result, info, log, tls, warn};
 use lok8s_lo_plan::render::{
-    REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, digest, registry_config,
+    REGISTRY_CA, REGISTRY_CA_DIR, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, digest,
+    registry_config,
 };
 use lok8s_lo_plan::{Plan, Registry, RegistryKind};
 
@@ -51,10 +52,20 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
         &plan.registry_image,
         &reg.ip.to_string(),
         &reg.network,
+        // Bump when what a registry gets beyond its config changes (here: the CA trust).
+        "ca-trust-1",
     ]);
     if let Some(existing) = docker::inspect_container(&reg.container)? {
         if label(&existing.labels, CONFIG_HASH) == Some(hash.as_str()) {
-            if !existing.running {
+            if existing.state == "restarting" {
+                // Docker is restarting it already; say why it keeps failing.
+                let logs = docker::logs(&reg.container, Some(40)).unwrap_or_default();
+                let reason = logs
+                    .lines()
+                    .find(|l| l.starts_with("panic:") || l.contains("level=fatal"))
+                    .unwrap_or("see docker logs");
+                warn!("{} keeps restarting: {reason}", reg.container);
+            } else if !existing.running {
                 docker::start_container(&reg.container)?;
                 log::phase_step(&format!("{} started", reg.container));
             } else {
@@ -81,6 +92,9 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
     let mut spec = container(&reg.container, &plan.registry_image);
     spec.labels = labels(plan, reg, &hash);
     spec.restart = RestartPolicy::Always;
+    if plan.tls {
+        spec.env = vec![("SSL_CERT_DIR".into(), REGISTRY_CA_DIR.into())];
+    }
     spec.mounts = vec![Mount {
         kind: MountKind::Volume,
         source: reg.container.clone(),
@@ -111,6 +125,9 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
                 leaf.private_key_pem.as_bytes(),
                 0o600,
             )?;
+            // Mirrors also trust the local CA for their upstream (a private registry with a
+            // dev certificate); Go adds SSL_CERT_DIR's certificates to the system roots.
+            docker::copy_file(&reg.container, REGISTRY_CA, leaf.ca_pem.as_bytes(), 0o644)?;
         }
         docker::start_container(&reg.container)
     })();

@@ -20,7 +20,9 @@ pub use coredns::{
 };
 pub use export::{POD_SUBNET, SERVICE_SUBNET, export};
 pub use files::{oidc_auth_config, registries_json};
-pub use registry::{REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, registry_config};
+pub use registry::{
+    REGISTRY_CA, REGISTRY_CA_DIR, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, registry_config,
+};
 
 /// A stable hash of text (FNV-1a 64), for "did this change" labels and annotations.
 pub fn digest(parts: &[&str]) -> String {

@@ -8,6 +8,9 @@ use crate::{Plan, Registry, RegistryKind};
 pub const REGISTRY_CONFIG: &str = "/etc/docker/registry/config.yml";
 pub const REGISTRY_CERT: &str = "/etc/docker/registry/tls.crt";
 pub const REGISTRY_KEY: &str = "/etc/docker/registry/tls.key";
+/// The local CA, for upstreams with a dev certificate (the folder is `SSL_CERT_DIR`).
+pub const REGISTRY_CA: &str = "/etc/docker/registry/rootCA.pem";
+pub const REGISTRY_CA_DIR: &str = "/etc/docker/registry";
 
 const COMMON: &str = "version: 0.1
 log:
