@@ -180,7 +180,7 @@ impl Api {
 fn provision_converges_reports_and_destroys() {
     let mut lo = Lo::new(
         1,
-        "coredns:\n  hosts:\n    - {name: apps.test, target: 10.214.1.200}\noidc: {issuer: \"https://id.example.test\", clientID: kubectl}\nnodes: {maxConcurrentDownloads: 5}\n",
+        "coredns:\n  hosts:\n    - {name: apps.test, target: 10.214.1.200}\noidc: {issuer: \"https://id.example.test\", clientID: kubectl}\nnodes: {maxConcurrentDownloads: 5}\nbootstrap: []\n",
     );
     let run = lo.lo(&["provision", DOMAIN]);
     run.success();
@@ -325,7 +325,22 @@ fn provision_converges_reports_and_destroys() {
         calls.contains("kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f -"),
         "{calls}"
     );
-    let storage = lo.exec(&node, "cat /kind/kubectl-stdin-1.yaml");
+    // No CNI addon is bootstrapped, so kind's default CNI from the image, templated and
+    // patched as kind does, then the default storage.
+    assert!(
+        calls.contains("kubectl create --kubeconfig=/etc/kubernetes/admin.conf -f -"),
+        "{calls}"
+    );
+    let cni = lo.exec(&node, "cat /kind/kubectl-stdin-1.yaml");
+    assert!(
+        cni.contains("CONTROL_PLANE_ENDPOINT") && cni.contains("loe2e1-control-plane:6443"),
+        "{cni}"
+    );
+    assert!(
+        cni.contains("10.244.0.0/16") && !cni.contains(".PodSubnet"),
+        "{cni}"
+    );
+    let storage = lo.exec(&node, "cat /kind/kubectl-stdin-2.yaml");
     assert_eq!(
         storage,
         lo.exec(&node, "cat /kind/manifests/default-storage.yaml")
@@ -628,7 +643,7 @@ fn shared_mirrors_outlive_a_project_and_serve_the_next() {
         registry_image()
     );
     let a = Lo::new(5, &registries);
-    let b = Lo::new(6, &registries);
+    let b = Lo::new(6, &format!("{registries}nodes: {{workers: 1}}\n"));
     let mirror = "lok8s-registry-io-quay";
     let mut guard = Cleanup::new(a.p.root());
     guard.containers.push(mirror.into());
@@ -655,6 +670,28 @@ fn shared_mirrors_outlive_a_project_and_serve_the_next() {
     let id = m["Id"].clone();
     b.lo(&["provision", DOMAIN]).success();
     assert_eq!(inspect("container", mirror).unwrap()["Id"], id);
+    // b has a worker: it joins (kind's argv), the control plane is not untainted.
+    let worker = format!("{}-worker", b.name);
+    let w = inspect("container", &worker).expect("worker node");
+    assert_eq!(w["Config"]["Labels"]["io.x-k8s.kind.role"], "worker");
+    assert_eq!(
+        w["NetworkSettings"]["Networks"][&b.net]["IPAMConfig"]["IPv4Address"],
+        "10.214.6.152"
+    );
+    assert!(
+        w["NetworkSettings"]["Ports"].get("6443/tcp").is_none(),
+        "only control planes publish the API"
+    );
+    assert_eq!(
+        b.exec(&worker, "cat /kind/calls.log"),
+        "kubeadm join --config /kind/kubeadm.conf --v=6"
+    );
+    let worker_conf = b.exec(&worker, "cat /kind/kubeadm.conf");
+    assert!(
+        worker_conf.contains("apiServerEndpoint: \"loe2e6-control-plane:6443\""),
+        "{worker_conf}"
+    );
+    assert!(!b.exec(&b.node(), "cat /kind/calls.log").contains("taint"));
 
     // Destroying a keeps the shared mirror (b still uses it) and a's own registries go.
     a.lo(&["destroy", DOMAIN]).success();

@@ -18,7 +18,8 @@ use bollard::query_parameters::{
     UploadToContainerOptions,
 };
 use lok8s_lo_plan::render::{
-    REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, certs_d, registries_json, registry_config,
+    REGISTRY_CA, REGISTRY_CA_DIR, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, certs_d,
+    registries_json, registry_config,
 };
 use lok8s_tests::Project;
 use lok8s_tests::docker::{Cleanup, docker};
@@ -30,7 +31,13 @@ fn spec(node: &str, registry: &str, net: &str, n: u8) -> String {
     format!(
         "cluster: {{domain: {DOMAIN}}}\nnetwork: {{name: {net}, cidr: 10.214.{n}.0/24}}\n\
          kubernetes: {{version: v1.35.0, image: {node}}}\n\
-         registries:\n  image: {registry}\n  shared: {{enabled: false}}\n"
+         registries:\n  image: {registry}\n  shared: {{enabled: false}}\n  mirrors:\n{}",
+        // Four mirrors, like the default set, pulling through the project's own cache so no
+        // traffic leaves the bench's network.
+        ["io-docker", "io-quay", "io-k8s", "io-ghcr"]
+            .iter()
+            .map(|m| format!("    - {{name: {m}, url: \"https://10.214.{n}.102\"}}\n"))
+            .collect::<String>()
     )
 }
 
@@ -46,7 +53,12 @@ fn tar_of(path: &str, contents: &[u8], mode: u32) -> Vec<u8> {
 }
 
 /// The registry phase as direct engine calls: what the component asks the host to do.
-async fn direct(plan: &lok8s_lo_plan::Plan, dir: &Path, ca: &rcgen::Issuer<'_, rcgen::KeyPair>) {
+async fn direct(
+    plan: &lok8s_lo_plan::Plan,
+    dir: &Path,
+    ca: &rcgen::Issuer<'_, rcgen::KeyPair>,
+    ca_pem: &str,
+) {
     let docker = Docker::connect_with_defaults()
         .unwrap()
         .negotiate_version()
@@ -86,6 +98,7 @@ async fn direct(plan: &lok8s_lo_plan::Plan, dir: &Path, ca: &rcgen::Issuer<'_, r
             .unwrap();
         let body = ContainerCreateBody {
             image: Some(plan.registry_image.clone()),
+            env: Some(vec![format!("SSL_CERT_DIR={REGISTRY_CA_DIR}")]),
             labels: Some(HashMap::from([(
                 "lok8s.dev/role".to_string(),
                 "registry".to_string(),
@@ -139,6 +152,7 @@ async fn direct(plan: &lok8s_lo_plan::Plan, dir: &Path, ca: &rcgen::Issuer<'_, r
             ),
             (REGISTRY_CERT, cert.pem().into_bytes(), 0o644),
             (REGISTRY_KEY, key.serialize_pem().into_bytes(), 0o600),
+            (REGISTRY_CA, ca_pem.as_bytes().to_vec(), 0o644),
         ] {
             let options = UploadToContainerOptions {
                 path: "/etc/docker/registry".into(),
@@ -258,11 +272,11 @@ pub fn run(standin: &Path, missed: &mut Vec<String>) {
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let ca = rcgen::Issuer::new(ca_params, ca_key);
-        let _ = ca_cert;
+        let ca_pem = ca_cert.pem();
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let start = Instant::now();
-        rt.block_on(direct(&plan, dir.path(), &ca));
+        rt.block_on(direct(&plan, dir.path(), &ca, &ca_pem));
         direct_times.push(start.elapsed());
         rt.block_on(remove_direct(&plan));
     }

@@ -5,10 +5,12 @@
 //! so the Lo driver runs it over `docker exec` and a VM driver can run it over ssh.
 //! Every step is safe to repeat: a node that already ran init or join is left alone.
 
+mod cni;
 mod config;
 mod kubeconfig;
 mod version;
 
+pub use cni::default_cni_manifest;
 pub use config::{ClusterConfig, HostPathVolume, NodeConfig, render};
 pub use kubeconfig::external_kubeconfig;
 pub use version::Version;
@@ -117,8 +119,8 @@ pub fn configure(
 }
 
 /// `kubeadm init` on the bootstrap control plane unless it already ran; then, on a one-node
-/// cluster, lets workloads schedule on it, and installs the image's default storage.
-/// Returns whether init ran.
+/// cluster, lets workloads schedule on it. Returns whether init ran: then follow with
+/// [`install_cni`] (unless a CNI addon comes later) and [`install_storage`], kind's order.
 pub fn init(
     sh: &mut dyn NodeShell,
     bootstrap: &str,
@@ -162,7 +164,37 @@ pub fn init(
         ]);
         run_ok(sh, bootstrap, &label, None)?;
     }
-    install_storage(sh, bootstrap)?;
+    Ok(true)
+}
+
+/// kind's `installcni`: the node image's `default-cni.yaml`, templated and patched the way
+/// its markers ask, created with the in-node kubectl. Returns whether the image had one.
+pub fn install_cni(
+    sh: &mut dyn NodeShell,
+    bootstrap: &str,
+    pod_subnet: &str,
+    control_plane_endpoint: &str,
+) -> Result<bool, String> {
+    let Some(manifest) = read_file(sh, bootstrap, "/kind/manifests/default-cni.yaml")? else {
+        return Ok(false);
+    };
+    let text = default_cni_manifest(
+        &String::from_utf8_lossy(&manifest),
+        pod_subnet,
+        control_plane_endpoint,
+    )?;
+    run_ok(
+        sh,
+        bootstrap,
+        &[
+            "kubectl",
+            "create",
+            "--kubeconfig=/etc/kubernetes/admin.conf",
+            "-f",
+            "-",
+        ],
+        Some(text.as_bytes()),
+    )?;
     Ok(true)
 }
 

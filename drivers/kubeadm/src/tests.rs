@@ -159,6 +159,11 @@ fn init_join_and_kubeconfig_are_repeatable() {
     let v = Version::new(1, 35, 0);
     configure(&mut sh, &cluster(), &node("dev-control-plane", true), v).unwrap();
     assert!(init(&mut sh, "dev-control-plane", v, true).unwrap());
+    assert!(install_storage(&mut sh, "dev-control-plane").unwrap());
+    assert!(
+        !install_cni(&mut sh, "dev-control-plane", "10.244.0.0/16", "x:6443").unwrap(),
+        "no CNI manifest"
+    );
     assert!(join(&mut sh, "dev-worker", v).unwrap());
     let first = sh.calls.clone();
     assert!(first.iter().any(|c| c == "dev-control-plane: kubeadm init --config=/kind/kubeadm.conf --skip-token-print --v=6"), "{first:#?}");
@@ -216,4 +221,20 @@ fn versions() {
     assert_eq!(Version::parse("1.31.2"), Some(Version::new(1, 31, 2)));
     assert_eq!(Version::parse("v1.31"), None);
     assert!(Version::new(1, 9, 0) < Version::new(1, 23, 0));
+}
+
+#[test]
+fn default_cni_is_templated_and_patched_like_kind_does() {
+    let manifest = "# would you kindly template this file\n# would you kindly patch this file\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: kindnet}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: kindnet}\nspec:\n  template:\n    spec:\n      containers:\n        - name: kindnet-cni\n          env:\n            - {name: POD_SUBNET, value: \"{{ .PodSubnet }}\"}\n";
+    let out = default_cni_manifest(manifest, "10.244.0.0/16", "dev-control-plane:6443").unwrap();
+    let docs = documents(&out);
+    assert_eq!(docs.len(), 2);
+    let env = &docs[1]["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["value"], "10.244.0.0/16");
+    assert_eq!(env[1]["name"], "CONTROL_PLANE_ENDPOINT");
+    assert_eq!(env[1]["value"], "dev-control-plane:6443");
+    assert_eq!(
+        default_cni_manifest("kind: X\n", "a", "b").unwrap(),
+        "kind: X\n"
+    );
 }

@@ -18,6 +18,7 @@ use crate::project_files::CertsD;
 
 const CERTS_D: &str = "/etc/containerd/certs.d";
 const CERTS_DIGEST: &str = "/etc/containerd/certs.d/.lok8s-digest";
+const ADDONS_DONE: &str = "/kind/lok8s-addons-installed";
 const OIDC_IN_NODE: &str = "/etc/kubernetes/oidc/auth-config.yaml";
 /// kind's well-known bootstrap token: nodes are local and discovery skips CA pinning.
 const TOKEN: &str = "abcdef.0123456789abcdef";
@@ -62,6 +63,21 @@ fn run(plan: &Plan, certs: &CertsD) -> Result<()> {
     }
     if lok8s_kubeadm::init(sh, &cp.name, version, plan.node_list.len() == 1).map_err(failed)? {
         log::phase_step(&format!("kubeadm init on {}", cp.name));
+    }
+    // CNI and storage once, after init; the marker is written last, so a run that failed
+    // in between does them on the next run.
+    if read_file(sh, &cp.name, ADDONS_DONE)
+        .map_err(failed)?
+        .is_none()
+    {
+        if plan.default_cni
+            && lok8s_kubeadm::install_cni(sh, &cp.name, POD_SUBNET, &cluster.control_plane_endpoint)
+                .map_err(failed)?
+        {
+            log::phase_step("default CNI from the node image");
+        }
+        lok8s_kubeadm::install_storage(sh, &cp.name).map_err(failed)?;
+        write_file(sh, &cp.name, ADDONS_DONE, b"cni storage\n").map_err(failed)?;
     }
     for node in plan.node_list.iter().filter(|n| n.name != cp.name) {
         if lok8s_kubeadm::join(sh, &node.name, version).map_err(failed)? {

@@ -112,7 +112,9 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
     let files = (|| -> Result<()> {
         docker::copy_file(&reg.container, REGISTRY_CONFIG, config.as_bytes(), 0o644)?;
         if plan.tls {
-            let leaf = tls::issue(&[reg.host.clone(), reg.ip.to_string()], Some(CERT_DAYS))?;
+            // A mirrored `host:port` names the host in the certificate (errata 6).
+            let host = reg.host.split(':').next().unwrap_or_default().to_string();
+            let leaf = tls::issue(&[host, reg.ip.to_string()], Some(CERT_DAYS))?;
             docker::copy_file(
                 &reg.container,
                 REGISTRY_CERT,

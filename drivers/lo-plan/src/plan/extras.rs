@@ -45,6 +45,7 @@ pub struct Oidc {
 }
 
 pub(super) struct Extras {
+    pub default_cni: bool,
     pub mounts: Vec<ExtraMount>,
     pub coredns: CoreDns,
     pub oidc: Option<Oidc>,
@@ -209,11 +210,47 @@ fn oidc(r: &mut Reader) -> Option<Oidc> {
     })
 }
 
+/// CNI addons the framework can bootstrap; without `spec.bootstrap` Lo gets Cilium.
+const CNI_ADDONS: &[&str] = &["cilium", "calico", "flannel", "antrea", "weave"];
+
+/// Whether `spec.bootstrap` (or Lo's default, `[cilium]`) installs a CNI; if not, the node
+/// image's default CNI (kindnet) is installed as kind does.
+fn bootstraps_a_cni(r: &mut Reader) -> bool {
+    let Some(list) = r.get("spec.bootstrap") else {
+        return true;
+    };
+    let Some(items) = list.as_sequence() else {
+        return false;
+    };
+    items.iter().any(|item| {
+        let name = match item {
+            Value::String(s) => s.as_str(),
+            other => other
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        };
+        CNI_ADDONS
+            .iter()
+            .any(|c| name.to_ascii_lowercase().starts_with(c))
+    })
+}
+
 pub(super) fn read(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> Extras {
+    // The original's nginx proxy (7.1 item 6) needs a remote VM provider; refuse rather than
+    // silently ignore it.
+    if r.boolean("spec.remote.expose", false) {
+        r.fail(
+            "spec.remote.expose",
+            "the nginx expose proxy is not available in this build; remove it (or set it to false)"
+                .into(),
+        );
+    }
     if let Some(mode) = r.string("spec.remote.mode").filter(|m| m != "docker") {
         r.fail("spec.remote.mode", format!("{mode:?} is not available in this build: only \"docker\" (lo provision --remote with DOCKER_HOST pointing at the remote engine)"));
     }
     Extras {
+        default_cni: !bootstraps_a_cni(r),
         mounts: mounts(r),
         coredns: coredns(r, pool),
         oidc: oidc(r),

@@ -73,6 +73,8 @@ pub struct Plan {
     pub node_list: Vec<Node>,
     pub node_image: String,
     pub registry_image: String,
+    /// Install the node image's default CNI (no CNI addon is bootstrapped).
+    pub default_cni: bool,
     pub extra_mounts: Vec<ExtraMount>,
     pub coredns: CoreDns,
     pub oidc: Option<Oidc>,
@@ -555,6 +557,7 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
         node_list,
         node_image,
         registry_image,
+        default_cni: extras.default_cni,
         extra_mounts: extras.mounts,
         coredns: extras.coredns,
         oidc: extras.oidc,

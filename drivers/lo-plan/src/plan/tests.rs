@@ -311,3 +311,32 @@ fn errata_mirror_without_host_and_gateway_without_pool_are_errors() {
     // 7.1 item 2 / errata 7: an http issuer is an error before anything is created.
     assert!(fields.contains(&"spec.oidc.issuer"), "{errors:?}");
 }
+
+#[test]
+fn remote_features_not_built_are_refused_not_ignored() {
+    // 7.1 items 6 and 7: expose and remote CI mode returned success whatever happened.
+    let errors = plan(
+        &spec("a", "remote:\n  mode: ci\n  expose: true"),
+        "42.lok8s.dev",
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["spec.remote.expose", "spec.remote.mode"]);
+    assert!(
+        plan(
+            &spec("a", "remote:\n  mode: docker\n  expose: false"),
+            "42.lok8s.dev"
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn default_cni_only_without_a_cni_addon() {
+    let cni = |body: &str| plan(&spec("a", body), "42.lok8s.dev").unwrap().default_cni;
+    assert!(!cni(""), "Lo's default bootstrap is cilium");
+    assert!(!cni("bootstrap:\n  - cilium"));
+    assert!(!cni("bootstrap:\n  - name: calico"));
+    assert!(cni("bootstrap: []"));
+    assert!(cni("bootstrap:\n  - metallb"));
+}
