@@ -11,7 +11,7 @@ fn no_command_prints_help_and_succeeds() {
 #[test]
 fn misspelled_command_exits_2_with_a_suggestion() {
     let p = Project::new();
-    p.lo(&["driver"]).code(2).stderr_has("'drivers'");
+    p.lo(&["drivres"]).code(2).stderr_has("'drivers'");
     p.lo(&["provison"]).code(2).stderr_has("'provision'");
 }
 
@@ -27,6 +27,7 @@ fn every_command_has_help_with_an_example() {
         vec!["drivers"],
         vec!["drivers", "add"],
         vec!["drivers", "show"],
+        vec!["driver", "check"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");
@@ -235,7 +236,7 @@ fn a_failed_run_leaves_no_kubeconfig_folder_behind() {
     let before = p.files();
     p.lo(&["provision", "a.dev"])
         .code(1)
-        .stderr_has("unavailable:");
+        .stderr_has("invalid spec: spec.network.name");
     assert!(
         !p.path(".kubeconfig").exists(),
         "an empty .kubeconfig/ was left behind"

@@ -209,7 +209,9 @@ fn kubeadm_config(node: &str, ip: &str) -> String {
          serviceSubnet: 10.96.0.0/16\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n\
          localAPIEndpoint:\n  advertiseAddress: {ip}\n  bindPort: 6443\n---\n\
          apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ncontrolPlane:\n  localAPIEndpoint:\n    \
-         advertiseAddress: {ip}\n    bindPort: 6443\n---\napiVersion: kubelet.config.k8s.io/v1beta1\n\
+         advertiseAddress: {ip}\n    bindPort: 6443\ndiscovery:\n  bootstrapToken:\n    \
+         apiServerEndpoint: {node}:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n\
+         ---\napiVersion: kubelet.config.k8s.io/v1beta1\n\
          kind: KubeletConfiguration\ncgroupDriver: systemd\n"
     )
 }
