@@ -55,10 +55,9 @@ fn wait_for_api(cluster: &Cluster) -> Result<()> {
 }
 
 pub fn apply(ctx: &Context, plan: &Plan, kubeconfig: &str) -> Result<()> {
-    log::phase_begin("cluster objects", Some(4));
-    let result = apply_all(ctx, plan, &Cluster::Kubeconfig(kubeconfig.to_string()));
-    log::phase_end(result.is_ok(), "");
-    result
+    lok8s_driver_sdk::phase("cluster objects", Some(4), || {
+        apply_all(ctx, plan, &Cluster::Kubeconfig(kubeconfig.to_string()))
+    })
 }
 
 fn apply_all(ctx: &Context, plan: &Plan, cluster: &Cluster) -> Result<()> {

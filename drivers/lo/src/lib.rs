@@ -14,7 +14,7 @@ mod registries;
 
 use lok8s_driver_sdk::{
     CONTRACT_VERSION, Capability, CapabilityRequest, Context, DockerAccess, Driver, DriverError,
-    DriverInfo, FieldError, Health, KubeAccess, Outcome, Result, StatusReport, status,
+    DriverInfo, Health, KubeAccess, Outcome, Result, StatusReport, status,
 };
 use lok8s_lo_plan::Plan;
 
@@ -33,10 +33,7 @@ fn plan(ctx: &Context) -> Result<Plan> {
             }
             text
         };
-        DriverError::InvalidSpec(FieldError {
-            field: first,
-            message,
-        })
+        lok8s_driver_sdk::spec::invalid(&first, message)
     })
 }
 
@@ -46,15 +43,13 @@ fn failed(message: impl Into<String>) -> DriverError {
 
 /// Networks, registry containers, `certs.d` and `.registries.json`: one phase, timed by lo.
 fn registry_phase(ctx: &Context, plan: &Plan) -> Result<project_files::CertsD> {
-    lok8s_driver_sdk::log::phase_begin("registries", Some(plan.registries.len() as u32 + 2));
-    let result = (|| {
+    let steps = plan.registries.len() as u32 + 2;
+    lok8s_driver_sdk::phase("registries", Some(steps), || {
         project_files::write_registries_json(ctx, plan)?;
         networks::ensure(plan)?;
         registries::ensure(plan)?;
         project_files::write_certs_d(ctx, plan)
-    })();
-    lok8s_driver_sdk::log::phase_end(result.is_ok(), "");
-    result
+    })
 }
 
 impl Driver for Lo {
@@ -96,10 +91,10 @@ impl Driver for Lo {
     fn provision(ctx: Context) -> Result<Outcome> {
         let plan = plan(&ctx)?;
         if ctx.flags.contains(lok8s_driver_sdk::RunFlags::REMOTE) && !plan.extra_mounts.is_empty() {
-            return Err(DriverError::InvalidSpec(FieldError {
-                field: "spec.nodes.extraMounts".into(),
-                message: "bind mounts name folders on this machine, but with --remote the Docker engine runs elsewhere; remove them for remote clusters".into(),
-            }));
+            return Err(lok8s_driver_sdk::spec::invalid(
+                "spec.nodes.extraMounts",
+                "bind mounts name folders on this machine, but with --remote the Docker engine runs elsewhere; remove them for remote clusters",
+            ));
         }
         let certs = registry_phase(&ctx, &plan)?;
         project_files::write_oidc(&ctx, &plan)?;

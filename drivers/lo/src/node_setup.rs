@@ -24,10 +24,9 @@ const OIDC_IN_NODE: &str = "/etc/kubernetes/oidc/auth-config.yaml";
 const TOKEN: &str = "abcdef.0123456789abcdef";
 
 pub fn converge(_ctx: &Context, plan: &Plan, certs: &CertsD) -> Result<()> {
-    log::phase_begin("kubeadm", Some(plan.node_list.len() as u32 + 1));
-    let result = run(plan, certs);
-    log::phase_end(result.is_ok(), "");
-    result
+    lok8s_driver_sdk::phase("kubeadm", Some(plan.node_list.len() as u32 + 1), || {
+        run(plan, certs)
+    })
 }
 
 fn run(plan: &Plan, certs: &CertsD) -> Result<()> {

@@ -126,14 +126,12 @@ fn node_spec(plan: &Plan, node: &Node, first: bool, with_modules: bool) -> docke
 /// Creates missing nodes, starts stopped ones, and waits until each has booted.
 pub fn ensure(_ctx: &Context, plan: &Plan) -> Result<()> {
     ensure_image(&plan.node_image)?;
-    log::phase_begin("nodes", Some(plan.node_list.len() as u32));
-    let result = plan
-        .node_list
-        .iter()
-        .enumerate()
-        .try_for_each(|(i, node)| ensure_one(plan, node, i == 0));
-    log::phase_end(result.is_ok(), "");
-    result
+    lok8s_driver_sdk::phase("nodes", Some(plan.node_list.len() as u32), || {
+        plan.node_list
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, node)| ensure_one(plan, node, i == 0))
+    })
 }
 
 fn ensure_one(plan: &Plan, node: &Node, first: bool) -> Result<()> {

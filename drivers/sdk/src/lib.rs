@@ -15,6 +15,7 @@ pub mod bindings {
 }
 
 pub mod log;
+pub mod spec;
 
 pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
 pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
@@ -94,6 +95,15 @@ pub fn status(phase: &str, health: Health, message: impl Into<String>) -> Status
         health,
         message: message.into(),
     }
+}
+
+/// Runs `f` as one named progress phase: a line (or a bar on a terminal) while it runs, and
+/// its outcome and duration when it ends, whichever way it ends.
+pub fn phase<T>(title: &str, steps: Option<u32>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    log::phase_begin(title, steps);
+    let result = f();
+    log::phase_end(result.is_ok(), "");
+    result
 }
 
 /// A `failed` error with this message.
