@@ -3,6 +3,7 @@
 //! verify -> instantiate -> provision -> framework steps.
 
 pub mod builtin;
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod framework;

@@ -100,6 +100,20 @@ pub fn requested(info: &types::DriverInfo) -> Grants {
     grants
 }
 
+/// Each capability `describe` requests as one grant line, with the driver's reason.
+pub fn requested_lines(info: &types::DriverInfo) -> Vec<(String, String)> {
+    info.capabilities
+        .iter()
+        .map(|r| {
+            let one = requested(&types::DriverInfo {
+                capabilities: vec![r.clone()],
+                ..info.clone()
+            });
+            (one.lines().join("; "), r.reason.clone())
+        })
+        .collect()
+}
+
 /// One line of `lo drivers list`.
 #[derive(Debug, Serialize)]
 pub struct Listed {
@@ -411,17 +425,7 @@ pub async fn show(project: Option<&Project>, kind: &str, locked: bool) -> anyhow
     let runtime = Runtime::new(CompiledCache::default_location())?;
     let inspected = inspect(&runtime, &resolved.kind, &resolved.component).await?;
     let info = inspected.info;
-    let requested = info
-        .capabilities
-        .iter()
-        .map(|r| {
-            let one = requested(&types::DriverInfo {
-                capabilities: vec![r.clone()],
-                ..info.clone()
-            });
-            (one.lines().join("; "), r.reason.clone())
-        })
-        .collect();
+    let requested = requested_lines(&info);
     let mut files = vec![
         "clusters/<domain>/ (read-write)".to_string(),
         ".kubeconfig/ (read-write)".to_string(),

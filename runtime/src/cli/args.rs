@@ -114,8 +114,25 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<DriversCommand>,
     },
+    /// Tools for driver authors: check a component before pinning it.
+    #[command(after_help = "Example:\n  lo driver check target/wasm32-wasip2/release/k3s.wasm")]
+    Driver {
+        #[command(subcommand)]
+        command: DriverCommand,
+    },
     /// Print lo's version and the contract versions it runs.
     Version,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DriverCommand {
+    /// What a component targets, exports, imports and requests, and whether this lo would run
+    /// it; exits 1 with the reasons when it would be refused.
+    #[command(after_help = "Example:\n  lo driver check drivers/k3s.wasm -o json")]
+    Check {
+        /// The component file (.wasm).
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

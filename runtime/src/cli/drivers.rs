@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::args::{Cli, DriversCommand};
+use super::args::{Cli, DriverCommand, DriversCommand};
 use super::{lifecycle::project, print};
 use crate::pinning;
 
@@ -156,4 +156,51 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// `lo driver …`: tools for driver authors.
+pub async fn author(cli: &Cli, command: DriverCommand) -> anyhow::Result<()> {
+    match command {
+        DriverCommand::Check { path } => {
+            let checked = crate::check::check(&path).await?;
+            print::data(cli, json!(checked), || {
+                let mut text = format!(
+                    "{}\n  sha256    {}\n  size      {} bytes",
+                    checked.path, checked.sha256, checked.size
+                );
+                if let Some(c) = &checked.contract {
+                    text.push_str(&format!(
+                        "\n  contract  lok8s:driver@{c}\n  driver    {} {} (kinds: {})\n  hooks     {}",
+                        checked.name,
+                        checked.version,
+                        checked.kinds.join(", "),
+                        if checked.hooks { "post-provision, export" } else { "none" }
+                    ));
+                }
+                for i in &checked.imports {
+                    text.push_str(&format!("\n  imports   {i}"));
+                }
+                for (grant, reason) in &checked.requested {
+                    text.push_str(&format!("\n  requests  {grant}  ({reason})"));
+                }
+                if checked.problems.is_empty() {
+                    text.push_str("\n  ok: this lo runs it when pinned with what it requests");
+                }
+                text
+            });
+            if !checked.problems.is_empty() {
+                anyhow::bail!(
+                    "{} would be refused:\n{}",
+                    checked.path,
+                    checked
+                        .problems
+                        .iter()
+                        .map(|p| format!("  - {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+            Ok(())
+        }
+    }
 }

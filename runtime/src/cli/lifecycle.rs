@@ -42,7 +42,9 @@ pub async fn run(cli: &Cli, command: Command) -> anyhow::Result<()> {
                 _ => unreachable!("matched above"),
             }
         }
-        Command::Drivers { .. } | Command::Version => unreachable!("dispatched in cli::run"),
+        Command::Drivers { .. } | Command::Driver { .. } | Command::Version => {
+            unreachable!("dispatched in cli::run")
+        }
     }
     Ok(())
 }

@@ -49,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Drivers { command }) => drivers::run(&cli, command).await,
+        Some(Command::Driver { command }) => drivers::author(&cli, command).await,
         Some(Command::Version) => {
             print::version(&cli);
             Ok(())

@@ -1,0 +1,91 @@
+//! `lo driver check <component.wasm>`: what a component is and whether this lo would run it,
+//! with no project: the contract it targets, its exports and optional hooks, the imports it
+//! uses against the capabilities its `describe` requests, its sha256 and size. Everything that
+//! would be refused at load (or when pinned with what it requests) is a problem; any problem
+//! fails the check.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::engine::cache::CompiledCache;
+use crate::engine::contract::{self, ContractError};
+use crate::engine::{LoadError, Runtime};
+use crate::lock::Verified;
+use crate::pinning;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Checked {
+    pub path: String,
+    pub sha256: String,
+    pub size: usize,
+    /// The `lok8s:driver` version in its type, such as `1.0.0`.
+    pub contract: Option<String>,
+    pub name: String,
+    pub version: String,
+    pub kinds: Vec<String>,
+    pub exports: Vec<String>,
+    pub hooks: bool,
+    pub imports: Vec<String>,
+    /// What `describe` requests, one line per capability, with its reason.
+    pub requested: Vec<(String, String)>,
+    /// Why this lo would refuse it; empty when it would run.
+    pub problems: Vec<String>,
+}
+
+pub async fn check(path: &Path) -> anyhow::Result<Checked> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let component = Verified::unpinned(Arc::from(bytes));
+    let mut out = Checked {
+        path: path.display().to_string(),
+        sha256: component.digest().to_string(),
+        size: component.bytes().len(),
+        ..Default::default()
+    };
+    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let shape = match runtime.prepare(&component, None, "") {
+        Ok((_, shape, _)) => shape,
+        Err(LoadError::Contract(ContractError::Imports(list))) => {
+            out.problems.extend(list);
+            return Ok(out);
+        }
+        Err(e) => {
+            out.problems.push(format!("{e}"));
+            return Ok(out);
+        }
+    };
+    out.contract = Some(format!(
+        "{}.{}.{}",
+        shape.contract.0, shape.contract.1, shape.contract.2
+    ));
+    out.exports = shape.exports.clone();
+    out.hooks = shape.has_hooks;
+    out.imports = shape.imports.clone();
+    let inspected = match pinning::inspect(&runtime, "check", &component).await {
+        Ok(i) => i,
+        Err(e) => {
+            out.problems.push(format!("describe(): {e:#}"));
+            return Ok(out);
+        }
+    };
+    let info = inspected.info;
+    out.name = info.name.clone();
+    out.version = info.version.clone();
+    out.kinds = info.kinds.clone();
+    out.requested = pinning::requested_lines(&info);
+    if info.kinds.is_empty() {
+        out.problems
+            .push("describe() lists no kinds: no spec could select it".into());
+    }
+    let requested = pinning::requested(&info);
+    if let Err(ContractError::Imports(list)) = contract::check_imports(
+        &shape,
+        &requested,
+        "request the capability in describe() (what `lo drivers add` grants)",
+    ) {
+        out.problems.extend(list);
+    }
+    Ok(out)
+}
