@@ -84,3 +84,92 @@ fn check_fails_with_the_reason_lo_would_refuse() {
         .code(1)
         .stderr_has("missing.wasm");
 }
+
+#[test]
+fn new_scaffolds_a_rust_driver_that_builds_and_passes_check() {
+    let p = Project::new();
+    let run = p.lo(&["driver", "new", "k3s-docker", "--kind", "K3s", "-o", "json"]);
+    run.success();
+    assert!(
+        run.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "wit/world.wit")
+    );
+    let root = p.path("k3s-docker");
+    assert!(root.join("justfile").is_file() && root.join("README.md").is_file());
+    // Builds as it is, out of this workspace, with its own target folder.
+    let target = lok8s_tests::workspace().join("target/scaffold-test");
+    let build = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--offline",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/k3s_docker.wasm");
+    let check = p.lo(&["driver", "check", wasm.to_str().unwrap(), "-o", "json"]);
+    check.success();
+    assert_eq!(check.json()["kinds"][0], "K3s");
+    assert_eq!(check.json()["hooks"], true);
+    // And passes the conformance sequence.
+    let test = p.lo(&["driver", "test", wasm.to_str().unwrap(), "-o", "json"]);
+    test.success();
+    let steps = test.json()["steps"].as_array().unwrap().clone();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "check",
+            "provision",
+            "status after provision",
+            "kubeconfig",
+            "provision again",
+            "destroy",
+            "status after destroy",
+            "malformed spec"
+        ]
+    );
+    assert!(steps.iter().all(|s| s["ok"] == true), "{steps:?}");
+    // A second run refuses to overwrite.
+    p.lo(&["driver", "new", "k3s-docker"])
+        .code(1)
+        .stderr_has("already exists");
+    p.lo(&["driver", "new", "x", "--lang", "cobol"]).code(2);
+}
+
+#[test]
+fn conformance_fails_a_driver_that_traps() {
+    let p = Project::new();
+    p.write("trap.yaml", "fixture:\n  behaviour: trap\n");
+    let run = p.lo(&[
+        "driver",
+        "test",
+        fixture("corners").to_str().unwrap(),
+        "--spec",
+        "trap.yaml",
+        "-o",
+        "json",
+    ]);
+    run.code(1).stderr_has("failed conformance: provision");
+    let steps = run.json()["steps"].as_array().unwrap().clone();
+    assert_eq!(steps[1]["name"], "provision");
+    assert_eq!(steps[1]["ok"], false);
+    assert!(
+        steps[1]["detail"].as_str().unwrap().contains("trap"),
+        "{steps:?}"
+    );
+}

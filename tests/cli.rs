@@ -28,6 +28,8 @@ fn every_command_has_help_with_an_example() {
         vec!["drivers", "add"],
         vec!["drivers", "show"],
         vec!["driver", "check"],
+        vec!["driver", "new"],
+        vec!["driver", "test"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod check;
 pub mod cli;
+pub mod conformance;
 pub mod engine;
 pub mod framework;
 pub mod host;
@@ -14,6 +15,7 @@ pub mod pinning;
 pub mod project;
 pub mod resolve;
 pub mod sanitize;
+pub mod scaffold;
 
 /// The contract version this `lo` implements: `lok8s:driver@1.0.0` and every 1.0.x.
 pub const CONTRACT: (u64, u64, u64) = (1, 0, 0);

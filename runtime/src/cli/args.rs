@@ -133,6 +133,36 @@ pub enum DriverCommand {
         /// The component file (.wasm).
         path: PathBuf,
     },
+    /// Run the conformance sequence on a throwaway project: check, provision, status,
+    /// kubeconfig, provision again, destroy, status NotFound, a malformed spec.
+    #[command(after_help = "Example:\n  lo driver test drivers/k3s.wasm --spec spec.yaml")]
+    Test {
+        /// The component file (.wasm).
+        path: PathBuf,
+        /// A YAML file with what goes under `spec:` of the test cluster.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Keep the throwaway project (its path is printed) instead of removing it.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Scaffold a driver project that builds as it is: the contract, a README and a justfile.
+    #[command(
+        after_help = "Example:\n  lo driver new k3s-docker --kind K3s && cd k3s-docker && just check"
+    )]
+    New {
+        /// The driver's name: lowercase letters, digits and '-'.
+        name: String,
+        /// The guest language.
+        #[arg(long, default_value = "rust", value_parser = clap::builder::PossibleValuesParser::new(crate::scaffold::LANGUAGES))]
+        lang: String,
+        /// The spec kind it provisions (default: the name in CamelCase).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Where to create it (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -161,6 +161,73 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
 /// `lo driver …`: tools for driver authors.
 pub async fn author(cli: &Cli, command: DriverCommand) -> anyhow::Result<()> {
     match command {
+        DriverCommand::Test { path, spec, keep } => {
+            let body = match &spec {
+                Some(f) => std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?,
+                None => String::new(),
+            };
+            let dir = tempfile::Builder::new()
+                .prefix("lo-driver-test-")
+                .tempdir()?;
+            let verbosity = crate::host::Verbosity::from_count(cli.global.verbose);
+            let report = crate::conformance::run(&path, &body, dir.path(), verbosity).await?;
+            if keep {
+                let _ = dir.keep();
+            }
+            print::data(cli, json!(report), || {
+                let mut text = format!("{} (kind {})", report.component, report.kind);
+                for s in &report.steps {
+                    text.push_str(&format!(
+                        "\n  {} {:<24} {:>6.2}s  {}",
+                        if s.ok { "ok  " } else { "FAIL" },
+                        s.name,
+                        s.seconds,
+                        s.detail.lines().next().unwrap_or_default()
+                    ));
+                }
+                if keep {
+                    text.push_str(&format!("\n  project kept at {}", report.project));
+                }
+                text
+            });
+            if !report.passed() {
+                let failed: Vec<&str> = report
+                    .steps
+                    .iter()
+                    .filter(|s| !s.ok)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                anyhow::bail!(
+                    "{} failed conformance: {}",
+                    report.component,
+                    failed.join(", ")
+                );
+            }
+            Ok(())
+        }
+        DriverCommand::New {
+            name,
+            lang,
+            kind,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| std::path::PathBuf::from("."));
+            let (root, files) = crate::scaffold::new_driver(&dir, &name, kind.as_deref(), &lang)?;
+            print::data(
+                cli,
+                json!({ "path": root, "lang": lang, "files": files }),
+                || {
+                    format!(
+                        "created {} ({lang}): {}\nnext: cd {} && just check",
+                        root.display(),
+                        files.join(", "),
+                        root.display()
+                    )
+                },
+            );
+            Ok(())
+        }
         DriverCommand::Check { path } => {
             let checked = crate::check::check(&path).await?;
             print::data(cli, json!(checked), || {

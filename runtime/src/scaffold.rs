@@ -1,0 +1,150 @@
+//! `lo driver new <name> --lang rust`: a driver project that builds as it is, with the contract
+//! (`wit/`) of this lo, a README and a `justfile`. Nothing is overwritten.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+/// The contract files, as this lo was built with them.
+const WIT: &[(&str, &str)] = &[
+    ("docker.wit", include_str!("../../wit/1.0.0/docker.wit")),
+    ("http.wit", include_str!("../../wit/1.0.0/http.wit")),
+    (
+        "kubectl-apply.wit",
+        include_str!("../../wit/1.0.0/kubectl-apply.wit"),
+    ),
+    (
+        "lifecycle.wit",
+        include_str!("../../wit/1.0.0/lifecycle.wit"),
+    ),
+    ("log.wit", include_str!("../../wit/1.0.0/log.wit")),
+    ("ssh.wit", include_str!("../../wit/1.0.0/ssh.wit")),
+    ("tls.wit", include_str!("../../wit/1.0.0/tls.wit")),
+    ("types.wit", include_str!("../../wit/1.0.0/types.wit")),
+    ("world.wit", include_str!("../../wit/1.0.0/world.wit")),
+];
+
+const RUST: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../templates/rust/Cargo.toml.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../templates/rust/src/lib.rs.tmpl"),
+    ),
+    ("justfile", include_str!("../templates/rust/justfile.tmpl")),
+    (
+        "README.md",
+        include_str!("../templates/rust/README.md.tmpl"),
+    ),
+];
+
+/// Languages `lo driver new` scaffolds.
+pub const LANGUAGES: &[&str] = &["rust"];
+
+/// Writes the project into `dir`/`name`; returns its path and the files written.
+pub fn new_driver(
+    dir: &Path,
+    name: &str,
+    kind: Option<&str>,
+    lang: &str,
+) -> anyhow::Result<(PathBuf, Vec<String>)> {
+    if name.is_empty()
+        || !name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!(
+            "driver name {name:?}: use lowercase letters, digits and '-', starting with a letter (such as k3s-docker)"
+        );
+    }
+    let templates = match lang {
+        "rust" => RUST,
+        other => bail!(
+            "--lang {other:?}: this lo scaffolds {}",
+            LANGUAGES.join(", ")
+        ),
+    };
+    let kind = kind
+        .map(str::to_string)
+        .unwrap_or_else(|| default_kind(name));
+    if !kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        || !kind.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        bail!(
+            "--kind {kind:?}: a spec kind is letters and digits starting with a capital, such as K3s"
+        );
+    }
+    let root = dir.join(name);
+    if root.exists() {
+        bail!(
+            "{} already exists; pick another name or folder",
+            root.display()
+        );
+    }
+    let crate_file = name.replace('-', "_");
+    let fill = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{crate}}", name)
+            .replace("{{crate_file}}", &crate_file)
+            .replace("{{kind}}", &kind)
+    };
+    let mut written = Vec::new();
+    let files = templates
+        .iter()
+        .map(|(p, t)| (p.to_string(), fill(t)))
+        .chain(WIT.iter().map(|(p, t)| (format!("wit/{p}"), t.to_string())));
+    for (rel, text) in files {
+        let path = root.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written.push(rel);
+    }
+    Ok((root, written))
+}
+
+/// `k3s-docker` → `K3sDocker`.
+fn default_kind(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_kinds_and_no_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, files) = new_driver(dir.path(), "k3s-docker", None, "rust").unwrap();
+        assert!(files.contains(&"wit/world.wit".to_string()));
+        let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("kinds: vec![\"K3sDocker\".into()]"), "{lib}");
+        assert!(!lib.contains("{{"), "{lib}");
+        assert!(
+            new_driver(dir.path(), "k3s-docker", None, "rust")
+                .unwrap_err()
+                .to_string()
+                .contains("already exists")
+        );
+        assert!(new_driver(dir.path(), "K3s", None, "rust").is_err());
+        assert!(new_driver(dir.path(), "x", Some("lower"), "rust").is_err());
+        assert!(
+            new_driver(dir.path(), "y", None, "cobol")
+                .unwrap_err()
+                .to_string()
+                .contains("rust")
+        );
+    }
+}
