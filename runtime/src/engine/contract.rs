@@ -132,7 +132,7 @@ pub fn check_imports(
             .iter()
             .any(|prefix| name.starts_with(prefix))
         {
-            let why = if name.starts_with("wasi:sockets/") || name.starts_with("wasi:http/") {
+            let why = if name.starts_with("wasi:http/") {
                 "drivers get no raw network access; use the contract's `http` import"
             } else {
                 "not part of the lok8s driver contract"
@@ -223,6 +223,7 @@ mod tests {
             "lok8s:driver/kubectl-apply@1.0.0",
             "lok8s:driver/teleport@1.0.0",
             "wasi:sockets/tcp@0.2.6",
+            "wasi:http/outgoing-handler@0.2.6",
             "acme:evil/steal",
         ]);
         let err = check_imports(&s, &Grants::default(), "grant it")
@@ -241,9 +242,11 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("wasi:sockets/tcp@0.2.6: drivers get no raw network"),
+            err.contains("wasi:http/outgoing-handler@0.2.6: drivers get no raw network"),
             "{err}"
         );
+        // Linked for language runtimes, refused at use (see the raw-socket hostile test).
+        assert!(!err.contains("wasi:sockets"), "{err}");
         assert!(err.contains("acme:evil/steal: not part"), "{err}");
     }
 

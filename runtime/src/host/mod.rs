@@ -48,8 +48,11 @@ pub const IMPLEMENTED_BY_GRANT: &[&str] = &["docker", "tls", "http", "ssh", "kub
 /// Import interfaces the contract designs but this build does not implement yet.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[];
 /// WASI packages a driver may import (what every guest language's standard library uses).
-/// `wasi:sockets` and `wasi:http` are not among them: network access goes through `http`.
+/// `wasi:sockets` is linked because language runtimes such as CPython import it, but every
+/// use is refused (no TCP, no UDP, no name lookups: see [`HostBuilder::new`]); `wasi:http` is
+/// not linked. Network access goes through the contract's `http` import.
 pub const WASI_ALLOWED: &[&str] = &[
+    "wasi:sockets/",
     "wasi:cli/",
     "wasi:io/",
     "wasi:clocks/",
