@@ -54,8 +54,18 @@ demo: build
 
 # The workspace's default members are the native crates; guest crates build through build.rs.
 
-# Run every test: unit tests and the integration suites (real lo binary, fixture drivers).
-test:
+# Build the example drivers in other languages (componentize-py from tools/setup).
+build-examples:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    py=target/tools/venv/bin/componentize-py
+    [ -x "$py" ] || { echo "build-examples: $py is missing; run: bash tools/setup" >&2; exit 1; }
+    mkdir -p target/examples
+    "$py" -d drivers/examples/k3s-python/wit -w k3s componentize -p drivers/examples/k3s-python app -o target/examples/k3s_python.wasm >/dev/null
+    echo "built target/examples/k3s_python.wasm"
+
+# Run every test: unit tests and the integration suites (real lo binary, fixture and example drivers).
+test: build-examples
     cargo test
 
 # Benchmarks: cold compile vs cached load, warm `lo status`, call overheads.

@@ -268,14 +268,14 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
 }
 
 /// What admin.conf embeds: the admin's client certificate and key, and the cluster CA.
-struct AdminCredentials {
+pub(crate) struct AdminCredentials {
     cert: String,
     key: String,
     ca: String,
 }
 
 /// Writes the PKI; returns the admin's credentials, signed by the cluster CA.
-fn write_pki(sans: &[String]) -> std::io::Result<AdminCredentials> {
+pub(crate) fn write_pki(sans: &[String]) -> std::io::Result<AdminCredentials> {
     let pki = Path::new(PKI);
     let ca = Ca::new("kubernetes")?;
     ca.write(pki, "ca")?;
@@ -306,7 +306,7 @@ fn write_pki(sans: &[String]) -> std::io::Result<AdminCredentials> {
     })
 }
 
-fn write_admin_conf(
+pub(crate) fn write_admin_conf(
     admin: &AdminCredentials,
     cluster_name: &str,
     endpoint: &str,

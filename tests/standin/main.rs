@@ -9,7 +9,9 @@
 //!
 //! Every kubeadm and kubectl call is appended to `/kind/calls.log` and every API request to
 //! `/kind/api-requests.log`, for the tests' assertions.
+//! - `k3s server`: the `rancher/k3s` server, for the K3s example drivers (see k3s.rs).
 
+mod k3s;
 mod kubeadm;
 mod serve;
 
@@ -23,6 +25,7 @@ fn main() {
         Some((tool, rest)) if tool == "kubeadm" => kubeadm::run(rest),
         Some((tool, rest)) if tool == "kubectl" => kubectl(rest),
         Some((cmd, _)) if cmd == "serve" => serve::run(),
+        Some((tool, rest)) if tool == "k3s" => k3s::run(rest),
         _ => {
             eprintln!("usage: lok8s-node-standin kubeadm|kubectl <args...> | serve");
             2

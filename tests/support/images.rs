@@ -23,6 +23,8 @@ use crate::docker::{busybox_rootfs, docker};
 pub const REGISTRY_IMAGE: &str = "lok8s-test/registry:2";
 /// The node image's tag; the version is what `/kind/version` says.
 pub const NODE_IMAGE: &str = "lok8s-test/node:v1.35.0";
+/// The stand-in for `rancher/k3s` (the example drivers' K3s kind).
+pub const K3S_IMAGE: &str = "lok8s-test/k3s:v1.31.4-k3s1";
 /// The Kubernetes version the node image claims.
 pub const NODE_VERSION: &str = "v1.35.0";
 /// Where the stand-in binary sits inside the node image.
@@ -95,6 +97,34 @@ pub fn node_image(standin: &Path) -> &'static str {
         });
     });
     NODE_IMAGE
+}
+
+/// The stand-in k3s image: `k3s server` (the image's default command) writes
+/// `/etc/rancher/k3s/k3s.yaml` and serves the API double on 6443 (tests/standin/k3s.rs).
+pub fn k3s_image(standin: &Path) -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let changes = [
+            r#"ENTRYPOINT ["/bin/k3s"]"#,
+            r#"CMD ["server"]"#,
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ];
+        build(K3S_IMAGE, &changes, |r| {
+            let bin = NODE_STANDIN_PATH.trim_start_matches('/');
+            install(standin, r, bin);
+            let _ = Command::new("strip")
+                .arg("--strip-debug")
+                .arg(r.join(bin))
+                .status();
+            write_executable(
+                r,
+                "bin/k3s",
+                &format!("#!/bin/sh\n# lok8s test stand-in for k3s\nexec {NODE_STANDIN_PATH} k3s \"$@\"\n"),
+            );
+            fs::create_dir_all(r.join("kind")).unwrap();
+        });
+    });
+    K3S_IMAGE
 }
 
 /// Stands in for kindest/node's entrypoint and systemd: prints the boot lines kind waits for

@@ -14,4 +14,5 @@ fn main() {
     }
     println!("node={}", lok8s_tests::images::node_image(&standin));
     println!("registry={}", lok8s_tests::images::registry_image());
+    println!("k3s={}", lok8s_tests::images::k3s_image(&standin));
 }
