@@ -71,13 +71,7 @@ pub fn node_image(standin: &Path) -> &'static str {
             "ENV container=docker",
         ];
         build(NODE_IMAGE, &changes, |r| {
-            let bin = NODE_STANDIN_PATH.trim_start_matches('/');
-            install(standin, r, bin);
-            // Debug builds carry tens of MB of debug info the image does not need.
-            let _ = Command::new("strip")
-                .arg("--strip-debug")
-                .arg(r.join(bin))
-                .status();
+            install_standin(standin, r);
             for tool in ["kubeadm", "kubectl"] {
                 let wrapper = format!(
                     "#!/bin/sh\n# lok8s test stand-in for {tool}\n\
@@ -99,6 +93,17 @@ pub fn node_image(standin: &Path) -> &'static str {
     NODE_IMAGE
 }
 
+/// Copies the stand-in binary (and its libraries) into the rootfs.
+fn install_standin(standin: &Path, r: &Path) {
+    let bin = NODE_STANDIN_PATH.trim_start_matches('/');
+    install(standin, r, bin);
+    // Debug builds carry tens of MB of debug info the image does not need.
+    let _ = Command::new("strip")
+        .arg("--strip-debug")
+        .arg(r.join(bin))
+        .status();
+}
+
 /// The stand-in k3s image: `k3s server` (the image's default command) writes
 /// `/etc/rancher/k3s/k3s.yaml` and serves the API double on 6443 (tests/standin/k3s.rs).
 pub fn k3s_image(standin: &Path) -> &'static str {
@@ -110,12 +115,7 @@ pub fn k3s_image(standin: &Path) -> &'static str {
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         ];
         build(K3S_IMAGE, &changes, |r| {
-            let bin = NODE_STANDIN_PATH.trim_start_matches('/');
-            install(standin, r, bin);
-            let _ = Command::new("strip")
-                .arg("--strip-debug")
-                .arg(r.join(bin))
-                .status();
+            install_standin(standin, r);
             write_executable(
                 r,
                 "bin/k3s",
