@@ -173,3 +173,52 @@ fn conformance_fails_a_driver_that_traps() {
         "{steps:?}"
     );
 }
+
+#[test]
+fn new_scaffolds_a_python_driver_that_passes_conformance() {
+    let py = lok8s_tests::workspace().join("target/tools/venv/bin/componentize-py");
+    assert!(
+        py.is_file(),
+        "{} is missing: run `bash tools/setup`",
+        py.display()
+    );
+    let p = Project::new();
+    p.lo(&[
+        "driver", "new", "py-drv", "--lang", "python", "--kind", "PyDrv",
+    ])
+    .success();
+    let root = p.path("py-drv");
+    assert!(root.join("wit/deps/lok8s-driver/lifecycle.wit").is_file());
+    let build = std::process::Command::new(&py)
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            "driver",
+            "componentize",
+            "app",
+            "-o",
+            "py_drv.wasm",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = root.join("py_drv.wasm");
+    let test = p.lo(&["driver", "test", wasm.to_str().unwrap(), "-o", "json"]);
+    test.success();
+    assert_eq!(test.json()["kind"], "PyDrv");
+    assert!(
+        test.json()["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true),
+        "{}",
+        test.stdout
+    );
+}

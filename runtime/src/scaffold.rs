@@ -40,8 +40,24 @@ const RUST: &[(&str, &str)] = &[
     ),
 ];
 
+const PYTHON: &[(&str, &str)] = &[
+    ("app.py", include_str!("../templates/python/app.py.tmpl")),
+    (
+        "wit/world.wit",
+        include_str!("../templates/python/world.wit.tmpl"),
+    ),
+    (
+        "justfile",
+        include_str!("../templates/python/justfile.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/python/README.md.tmpl"),
+    ),
+];
+
 /// Languages `lo driver new` scaffolds.
-pub const LANGUAGES: &[&str] = &["rust"];
+pub const LANGUAGES: &[&str] = &["rust", "python"];
 
 /// Writes the project into `dir`/`name`; returns its path and the files written.
 pub fn new_driver(
@@ -60,8 +76,11 @@ pub fn new_driver(
             "driver name {name:?}: use lowercase letters, digits and '-', starting with a letter (such as k3s-docker)"
         );
     }
-    let templates = match lang {
-        "rust" => RUST,
+    // Rust builds against the whole contract; Python against its own world, which imports
+    // only what it uses (componentize-py links every import of the world it is given).
+    let (templates, wit_dir) = match lang {
+        "rust" => (RUST, "wit"),
+        "python" => (PYTHON, "wit/deps/lok8s-driver"),
         other => bail!(
             "--lang {other:?}: this lo scaffolds {}",
             LANGUAGES.join(", ")
@@ -95,7 +114,10 @@ pub fn new_driver(
     let files = templates
         .iter()
         .map(|(p, t)| (p.to_string(), fill(t)))
-        .chain(WIT.iter().map(|(p, t)| (format!("wit/{p}"), t.to_string())));
+        .chain(
+            WIT.iter()
+                .map(|(p, t)| (format!("{wit_dir}/{p}"), t.to_string())),
+        );
     for (rel, text) in files {
         let path = root.join(&rel);
         if let Some(parent) = path.parent() {
