@@ -3,6 +3,22 @@
 
 use lok8s_tests::{Project, fixture, hostile};
 
+/// `lo driver test` on a component: exit 0 and every step ok; the JSON report.
+fn conformance_passes(p: &Project, wasm: &std::path::Path) -> serde_json::Value {
+    let run = p.lo(&["driver", "test", wasm.to_str().unwrap(), "-o", "json"]);
+    run.success();
+    let report = run.json();
+    assert!(
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true),
+        "{report}"
+    );
+    report
+}
+
 #[test]
 fn check_reports_a_runnable_driver() {
     let p = Project::new();
@@ -126,9 +142,8 @@ fn new_scaffolds_a_rust_driver_that_builds_and_passes_check() {
     assert_eq!(check.json()["kinds"][0], "K3s");
     assert_eq!(check.json()["hooks"], true);
     // And passes the conformance sequence.
-    let test = p.lo(&["driver", "test", wasm.to_str().unwrap(), "-o", "json"]);
-    test.success();
-    let steps = test.json()["steps"].as_array().unwrap().clone();
+    let report = conformance_passes(&p, &wasm);
+    let steps = report["steps"].as_array().unwrap().clone();
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -143,7 +158,6 @@ fn new_scaffolds_a_rust_driver_that_builds_and_passes_check() {
             "malformed spec"
         ]
     );
-    assert!(steps.iter().all(|s| s["ok"] == true), "{steps:?}");
     // A second run refuses to overwrite.
     p.lo(&["driver", "new", "k3s-docker"])
         .code(1)
@@ -209,16 +223,6 @@ fn new_scaffolds_a_python_driver_that_passes_conformance() {
         String::from_utf8_lossy(&build.stderr)
     );
     let wasm = root.join("py_drv.wasm");
-    let test = p.lo(&["driver", "test", wasm.to_str().unwrap(), "-o", "json"]);
-    test.success();
-    assert_eq!(test.json()["kind"], "PyDrv");
-    assert!(
-        test.json()["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["ok"] == true),
-        "{}",
-        test.stdout
-    );
+    let report = conformance_passes(&p, &wasm);
+    assert_eq!(report["kind"], "PyDrv");
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::engine::bindings::health_word;
 use crate::engine::bindings::types::Health;
 use crate::host::Verbosity;
 use crate::lifecycle::{self, DriverFailed, Options};
@@ -177,15 +178,4 @@ pub async fn run(
     step("malformed spec", t, malformed);
     let _ = lifecycle::destroy(&opts, DOMAIN).await;
     Ok(report)
-}
-
-fn health_word(h: Health) -> &'static str {
-    match h {
-        Health::Running => "running",
-        Health::Provisioning => "provisioning",
-        Health::Degraded => "degraded",
-        Health::NotFound => "not-found",
-        Health::Failed => "failed",
-        Health::Unknown => "unknown",
-    }
 }

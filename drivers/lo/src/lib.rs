@@ -98,8 +98,8 @@ impl Driver for Lo {
         }
         let certs = registry_phase(&ctx, &plan)?;
         project_files::write_oidc(&ctx, &plan)?;
-        nodes::ensure(&ctx, &plan)?;
-        node_setup::converge(&ctx, &plan, &certs)?;
+        nodes::ensure(&plan)?;
+        node_setup::converge(&plan, &certs)?;
         let kubeconfig = nodes::write_kubeconfig(&ctx, &plan)?;
         cluster_objects::apply(&ctx, &plan, &kubeconfig)?;
         Ok(Outcome::Continue)

@@ -5,7 +5,7 @@
 //! `kubeadm init` / `join` through the kubeadm library.
 
 use lok8s_driver_sdk::docker::{self, Endpoint};
-use lok8s_driver_sdk::{Context, Result, log};
+use lok8s_driver_sdk::{Result, log};
 use lok8s_kubeadm::{
     ClusterConfig, HostPathVolume, NodeConfig, NodeShell, read_file, run_ok, write_file,
 };
@@ -23,7 +23,7 @@ const OIDC_IN_NODE: &str = "/etc/kubernetes/oidc/auth-config.yaml";
 /// kind's well-known bootstrap token: nodes are local and discovery skips CA pinning.
 const TOKEN: &str = "abcdef.0123456789abcdef";
 
-pub fn converge(_ctx: &Context, plan: &Plan, certs: &CertsD) -> Result<()> {
+pub fn converge(plan: &Plan, certs: &CertsD) -> Result<()> {
     lok8s_driver_sdk::phase("kubeadm", Some(plan.node_list.len() as u32 + 1), || {
         run(plan, certs)
     })

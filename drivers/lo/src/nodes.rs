@@ -124,7 +124,7 @@ fn node_spec(plan: &Plan, node: &Node, first: bool, with_modules: bool) -> docke
 }
 
 /// Creates missing nodes, starts stopped ones, and waits until each has booted.
-pub fn ensure(_ctx: &Context, plan: &Plan) -> Result<()> {
+pub fn ensure(plan: &Plan) -> Result<()> {
     ensure_image(&plan.node_image)?;
     lok8s_driver_sdk::phase("nodes", Some(plan.node_list.len() as u32), || {
         plan.node_list

@@ -17,17 +17,6 @@ pub fn data(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) 
     }
 }
 
-pub fn health(h: types::Health) -> &'static str {
-    match h {
-        types::Health::Running => "running",
-        types::Health::Provisioning => "provisioning",
-        types::Health::Degraded => "degraded",
-        types::Health::NotFound => "not-found",
-        types::Health::Failed => "failed",
-        types::Health::Unknown => "unknown",
-    }
-}
-
 pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport) {
     let phase = crate::sanitize::clean(&report.phase);
     let message = crate::sanitize::clean(&report.message);
@@ -38,7 +27,7 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
         "kind": s.spec.kind,
         "driver": { "name": s.info.name, "version": s.info.version, "sha256": s.instance.id.digest.to_string() },
         "phase": phase,
-        "health": health(report.health),
+        "health": crate::engine::bindings::health_word(report.health),
         "message": message,
     });
     data(cli, value, || {
@@ -49,7 +38,7 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
             s.info.name,
             s.info.version,
             s.instance.id.digest.short(),
-            health(report.health)
+            crate::engine::bindings::health_word(report.health)
         );
         if !message.is_empty() {
             text.push_str(&format!("\nmessage  {message}"));

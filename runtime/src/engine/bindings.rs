@@ -10,3 +10,15 @@ wasmtime::component::bindgen!({
 
 pub use self::exports::lok8s::driver::{hooks, lifecycle};
 pub use self::lok8s::driver::types;
+
+/// The machine word for a health, as `-o json` and reports print it.
+pub fn health_word(h: types::Health) -> &'static str {
+    match h {
+        types::Health::Running => "running",
+        types::Health::Provisioning => "provisioning",
+        types::Health::Degraded => "degraded",
+        types::Health::NotFound => "not-found",
+        types::Health::Failed => "failed",
+        types::Health::Unknown => "unknown",
+    }
+}
