@@ -54,15 +54,22 @@ demo: build
 
 # The workspace's default members are the native crates; guest crates build through build.rs.
 
-# Build the example drivers in other languages (componentize-py from tools/setup).
+# Build the example drivers in other languages and the test drivers written in them
+# (componentize-py and componentize-qjs, installed by tools/setup).
 build-examples:
     #!/usr/bin/env bash
     set -euo pipefail
     py=target/tools/venv/bin/componentize-py
-    [ -x "$py" ] || { echo "build-examples: $py is missing; run: bash tools/setup" >&2; exit 1; }
+    qjs=target/tools/node/node_modules/.bin/componentize-qjs
+    for tool in "$py" "$qjs"; do
+      [ -x "$tool" ] || { echo "build-examples: $tool is missing; run: bash tools/setup" >&2; exit 1; }
+    done
     mkdir -p target/examples
     "$py" -d drivers/examples/k3s-python/wit -w k3s componentize -p drivers/examples/k3s-python app -o target/examples/k3s_python.wasm >/dev/null
-    echo "built target/examples/k3s_python.wasm"
+    "$qjs" --sync --wit drivers/examples/k3s-js/wit --world k3s --js drivers/examples/k3s-js/app.js -o target/examples/k3s_js.wasm >/dev/null
+    "$py" -d tests/languages/python/wit -w escapes componentize -p tests/languages/python app -o target/examples/escapes_python.wasm >/dev/null
+    "$qjs" --sync --wit tests/languages/js/wit --world escapes --js tests/languages/js/app.js -o target/examples/escapes_js.wasm >/dev/null
+    echo "built target/examples/{k3s_python,k3s_js,escapes_python,escapes_js}.wasm"
 
 # Run every test: unit tests and the integration suites (real lo binary, fixture and example drivers).
 test: build-examples

@@ -3,21 +3,11 @@
 //! `lo driver check` and `lo driver test`, and provisions from a project that pins it by hash,
 //! against the real dockerd with the stand-in k3s image (tests/standin/k3s.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use lok8s_tests::Project;
 use lok8s_tests::docker::{Cleanup, inspect};
 use lok8s_tests::images::k3s_image;
-
-fn example(file: &str) -> PathBuf {
-    let path = lok8s_tests::workspace().join("target/examples").join(file);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `just build-examples` (after `bash tools/setup`)",
-        path.display()
-    );
-    path
-}
+use lok8s_tests::{Project, example};
 
 fn image() -> &'static str {
     k3s_image(Path::new(env!("CARGO_BIN_EXE_lok8s-node-standin")))
@@ -27,7 +17,19 @@ const ENV: [(&str, &str); 1] = [("LO_PRIVILEGED_MODE", "capabilities")];
 
 #[test]
 fn python_k3s_driver_passes_check_and_conformance_and_provisions_when_pinned() {
-    let wasm = example("k3s_python.wasm");
+    k3s_example("k3s_python.wasm", "pyk3s", "pyk3s-k3s-server");
+}
+
+#[test]
+fn javascript_k3s_driver_passes_check_and_conformance_and_provisions_when_pinned() {
+    k3s_example("k3s_js.wasm", "jsk3s", "jsk3s-k3s");
+}
+
+/// Check, `lo driver test`, then a pinned provision under CI=true, kubectl through the
+/// kubeconfig the driver wrote, status and destroy. `container` is the driver's name for the
+/// k3s server of cluster `name`.
+fn k3s_example(file: &str, name: &str, container: &str) {
+    let wasm = example(file);
     let p = Project::new();
     let check = p.lo(&["driver", "check", wasm.to_str().unwrap(), "-o", "json"]);
     check.success();
@@ -55,24 +57,25 @@ fn python_k3s_driver_passes_check_and_conformance_and_provisions_when_pinned() {
     );
     drop(cleanup);
 
-    // Then from a project that pins it (one test: the 18 MB component compiles once).
+    // Then from a project that pins it (same test: a large component compiles once).
     let p = Project::new();
     let _cleanup = Cleanup::new(p.root());
-    p.write("drivers/k3s_python.wasm", std::fs::read(&wasm).unwrap());
-    p.cluster("k3s.test", "K3s", "pyk3s", &format!("image: {}", image()));
-    p.lo(&["drivers", "add", "K3s", "drivers/k3s_python.wasm"])
+    p.write(&format!("drivers/{file}"), std::fs::read(&wasm).unwrap());
+    p.cluster("k3s.test", "K3s", name, &format!("image: {}", image()));
+    p.lo(&["drivers", "add", "K3s", &format!("drivers/{file}")])
         .success();
     // Pinned: CI mode runs it, and only it.
     let env = [ENV[0], ("CI", "true")];
     p.lo_env(&["provision", "k3s.test"], &env).success();
-    let c = inspect("container", "pyk3s-k3s-server").expect("the k3s server container");
+    let c = inspect("container", container).expect("the k3s server container");
     assert_eq!(c["State"]["Running"], true);
     assert_eq!(c["Config"]["Labels"]["dev.lok8s.driver"], "k3s");
     let port = c["NetworkSettings"]["Ports"]["6443/tcp"][0]["HostPort"]
         .as_str()
         .unwrap()
         .to_string();
-    let kc = p.read(".kubeconfig/pyk3s.yaml");
+    let kubeconfig = format!(".kubeconfig/{name}.yaml");
+    let kc = p.read(&kubeconfig);
     assert!(
         kc.contains(&format!("server: https://127.0.0.1:{port}")),
         "{kc}"
@@ -83,7 +86,7 @@ fn python_k3s_driver_passes_check_and_conformance_and_provisions_when_pinned() {
     let kubectl = std::process::Command::new("kubectl")
         .args([
             "--kubeconfig",
-            p.path(".kubeconfig/pyk3s.yaml").to_str().unwrap(),
+            p.path(&kubeconfig).to_str().unwrap(),
             "get",
             "namespaces",
             "-o",
@@ -97,5 +100,5 @@ fn python_k3s_driver_passes_check_and_conformance_and_provisions_when_pinned() {
         String::from_utf8_lossy(&kubectl.stderr)
     );
     p.lo_env(&["destroy", "k3s.test"], &env).success();
-    assert!(inspect("container", "pyk3s-k3s-server").is_none());
+    assert!(inspect("container", container).is_none());
 }

@@ -4,6 +4,7 @@
 //! the foreign container untouched, no object request at the Kubernetes API double.
 
 use lok8s_tests::docker::{Cleanup, busybox, docker, inspect};
+use lok8s_tests::escapes::refusal;
 use lok8s_tests::kube_api::KubeApi;
 use lok8s_tests::{Project, hostile, hostile_names};
 
@@ -14,46 +15,10 @@ fn every_hostile_component_has_a_case() {
     assert!(names.len() >= 25, "only {} hostile components", names.len());
     for name in names {
         assert!(
-            expectation(&name).is_some(),
-            "tests/hostile/{name} has no expectation in hostile.rs"
+            refusal(&name).is_some(),
+            "tests/hostile/{name} has no refusal in tests/support/escapes.rs"
         );
     }
-}
-
-/// What the refusal says, per escape.
-fn expectation(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "read-host-file"
-        | "write-outside-project"
-        | "symlink-escape"
-        | "read-other-domain"
-        | "read-lock-file" => "os error",
-        "env-ungranted" => "HOSTILE_SECRET is not visible",
-        "memory-bomb" => "hit the memory limit",
-        "endless-loop" => "ran out of CPU time",
-        "endless-host-waits" => "timed out after 5s of wall-clock time",
-        "log-flood" => "output cut: the driver printed more than 8 MiB",
-        "terminal-takeover" => "terminal sequences sent",
-        // Linked (language runtimes import it) but refused at use: nothing leaves.
-        "raw-socket" => "provision: Permission denied",
-        "http-ungranted-import" => "lok8s:driver/http@1.0.0: not granted",
-        "http-unlisted-origin" => "denied: http GET http://127.0.0.1:2",
-        "http-loopback-by-name" => "a loopback address",
-        "docker-ungranted-import" => "lok8s:driver/docker@1.0.0: not granted",
-        "docker-privileged" => "privileged containers need privileged = true",
-        "docker-socket-mount" | "docker-host-path" => "add it to host-paths",
-        "docker-foreign-container" | "docker-foreign-exec" => {
-            "does not belong to cluster hostile.dev"
-        }
-        "docker-forged-labels" => "labels under dev.lok8s. are set by lo",
-        "ssh-unlisted-host" => "denied: ssh connect root@127.0.0.1:22",
-        "ssh-ungranted-key" => "denied: ssh key \"/etc/passwd\"",
-        "kube-other-namespace" => "ConfigMap in namespace default",
-        "kube-other-kind" => "Secret in namespace kube-system",
-        "kube-foreign-kubeconfig" => "only kubeconfigs inside the project's .kubeconfig/",
-        "tls-ungranted-name" => "denied: tls issue for \"bank.example.com\"",
-        _ => return None,
-    })
 }
 
 fn attempt(name: &str) {
@@ -125,7 +90,7 @@ fn attempt(name: &str) {
         assert_eq!(p.files(), before, "{name} changed the project's files");
         run
     };
-    run.code(1).stderr_has(expectation(name).unwrap());
+    run.code(1).stderr_has(refusal(name).unwrap());
     assert!(
         !run.stderr.contains("ESCAPED"),
         "{name} escaped:\n{}",

@@ -3,6 +3,7 @@
 //! controlled environment, and returns exit code, stdout and stderr for assertions.
 
 pub mod docker;
+pub mod escapes;
 pub mod images;
 pub mod kube_api;
 pub mod kube_core;
@@ -55,6 +56,17 @@ pub fn fixture(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "fixture component {} is missing",
+        path.display()
+    );
+    path
+}
+
+/// A component built from another language by `just build-examples`, such as `k3s_js.wasm`.
+pub fn example(file: &str) -> PathBuf {
+    let path = workspace().join("target/examples").join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just build-examples` (after `bash tools/setup`)",
         path.display()
     );
     path
