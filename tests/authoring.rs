@@ -226,3 +226,41 @@ fn new_scaffolds_a_python_driver_that_passes_conformance() {
     let report = conformance_passes(&p, &wasm);
     assert_eq!(report["kind"], "PyDrv");
 }
+
+#[test]
+fn new_scaffolds_a_javascript_driver_that_passes_conformance() {
+    let qjs = lok8s_tests::workspace().join("target/tools/node/node_modules/.bin/componentize-qjs");
+    assert!(
+        qjs.is_file(),
+        "{} is missing: run `bash tools/setup`",
+        qjs.display()
+    );
+    let p = Project::new();
+    p.lo(&["driver", "new", "js-drv", "--lang", "js", "--kind", "JsDrv"])
+        .success();
+    let root = p.path("js-drv");
+    assert!(root.join("wit/deps/lok8s-driver/lifecycle.wit").is_file());
+    assert!(
+        root.join("wit/deps/wasi-filesystem/filesystem.wit")
+            .is_file()
+    );
+    // The scaffold's own build script (package.json), with the componentize-qjs tools/setup
+    // installed instead of an `npm install`.
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("package.json")).unwrap()).unwrap();
+    let script = package["scripts"]["build"].as_str().unwrap();
+    let args: Vec<&str> = script.split_whitespace().collect();
+    assert_eq!(args[0], "componentize-qjs");
+    let build = std::process::Command::new(&qjs)
+        .args(&args[1..])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let report = conformance_passes(&p, &root.join("js_drv.wasm"));
+    assert_eq!(report["kind"], "JsDrv");
+}

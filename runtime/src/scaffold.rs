@@ -1,5 +1,5 @@
-//! `lo driver new <name> --lang rust`: a driver project that builds as it is, with the contract
-//! (`wit/`) of this lo, a README and a `justfile`. Nothing is overwritten.
+//! `lo driver new <name> --lang rust|python|js`: a driver project that builds as it is, with the
+//! contract (`wit/`) of this lo, a README and a `justfile`. Nothing is overwritten.
 
 use std::path::{Path, PathBuf};
 
@@ -56,8 +56,35 @@ const PYTHON: &[(&str, &str)] = &[
     ),
 ];
 
+const JS: &[(&str, &str)] = &[
+    ("app.js", include_str!("../templates/js/app.js.tmpl")),
+    (
+        "wit/world.wit",
+        include_str!("../templates/js/world.wit.tmpl"),
+    ),
+    (
+        "package.json",
+        include_str!("../templates/js/package.json.tmpl"),
+    ),
+    ("justfile", include_str!("../templates/js/justfile.tmpl")),
+    ("README.md", include_str!("../templates/js/README.md.tmpl")),
+    // The WASI packages the JavaScript world imports directly (files), as lo implements them.
+    (
+        "wit/deps/wasi-io/io.wit",
+        include_str!("../../wit/wasi-0.2.12/io/io.wit"),
+    ),
+    (
+        "wit/deps/wasi-clocks/clocks.wit",
+        include_str!("../../wit/wasi-0.2.12/clocks/clocks.wit"),
+    ),
+    (
+        "wit/deps/wasi-filesystem/filesystem.wit",
+        include_str!("../../wit/wasi-0.2.12/filesystem/filesystem.wit"),
+    ),
+];
+
 /// Languages `lo driver new` scaffolds.
-pub const LANGUAGES: &[&str] = &["rust", "python"];
+pub const LANGUAGES: &[&str] = &["rust", "python", "js"];
 
 /// Writes the project into `dir`/`name`; returns its path and the files written.
 pub fn new_driver(
@@ -76,11 +103,12 @@ pub fn new_driver(
             "driver name {name:?}: use lowercase letters, digits and '-', starting with a letter (such as k3s-docker)"
         );
     }
-    // Rust builds against the whole contract; Python against its own world, which imports
-    // only what it uses (componentize-py links every import of the world it is given).
+    // Rust builds against the whole contract; Python and JavaScript against their own world,
+    // which imports only what they use (their tools link every import of the world given).
     let (templates, wit_dir) = match lang {
         "rust" => (RUST, "wit"),
         "python" => (PYTHON, "wit/deps/lok8s-driver"),
+        "js" => (JS, "wit/deps/lok8s-driver"),
         other => bail!(
             "--lang {other:?}: this lo scaffolds {}",
             LANGUAGES.join(", ")
