@@ -188,32 +188,22 @@ fn conformance_fails_a_driver_that_traps() {
     );
 }
 
-#[test]
-fn new_scaffolds_a_python_driver_that_passes_conformance() {
-    let py = lok8s_tests::workspace().join("target/tools/venv/bin/componentize-py");
+/// `lo driver new <name> --lang <lang> --kind <kind>`, then `tool` (installed by tools/setup
+/// under target/tools/) run in the new folder with `args`, then `lo driver test` on `wasm`.
+fn scaffold_builds_and_passes(lang: &str, name: &str, kind: &str, tool: &str, args: &[&str]) {
+    let tool = lok8s_tests::workspace().join("target/tools").join(tool);
     assert!(
-        py.is_file(),
+        tool.is_file(),
         "{} is missing: run `bash tools/setup`",
-        py.display()
+        tool.display()
     );
     let p = Project::new();
-    p.lo(&[
-        "driver", "new", "py-drv", "--lang", "python", "--kind", "PyDrv",
-    ])
-    .success();
-    let root = p.path("py-drv");
+    p.lo(&["driver", "new", name, "--lang", lang, "--kind", kind])
+        .success();
+    let root = p.path(name);
     assert!(root.join("wit/deps/lok8s-driver/lifecycle.wit").is_file());
-    let build = std::process::Command::new(&py)
-        .args([
-            "-d",
-            "wit",
-            "-w",
-            "driver",
-            "componentize",
-            "app",
-            "-o",
-            "py_drv.wasm",
-        ])
+    let build = std::process::Command::new(&tool)
+        .args(args)
         .current_dir(&root)
         .output()
         .unwrap();
@@ -222,45 +212,36 @@ fn new_scaffolds_a_python_driver_that_passes_conformance() {
         "{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    let wasm = root.join("py_drv.wasm");
+    let wasm = root.join(format!("{}.wasm", name.replace('-', "_")));
     let report = conformance_passes(&p, &wasm);
-    assert_eq!(report["kind"], "PyDrv");
+    assert_eq!(report["kind"], kind);
+}
+
+#[test]
+fn new_scaffolds_a_python_driver_that_passes_conformance() {
+    let args = "-d wit -w driver componentize app -o py_drv.wasm";
+    let args: Vec<&str> = args.split(' ').collect();
+    scaffold_builds_and_passes(
+        "python",
+        "py-drv",
+        "PyDrv",
+        "venv/bin/componentize-py",
+        &args,
+    );
 }
 
 #[test]
 fn new_scaffolds_a_javascript_driver_that_passes_conformance() {
-    let qjs = lok8s_tests::workspace().join("target/tools/node/node_modules/.bin/componentize-qjs");
-    assert!(
-        qjs.is_file(),
-        "{} is missing: run `bash tools/setup`",
-        qjs.display()
-    );
-    let p = Project::new();
-    p.lo(&["driver", "new", "js-drv", "--lang", "js", "--kind", "JsDrv"])
-        .success();
-    let root = p.path("js-drv");
-    assert!(root.join("wit/deps/lok8s-driver/lifecycle.wit").is_file());
-    assert!(
-        root.join("wit/deps/wasi-filesystem/filesystem.wit")
-            .is_file()
-    );
     // The scaffold's own build script (package.json), with the componentize-qjs tools/setup
     // installed instead of an `npm install`.
-    let package: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("package.json")).unwrap()).unwrap();
-    let script = package["scripts"]["build"].as_str().unwrap();
-    let args: Vec<&str> = script.split_whitespace().collect();
+    let template = include_str!("../runtime/templates/js/package.json.tmpl");
+    let package: serde_json::Value = serde_json::from_str(template).unwrap();
+    let script = package["scripts"]["build"]
+        .as_str()
+        .unwrap()
+        .replace("{{crate_file}}", "js_drv");
+    let args: Vec<&str> = script.split(' ').collect();
     assert_eq!(args[0], "componentize-qjs");
-    let build = std::process::Command::new(&qjs)
-        .args(&args[1..])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let report = conformance_passes(&p, &root.join("js_drv.wasm"));
-    assert_eq!(report["kind"], "JsDrv");
+    let qjs = "node/node_modules/.bin/componentize-qjs";
+    scaffold_builds_and_passes("js", "js-drv", "JsDrv", qjs, &args[1..]);
 }
