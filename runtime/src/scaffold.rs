@@ -38,6 +38,10 @@ const RUST: &[(&str, &str)] = &[
         "README.md",
         include_str!("../templates/rust/README.md.tmpl"),
     ),
+    (
+        ".gitignore",
+        include_str!("../templates/rust/gitignore.tmpl"),
+    ),
 ];
 
 const PYTHON: &[(&str, &str)] = &[
@@ -54,6 +58,10 @@ const PYTHON: &[(&str, &str)] = &[
         "README.md",
         include_str!("../templates/python/README.md.tmpl"),
     ),
+    (
+        ".gitignore",
+        include_str!("../templates/python/gitignore.tmpl"),
+    ),
 ];
 
 const JS: &[(&str, &str)] = &[
@@ -68,6 +76,7 @@ const JS: &[(&str, &str)] = &[
     ),
     ("justfile", include_str!("../templates/js/justfile.tmpl")),
     ("README.md", include_str!("../templates/js/README.md.tmpl")),
+    (".gitignore", include_str!("../templates/js/gitignore.tmpl")),
     // The WASI packages the JavaScript world imports directly (files), as lo implements them.
     (
         "wit/deps/wasi-io/io.wit",
@@ -179,6 +188,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (root, files) = new_driver(dir.path(), "k3s-docker", None, "rust").unwrap();
         assert!(files.contains(&"wit/world.wit".to_string()));
+        assert!(files.contains(&".gitignore".to_string()));
         let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
         assert!(lib.contains("kinds: vec![\"K3sDocker\".into()]"), "{lib}");
         assert!(!lib.contains("{{"), "{lib}");
