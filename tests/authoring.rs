@@ -215,6 +215,12 @@ fn scaffold_builds_and_passes(lang: &str, name: &str, kind: &str, tool: &str, ar
     let wasm = root.join(format!("{}.wasm", name.replace('-', "_")));
     let report = conformance_passes(&p, &wasm);
     assert_eq!(report["kind"], kind);
+    // The scaffold's hooks ran: its export hook names the cluster.
+    assert_eq!(report["steps"][1]["name"], "provision");
+    assert_eq!(
+        report["steps"][1]["detail"],
+        "continue; export: LOK8S_SPEC_CLUSTER_NAME"
+    );
 }
 
 #[test]

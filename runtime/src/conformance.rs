@@ -118,7 +118,14 @@ pub async fn run(
     let t = Instant::now();
     let provisioned = lifecycle::provision(&opts, DOMAIN).await.map(|p| match p {
         lifecycle::Provisioned::Handled => "handled".to_string(),
-        lifecycle::Provisioned::Continued(_) => "continue".to_string(),
+        lifecycle::Provisioned::Continued(after) if after.exported.is_empty() => {
+            "continue".to_string()
+        }
+        // The hooks ran; name what `export` gave the framework.
+        lifecycle::Provisioned::Continued(after) => {
+            let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
+            format!("continue; export: {}", names.join(", "))
+        }
     });
     if !step("provision", t, provisioned) {
         return Ok(report);
