@@ -102,3 +102,25 @@ fn k3s_example(file: &str, name: &str, container: &str) {
     p.lo_env(&["destroy", "k3s.test"], &env).success();
     assert!(inspect("container", container).is_none());
 }
+
+#[test]
+fn javascript_k3s_driver_names_a_wrong_spec_field_and_creates_nothing() {
+    let wasm = example("k3s_js.wasm");
+    let p = Project::new();
+    let cleanup = Cleanup::new(p.root());
+    p.write("drivers/k3s_js.wasm", std::fs::read(&wasm).unwrap());
+    p.cluster(
+        "k3s.test",
+        "K3s",
+        "badk3s",
+        "imag: rancher/k3s:v1.31.4-k3s1",
+    );
+    p.lo(&["drivers", "add", "K3s", "drivers/k3s_js.wasm"])
+        .success();
+    p.lo_env(&["provision", "k3s.test"], &ENV)
+        .code(1)
+        .stderr_has("spec.imag: is not a K3s field; the fields are: image");
+    assert!(inspect("container", "badk3s-k3s").is_none());
+    assert!(cleanup.labelled("container").is_empty());
+    assert!(!p.path(".kubeconfig/badk3s.yaml").exists());
+}

@@ -28,12 +28,14 @@ function specValues(ctx) {
   for (const line of ctx.spec.split("\n")) {
     if (line.startsWith("spec:")) {
       inSpec = true;
-      if (line.slice(5).trim() !== "") throw invalid("spec", "must be a mapping such as `image: rancher/k3s:v1.31.4-k3s1`");
+      const inline = line.slice(5).trim();
+      if (inline !== "" && inline !== "{}") throw invalid("spec", "must be a mapping such as `image: rancher/k3s:v1.31.4-k3s1`");
       continue;
     }
     if (!inSpec || line.trim() === "" || line.trim().startsWith("#")) continue;
     if (!line.startsWith(" ")) break;
     const entry = line.trim();
+    if (entry === "{}") continue;
     if (entry.startsWith("- ")) throw invalid("spec", `must be a mapping, not a list (found \`${entry}\`); write \`image: <reference>\``);
     const colon = entry.indexOf(":");
     const key = colon < 0 ? entry : entry.slice(0, colon);
