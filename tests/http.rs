@@ -158,13 +158,21 @@ fn redirects_are_checked_hop_by_hop() {
     let away = serve(1);
     let s = serve(away.port);
     let origin = format!("http://127.0.0.1:{}", s.port);
-    let p = probe(&[origin.clone()], &format!("{origin}/redirect-ok"), "");
+    let p = probe(
+        std::slice::from_ref(&origin),
+        &format!("{origin}/redirect-ok"),
+        "",
+    );
     p.lo(&["provision", "http.dev"]).success();
     assert_eq!(
         p.read("clusters/http.dev/response.txt"),
         "status=200 len=5 body=hello"
     );
-    let p = probe(&[origin.clone()], &format!("{origin}/redirect-away"), "");
+    let p = probe(
+        std::slice::from_ref(&origin),
+        &format!("{origin}/redirect-away"),
+        "",
+    );
     p.lo(&["provision", "http.dev"])
         .code(1)
         .stderr_has(&format!("add \"http://127.0.0.1:{}\" to http", away.port));
@@ -178,12 +186,12 @@ fn redirects_are_checked_hop_by_hop() {
 fn size_and_time_limits() {
     let s = serve(1);
     let origin = format!("http://127.0.0.1:{}", s.port);
-    let p = probe(&[origin.clone()], &format!("{origin}/big"), "");
+    let p = probe(std::slice::from_ref(&origin), &format!("{origin}/big"), "");
     p.lo(&["provision", "http.dev"])
         .code(1)
         .stderr_has("response larger than 32 MiB");
     let p = probe(
-        &[origin.clone()],
+        std::slice::from_ref(&origin),
         &format!("{origin}/slow"),
         "  timeout_ms: 300\n",
     );
@@ -247,7 +255,7 @@ fn https_trusts_the_local_development_ca() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let origin = format!("https://127.0.0.1:{port}");
-    let q = probe(&[origin.clone()], &format!("{origin}/"), "");
+    let q = probe(std::slice::from_ref(&origin), &format!("{origin}/"), "");
     q.lo_env(
         &["provision", "http.dev"],
         &[("CAROOT", caroot.to_str().unwrap())],

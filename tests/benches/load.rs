@@ -1,8 +1,11 @@
 //! `just bench`: what loading and calling a driver costs.
-//! - cold compile vs cached load per built-in driver (goal: cached >= 20x faster);
+//!
+//! - cold compile vs cached load per driver and per language (goals: cached >= 20x faster;
+//!   the Python and JavaScript examples under 50 ms cached);
 //! - whole-process `lo status` with a warm cache (goal: <= 20 ms of process time on top of the
 //!   driver's own work);
 //! - the cost of one guest -> host import call and one host -> guest export call.
+//!
 //! Prints a table; exits non-zero when a goal is missed.
 
 use std::sync::Arc;
