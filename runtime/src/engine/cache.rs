@@ -11,8 +11,12 @@ use wasmtime::component::Component;
 
 use crate::lock::Verified;
 
-const MAGIC: &[u8; 8] = b"LOK8SCW1";
-const HEADER: usize = 8 + 4 + 8;
+/// An entry is wasmtime's serialized component followed by a trailer: magic, CRC-32 of the
+/// code, code length. A trailer (not a header) leaves the file a valid artifact, so the code is
+/// mapped from the file (`deserialize_file`) instead of read and copied: for an 18 MB Python
+/// component that is ~6 ms instead of ~40 ms.
+const MAGIC: &[u8; 8] = b"LOK8SCW2";
+const TRAILER: usize = 8 + 4 + 8;
 
 /// How a component was obtained, for `-v` output and benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +81,13 @@ impl CompiledCache {
                 CacheOutcome::Uncached(usable.err().unwrap_or_default()),
             ));
         };
-        let problem = match std::fs::read(&path) {
-            Ok(data) => match unwrap_entry(&data) {
-                // SAFETY: the bytes were written by `store` below from `Component::serialize`
-                // with an engine of the same compatibility hash (part of the file name), and
-                // their checksum matches, so they are what wasmtime produced.
-                Ok(code) => match unsafe { Component::deserialize(engine, code) } {
+        let problem = match std::fs::File::open(&path) {
+            Ok(file) => match check_entry(&file) {
+                // SAFETY: the file was written by `store` below from `Component::serialize`
+                // with an engine of the same compatibility hash (part of the file name), its
+                // checksum matches, and entries are only ever replaced whole (rename), never
+                // changed in place while mapped.
+                Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
                     Ok(compiled) => return Ok((compiled, CacheOutcome::Hit)),
                     Err(e) => Some(format!("unusable cache entry {}: {e}", path.display())),
                 },
@@ -128,20 +133,48 @@ fn private_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn unwrap_entry(data: &[u8]) -> Result<&[u8], &'static str> {
-    if data.len() < HEADER || &data[..8] != MAGIC {
-        return Err("bad header");
+/// Checks the trailer and the code's checksum, reading the file in chunks (no copy kept).
+fn check_entry(file: &std::fs::File) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut trailer = [0u8; TRAILER];
+    if size < TRAILER as u64 {
+        return Err("bad trailer".into());
     }
-    let crc = u32::from_le_bytes(data[8..12].try_into().map_err(|_| "bad header")?);
-    let len = u64::from_le_bytes(data[12..20].try_into().map_err(|_| "bad header")?);
-    let code = &data[HEADER..];
-    if code.len() as u64 != len {
-        return Err("truncated");
+    file.read_exact_at(&mut trailer, size - TRAILER as u64)
+        .map_err(|e| e.to_string())?;
+    let (magic, rest) = trailer.split_at(8);
+    let (crc, len) = rest.split_at(4);
+    if magic != MAGIC {
+        return Err("bad trailer".into());
     }
-    if crc32fast::hash(code) != crc {
-        return Err("checksum mismatch");
+    let crc = u32::from_le_bytes(crc.try_into().map_err(|_| "bad trailer")?);
+    let len = u64::from_le_bytes(len.try_into().map_err(|_| "bad trailer")?);
+    if len != size - TRAILER as u64 {
+        return Err("truncated".into());
     }
-    Ok(code)
+    let mut hasher = crc32fast::Hasher::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = chunk.len().min((len - offset) as usize);
+        file.read_exact_at(&mut chunk[..n], offset)
+            .map_err(|e| e.to_string())?;
+        hasher.update(&chunk[..n]);
+        offset += n as u64;
+    }
+    if hasher.finalize() != crc {
+        return Err("checksum mismatch".into());
+    }
+    Ok(())
+}
+
+fn trailer(code: &[u8]) -> Vec<u8> {
+    let mut trailer = Vec::with_capacity(TRAILER);
+    trailer.extend_from_slice(MAGIC);
+    trailer.extend_from_slice(&crc32fast::hash(code).to_le_bytes());
+    trailer.extend_from_slice(&(code.len() as u64).to_le_bytes());
+    trailer
 }
 
 fn store(path: &Path, compiled: &Component) -> std::io::Result<()> {
@@ -151,12 +184,8 @@ fn store(path: &Path, compiled: &Component) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut header = Vec::with_capacity(HEADER);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&crc32fast::hash(&code).to_le_bytes());
-    header.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    std::io::Write::write_all(&mut tmp, &header)?;
     std::io::Write::write_all(&mut tmp, &code)?;
+    std::io::Write::write_all(&mut tmp, &trailer(&code))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -167,17 +196,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_framing_detects_damage() {
-        let code = b"compiled code".to_vec();
-        let mut data = MAGIC.to_vec();
-        data.extend_from_slice(&crc32fast::hash(&code).to_le_bytes());
-        data.extend_from_slice(&(code.len() as u64).to_le_bytes());
-        data.extend_from_slice(&code);
-        assert_eq!(unwrap_entry(&data).unwrap(), code.as_slice());
+    fn entry_trailer_detects_damage() {
+        let check = |bytes: &[u8]| {
+            let file = tempfile::tempfile().unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&file, bytes, 0).unwrap();
+            check_entry(&file)
+        };
+        // More than one read chunk, so the chunked checksum is exercised.
+        let code: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i % 251) as u8).collect();
+        let mut data = code.clone();
+        data.extend_from_slice(&trailer(&code));
+        assert_eq!(check(&data), Ok(()));
         let mut flipped = data.clone();
-        *flipped.last_mut().unwrap() ^= 1;
-        assert_eq!(unwrap_entry(&flipped), Err("checksum mismatch"));
-        assert_eq!(unwrap_entry(&data[..data.len() - 1]), Err("truncated"));
-        assert_eq!(unwrap_entry(b"garbage"), Err("bad header"));
+        flipped[code.len() / 2] ^= 1;
+        assert_eq!(check(&flipped).unwrap_err(), "checksum mismatch");
+        let mut shorter = code[1..].to_vec();
+        shorter.extend_from_slice(&trailer(&code));
+        assert_eq!(check(&shorter).unwrap_err(), "truncated");
+        assert_eq!(check(&data[..data.len() - 1]).unwrap_err(), "bad trailer");
+        assert_eq!(check(b"garbage").unwrap_err(), "bad trailer");
     }
 }
