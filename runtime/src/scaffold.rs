@@ -102,14 +102,15 @@ pub fn new_driver(
     kind: Option<&str>,
     lang: &str,
 ) -> anyhow::Result<(PathBuf, Vec<String>)> {
-    if name.is_empty()
-        || !name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    // The name is also a WIT package name: '-'-separated words, each starting with a letter.
+    let word_ok = |w: &str| {
+        w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    if !name.split('-').all(word_ok) {
         bail!(
-            "driver name {name:?}: use lowercase letters, digits and '-', starting with a letter (such as k3s-docker)"
+            "driver name {name:?}: use lowercase words of letters and digits joined by '-', each starting with a letter (such as k3s-docker)"
         );
     }
     // Rust builds against the whole contract; Python and JavaScript against their own world,
@@ -199,6 +200,21 @@ mod tests {
                 .contains("already exists")
         );
         assert!(new_driver(dir.path(), "K3s", None, "rust").is_err());
+        for bad in ["k3s-2", "a--b", "a-", "", "-a"] {
+            assert!(new_driver(dir.path(), bad, None, "js").is_err(), "{bad}");
+        }
+        let (js, _) = new_driver(dir.path(), "k3s-js", None, "js").unwrap();
+        for file in [
+            "app.js",
+            "wit/world.wit",
+            "package.json",
+            "justfile",
+            "README.md",
+        ] {
+            let text = std::fs::read_to_string(js.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file}: {text}");
+        }
+        assert!(js.join("wit/deps/wasi-filesystem/filesystem.wit").is_file());
         assert!(new_driver(dir.path(), "x", Some("lower"), "rust").is_err());
         assert!(
             new_driver(dir.path(), "y", None, "cobol")

@@ -25,20 +25,25 @@ const invalid = (field, message) => fail("invalid-spec", { field, message });
 function specValues(ctx) {
   const values = {};
   let inSpec = false;
+  let keyIndent = null;
   for (const line of ctx.spec.split("\n")) {
     if (line.startsWith("spec:")) {
       inSpec = true;
-      const inline = line.slice(5).trim();
+      const inline = line.slice(5).replace(/\s*#.*$/, "").trim();
       if (inline !== "" && inline !== "{}") throw invalid("spec", "must be a mapping such as `image: rancher/k3s:v1.31.4-k3s1`");
       continue;
     }
     if (!inSpec || line.trim() === "" || line.trim().startsWith("#")) continue;
     if (!line.startsWith(" ")) break;
-    const entry = line.trim();
+    const entry = line.replace(/\s#.*$/, "").trim();
     if (entry === "{}") continue;
     if (entry.startsWith("- ")) throw invalid("spec", `must be a mapping, not a list (found \`${entry}\`); write \`image: <reference>\``);
     const colon = entry.indexOf(":");
-    const key = colon < 0 ? entry : entry.slice(0, colon);
+    if (colon < 0) throw invalid("spec", `\`${entry}\` is not \`key: value\`; write \`image: <reference>\``);
+    const indent = line.length - line.trimStart().length;
+    keyIndent ??= indent;
+    if (indent !== keyIndent) throw invalid("spec", `\`${entry}\`: the K3s spec is flat (one level of \`key: value\`)`);
+    const key = entry.slice(0, colon);
     if (!SPEC_KEYS.includes(key)) throw invalid(`spec.${key}`, `is not a K3s field; the fields are: ${SPEC_KEYS.join(", ")}`);
     const value = entry.slice(colon + 1).trim().replace(/^["']|["']$/g, "");
     if (value === "") throw invalid(`spec.${key}`, "is empty; give an image reference");

@@ -15,6 +15,7 @@ use crate::lock::Verified;
 /// code, code length. A trailer (not a header) leaves the file a valid artifact, so the code is
 /// mapped from the file (`deserialize_file`) instead of read and copied: for an 18 MB Python
 /// component that is ~6 ms instead of ~40 ms.
+/// `-v2` in entry names is this format, so entries of older `lo`s are left alone, not fought over.
 const MAGIC: &[u8; 8] = b"LOK8SCW2";
 const TRAILER: usize = 8 + 4 + 8;
 
@@ -57,7 +58,7 @@ impl CompiledCache {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let name = format!(
-            "{}-{:016x}.cwasm",
+            "{}-{:016x}-v2.cwasm",
             component.digest().hex(),
             hasher.finish()
         );
@@ -84,10 +85,12 @@ impl CompiledCache {
         let problem = match std::fs::File::open(&path) {
             Ok(file) => match check_entry(&file) {
                 // SAFETY: the file was written by `store` below from `Component::serialize`
-                // with an engine of the same compatibility hash (part of the file name), its
-                // checksum matches, and entries are only ever replaced whole (rename), never
-                // changed in place while mapped.
-                Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
+                // with an engine of the same compatibility hash (part of the file name) and its
+                // checksum matches; the very file checked is mapped (through its descriptor,
+                // so a concurrent rename cannot swap it). Entries are only replaced whole
+                // (rename), never changed in place; truncating one in place while it is mapped
+                // would fault, which only someone owning the private cache dir can do.
+                Ok(()) => match unsafe { Component::deserialize_file(engine, opened(&file)) } {
                     Ok(compiled) => return Ok((compiled, CacheOutcome::Hit)),
                     Err(e) => Some(format!("unusable cache entry {}: {e}", path.display())),
                 },
@@ -131,6 +134,12 @@ fn private_dir(dir: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The path of an open file's descriptor, for wasmtime's path-only `deserialize_file`.
+fn opened(file: &std::fs::File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// Checks the trailer and the code's checksum, reading the file in chunks (no copy kept).

@@ -34,7 +34,7 @@ function attempt(ctx, escape) {
   switch (escape) {
     case "read-host-file":
       try {
-        openFromClusterDir(ctx, "../../../../../../../../etc/shadow", {}, { read: true });
+        openFromClusterDir(ctx, "/etc/shadow", {}, { read: true });
       } catch (e) {
         throw failed(`read /etc/shadow: ${e}`);
       }
