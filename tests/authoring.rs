@@ -117,24 +117,19 @@ fn new_scaffolds_a_rust_driver_that_builds_and_passes_check() {
     assert!(root.join("justfile").is_file() && root.join("README.md").is_file());
     // Builds as it is, out of this workspace, with its own target folder.
     let target = lok8s_tests::workspace().join("target/scaffold-test");
-    let build = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--offline",
-            "--target",
-            "wasm32-wasip2",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
+    build_in(
+        &root,
+        std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--offline",
+                "--target",
+                "wasm32-wasip2",
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"),
     );
     let wasm = target.join("wasm32-wasip2/release/k3s_docker.wasm");
     let check = p.lo(&["driver", "check", wasm.to_str().unwrap(), "-o", "json"]);
@@ -188,6 +183,16 @@ fn conformance_fails_a_driver_that_traps() {
     );
 }
 
+/// Runs a scaffold's build command in its folder; fails the test with the tool's stderr.
+fn build_in(root: &std::path::Path, command: &mut std::process::Command) {
+    let build = command.current_dir(root).output().unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+}
+
 /// `lo driver new <name> --lang <lang> --kind <kind>`, then `tool` (installed by tools/setup
 /// under target/tools/) run in the new folder with `args`, then `lo driver test` on `wasm`.
 fn scaffold_builds_and_passes(lang: &str, name: &str, kind: &str, tool: &str, args: &[&str]) {
@@ -202,16 +207,7 @@ fn scaffold_builds_and_passes(lang: &str, name: &str, kind: &str, tool: &str, ar
         .success();
     let root = p.path(name);
     assert!(root.join("wit/deps/lok8s-driver/lifecycle.wit").is_file());
-    let build = std::process::Command::new(&tool)
-        .args(args)
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    build_in(&root, std::process::Command::new(&tool).args(args));
     let wasm = root.join(format!("{}.wasm", name.replace('-', "_")));
     let report = conformance_passes(&p, &wasm);
     assert_eq!(report["kind"], kind);
