@@ -32,6 +32,9 @@ pub struct Checked {
     pub requested: Vec<(String, String)>,
     /// Why this lo would refuse it; empty when it would run.
     pub problems: Vec<String>,
+    /// The requests as grants (what `lo drivers add` would grant).
+    #[serde(skip)]
+    pub requests: crate::lock::Grants,
 }
 
 pub async fn check(path: &Path) -> anyhow::Result<Checked> {
@@ -80,6 +83,7 @@ pub async fn check(path: &Path) -> anyhow::Result<Checked> {
             .push("describe() lists no kinds: no spec could select it".into());
     }
     let requested = pinning::requested(&info);
+    out.requests = requested.clone();
     if let Err(ContractError::Imports(list)) = contract::check_imports(
         &shape,
         &requested,

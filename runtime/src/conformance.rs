@@ -1,7 +1,9 @@
 //! `lo driver test <component.wasm>`: the sequence every driver must pass, on a throwaway
 //! project: check → provision → status → kubeconfig → provision again (converges) → destroy →
 //! status NotFound, then a malformed spec, which must come back as an error (never a trap).
-//! Each step runs the real lifecycle code `lo provision` runs.
+//! Each step runs the real lifecycle code `lo provision` runs. Nothing is granted but what the
+//! author passes (`--grant-requests`, `--grants`), and granted environment variables take only
+//! the values passed with `--env`, never the caller's environment.
 
 use std::path::Path;
 use std::time::Instant;
@@ -11,8 +13,8 @@ use serde::Serialize;
 use crate::engine::bindings::health_word;
 use crate::engine::bindings::types::Health;
 use crate::host::Verbosity;
-use crate::lifecycle::{self, DriverFailed, Options};
-use crate::lock::Limits;
+use crate::lifecycle::{self, DriverFailed, Environment, Options};
+use crate::lock::{Grants, Limits};
 use crate::project::Project;
 
 /// The throwaway cluster's domain.
@@ -51,6 +53,36 @@ fn spec_text(kind: &str, body: &str) -> String {
     text
 }
 
+/// What the throwaway project grants the component.
+#[derive(Debug, Clone)]
+pub enum TestGrants {
+    Nothing,
+    /// What it requests, but paths on this machine and in the project.
+    Requests,
+    File(Grants),
+}
+
+impl TestGrants {
+    fn resolve(&self, requested: Grants) -> Grants {
+        match self {
+            TestGrants::Nothing => Grants::default(),
+            TestGrants::File(g) => g.clone(),
+            TestGrants::Requests => {
+                let mut g = requested;
+                if let Some(d) = &mut g.docker {
+                    d.host_paths.clear();
+                    d.writable_host_paths.clear();
+                }
+                if let Some(s) = &mut g.ssh {
+                    s.keys.clear();
+                }
+                g.files.clear();
+                g
+            }
+        }
+    }
+}
+
 /// Runs the sequence in `workdir` (a fresh folder the caller owns). `spec_body` is what goes
 /// under `spec:` (a driver may need real settings, such as an image).
 pub async fn run(
@@ -58,6 +90,8 @@ pub async fn run(
     spec_body: &str,
     workdir: &Path,
     verbosity: Verbosity,
+    grants: TestGrants,
+    env: std::collections::BTreeMap<String, String>,
 ) -> anyhow::Result<Report> {
     let checked = crate::check::check(component).await?;
     let mut report = Report {
@@ -91,7 +125,22 @@ pub async fn run(
     std::fs::create_dir_all(&drivers)?;
     let copy = drivers.join("driver.wasm");
     std::fs::copy(component, &copy)?;
-    crate::pinning::add(&project, &kind, &copy).await?;
+    let requested = checked.requests.clone();
+    let granted = grants.resolve(requested.clone());
+    crate::pinning::add_granting(&project, &kind, &copy, Some(granted.clone())).await?;
+    let withheld: Vec<String> = requested
+        .lines()
+        .into_iter()
+        .filter(|line| !granted.lines().contains(line))
+        .collect();
+    if let Some(first) = report.steps.first_mut()
+        && !withheld.is_empty()
+    {
+        first.detail.push_str(&format!(
+            "; not granted in this run: {} (pass --grant-requests or --grants FILE)",
+            withheld.join("; ")
+        ));
+    }
     let opts = Options {
         project: project.clone(),
         force: false,
@@ -99,6 +148,7 @@ pub async fn run(
         remote: false,
         locked: true,
         limits: Limits::default(),
+        env: Environment::Given(env),
     };
 
     let mut step = |name: &str, start: Instant, result: anyhow::Result<String>| {

@@ -13,7 +13,7 @@ use crate::engine::limits::{RunLimits, StoreLimits};
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
 use crate::host::http::HttpCtx;
-use crate::host::kube::KubeCtx;
+use crate::host::kube::{KubeCtx, OwnKubeconfig};
 use crate::host::ssh::SshCtx;
 use crate::host::tls::TlsCtx;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
@@ -30,6 +30,27 @@ pub struct Options {
     pub remote: bool,
     pub locked: bool,
     pub limits: Limits,
+    /// Where granted environment variables get their values: the caller's environment for
+    /// `lo` commands, only what the author passed for `lo driver test`.
+    pub env: Environment,
+}
+
+/// The values granted environment variables take.
+#[derive(Debug, Clone)]
+pub enum Environment {
+    /// `lo`'s own environment.
+    Process,
+    /// These values only.
+    Given(std::collections::BTreeMap<String, String>),
+}
+
+impl Environment {
+    pub fn get(&self, name: &str) -> Option<String> {
+        match self {
+            Environment::Process => std::env::var(name).ok(),
+            Environment::Given(values) => values.get(name).cloned(),
+        }
+    }
 }
 
 /// What `provision` ended with.
@@ -59,8 +80,27 @@ pub struct Session {
     pub ctx: types::Context,
     pub cache: CacheOutcome,
     pub log: Logger,
-    /// Removes `.kubeconfig/` when the session ends if it made it and nothing was written.
-    _created: host::CreatedDir,
+    /// The driver's kubeconfig folder, which lo publishes from after each call.
+    kubeconfigs: crate::project::Inside,
+    project: Project,
+    /// Removes the folders this session made when it ends, if nothing was written into them.
+    _created: host::files::CreatedDirs,
+}
+
+impl Session {
+    /// Publishes what the driver left in its kubeconfig folder (see [`framework::kubeconfig`]).
+    pub fn publish_kubeconfig(&self) -> anyhow::Result<Option<std::path::PathBuf>> {
+        framework::kubeconfig::publish(
+            &self.project,
+            &self.kubeconfigs,
+            &self.spec.domain,
+            &kubeconfig_file(&self.spec),
+        )
+    }
+}
+
+fn kubeconfig_file(spec: &ClusterSpec) -> String {
+    format!("{}.yaml", spec.name)
 }
 
 /// Loads the domain's cluster spec, refusing deployment domains for `action`.
@@ -89,13 +129,20 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         .prepare(&resolved.component, Some(&resolved.grants), &hint)
         .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&opts.limits, &resolved.limits);
-    let (preopens, created) = host::files::preopens(project, &spec.domain, &resolved.grants.files)?;
+    let folders = host::files::driver_folders(project, &spec.domain, &resolved.grants.files)?;
+    framework::kubeconfig::seed(
+        project,
+        &folders.kubeconfigs,
+        &spec.domain,
+        &kubeconfig_file(&spec),
+    )?;
     let log = Logger::stderr(&resolved.kind, opts.verbosity);
     log_cache(&log, &cache);
     let session_log = log.clone();
+    let env = opts.env.clone();
     let mut builder = HostBuilder::new(log, StoreLimits::new(&limits))
-        .files(&preopens)?
-        .env(&resolved.grants.env, |name| std::env::var(name).ok());
+        .files(&folders.preopens)?
+        .env(&resolved.grants.env, move |name| env.get(name));
     if let Some(grant) = &resolved.grants.docker {
         let root = project.root().canonicalize()?;
         let scope = Scope {
@@ -103,13 +150,18 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
             cluster: spec.domain.clone(),
             driver: resolved.kind.clone(),
         };
-        builder = builder.docker(DockerCtx::new(
+        // Never bound into a container: the project (drivers write there; it holds other
+        // clusters' files and the lock) and the local CA's folder.
+        let protected = vec![root, TlsCtx::default_caroot()];
+        let ctx = DockerCtx::new(
             grant.clone(),
             scope,
-            root,
+            protected,
             PrivilegedMode::from_env(),
             hint.clone(),
-        ));
+        )
+        .map_err(|e| anyhow!("drivers.{}.grants: {e}", resolved.kind))?;
+        builder = builder.docker(ctx);
     }
     if let Some(patterns) = &resolved.grants.tls {
         builder = builder.tls(TlsCtx::new(
@@ -132,7 +184,14 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         ));
     }
     if let Some(grant) = &resolved.grants.kube {
-        builder = builder.kube(KubeCtx::new(grant.clone(), project.clone(), hint.clone()));
+        let own = OwnKubeconfig {
+            guest: format!(".kubeconfig/{}", kubeconfig_file(&spec)),
+            folder: folders.kubeconfigs.try_clone()?,
+            file: kubeconfig_file(&spec),
+        };
+        let ctx = KubeCtx::new(grant.clone(), own, project.clone(), hint.clone())
+            .map_err(|e| anyhow!("drivers.{}.grants: kube.servers: {e}", resolved.kind))?;
+        builder = builder.kube(ctx);
     }
     let host = builder.build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)
@@ -142,7 +201,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     contract::check_described(&shape, &info.contract)
         .with_context(|| format!("loading {}", instance.id))?;
     instance.set_identity(&info.name, &info.version);
-    let ctx = context(opts, &spec);
+    let ctx = context(opts, &spec, &folders.cluster_dir);
     Ok(Session {
         spec,
         instance,
@@ -150,7 +209,9 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         ctx,
         cache,
         log: session_log,
-        _created: created,
+        kubeconfigs: folders.kubeconfigs,
+        project: project.clone(),
+        _created: folders.created,
     })
 }
 
@@ -165,8 +226,13 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
         .provision(&s.ctx)
         .await
         .map_err(|e| left_behind(e, domain))?;
-    match outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))? {
-        types::Outcome::Handled => return Ok(Provisioned::Handled),
+    let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e));
+    let published = s.publish_kubeconfig();
+    match outcome? {
+        types::Outcome::Handled => {
+            published?;
+            return Ok(Provisioned::Handled);
+        }
         types::Outcome::Continue => {}
     }
     if let Some(result) = s.instance.post_provision(&s.ctx).await {
@@ -174,13 +240,14 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
             .map_err(|e| left_behind(e, domain))?
             .map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
     }
+    let kubeconfig = s.publish_kubeconfig()?;
     let exported = match s.instance.export(&s.ctx).await {
         Some(result) => result
             .map_err(interrupted)?
             .map_err(|e| driver_failed(&s.instance.id, "export", e))?,
         None => Vec::new(),
     };
-    let mut after = framework::after_provision(&opts.project, &s.spec, exported)?;
+    let mut after = framework::after_provision(&s.spec, exported, kubeconfig)?;
     after.phases = s.log.timings();
     Ok(Provisioned::Continued(after))
 }
@@ -194,7 +261,9 @@ pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
         .destroy(&s.ctx)
         .await
         .map_err(|e| left_behind(e, domain))?;
-    result.map_err(|e| driver_failed(&s.instance.id, "destroy", e))?;
+    let result = result.map_err(|e| driver_failed(&s.instance.id, "destroy", e));
+    s.publish_kubeconfig()?;
+    result?;
     Ok(())
 }
 
@@ -224,20 +293,24 @@ pub async fn status(
     Ok((s, report))
 }
 
-/// `lo kubeconfig`: the driver writes the file; returns its absolute path after checking it
-/// lies inside the project.
+/// `lo kubeconfig`: the driver writes its kubeconfig; lo publishes it and returns the path.
 pub async fn kubeconfig(opts: &Options, domain: &str) -> anyhow::Result<std::path::PathBuf> {
     let spec = load_cluster(&opts.project, domain, "write a kubeconfig for")?;
     let mut s = open(opts, spec).await?;
     let result = s.instance.kubeconfig(&s.ctx).await.map_err(interrupted)?;
     let rel = result.map_err(|e| driver_failed(&s.instance.id, "kubeconfig", e))?;
-    let path = framework::check_kubeconfig_path(&opts.project, &rel)
-        .with_context(|| format!("{} returned {rel:?}", s.instance.id))?;
-    framework::owner_only(&path)?;
-    Ok(path)
+    if rel != s.ctx.kubeconfig {
+        anyhow::bail!(
+            "{} returned {rel:?}: a driver writes its kubeconfig at {} (ctx.kubeconfig), which lo publishes",
+            s.instance.id,
+            s.ctx.kubeconfig
+        );
+    }
+    s.publish_kubeconfig()?
+        .ok_or_else(|| anyhow!("{} returned {rel:?} but wrote no file there", s.instance.id))
 }
 
-fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {
+fn context(opts: &Options, spec: &ClusterSpec, cluster_dir: &str) -> types::Context {
     let mut flags = types::RunFlags::empty();
     if opts.force {
         flags |= types::RunFlags::FORCE;
@@ -254,8 +327,8 @@ fn context(opts: &Options, spec: &ClusterSpec) -> types::Context {
         kind: spec.kind.clone(),
         spec: spec.text.clone(),
         flags,
-        cluster_dir: format!("clusters/{}", spec.domain),
-        kubeconfig: format!(".kubeconfig/{}.yaml", spec.name),
+        cluster_dir: cluster_dir.to_string(),
+        kubeconfig: format!(".kubeconfig/{}", kubeconfig_file(spec)),
         project: opts.project.name(),
     }
 }

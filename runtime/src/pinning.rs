@@ -67,6 +67,7 @@ pub fn requested(info: &types::DriverInfo) -> Grants {
                     privileged: d.privileged,
                     shared_networks: d.shared_networks.clone(),
                     host_paths: d.host_paths.clone(),
+                    ..Default::default()
                 })
             }
             types::Capability::Kube(k) => {
@@ -74,6 +75,7 @@ pub fn requested(info: &types::DriverInfo) -> Grants {
                     namespaces: k.namespaces.clone(),
                     kinds: k.kinds.clone(),
                     clusters: k.clusters.clone(),
+                    ..Default::default()
                 })
             }
             types::Capability::Http(hosts) => one.http = Some(hosts.clone()),
@@ -189,6 +191,16 @@ pub struct Added {
 
 /// Pins the component at `path` for `kind`, granting what it requests.
 pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyhow::Result<Added> {
+    add_granting(project, kind, path, None).await
+}
+
+/// Pins the component at `path` for `kind`, granting `grants` (None: what it requests).
+pub async fn add_granting(
+    project: &Project,
+    kind: &str,
+    path: &std::path::Path,
+    grants: Option<Grants>,
+) -> anyhow::Result<Added> {
     let key = kind.to_ascii_lowercase();
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let source_path = project.relative(path).unwrap_or_else(|| {
@@ -219,7 +231,7 @@ pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyho
         sha256: component.digest().to_string(),
         driver: Some(format!("{} {}", info.name, info.version)),
         contract: Some(info.contract.clone()),
-        grants: requests.clone(),
+        grants: grants.unwrap_or_else(|| requests.clone()),
         requests,
         limits: lock
             .drivers

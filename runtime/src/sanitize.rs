@@ -1,5 +1,8 @@
 //! Guest text reaches the user's terminal only through here: a driver must not be able to move
-//! the cursor, rewrite earlier lines, set the window title or hide text.
+//! the cursor, rewrite earlier lines, set the window title, hide text, or reorder what is shown
+//! (bidi overrides, zero-width and other invisible format characters).
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest single message a driver can print; the rest is cut with a note.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
@@ -20,7 +23,9 @@ pub fn clean(text: &str) -> String {
     out
 }
 
-/// Removes escape sequences and control characters other than newline and tab.
+/// Removes escape sequences, control characters other than newline and tab, and format
+/// characters (Unicode category Cf: bidi overrides and isolates, zero-width joiners and spaces,
+/// the byte-order mark), which change how text displays without being seen.
 pub fn strip(text: &str) -> String {
     // The stripper drops tabs and newlines with the other controls: keep them by cleaning the
     // pieces between them.
@@ -36,11 +41,15 @@ pub fn strip(text: &str) -> String {
             out.extend(
                 strip_ansi_escapes::strip_str(piece)
                     .chars()
-                    .filter(|c| !c.is_control()),
+                    .filter(|c| !c.is_control() && !is_format(*c)),
             );
         }
     }
     out
+}
+
+fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
 }
 
 #[cfg(test)]
@@ -54,6 +63,14 @@ mod tests {
         assert!(!cleaned.chars().any(|c| c.is_control()), "{cleaned:?}");
         assert!(cleaned.starts_with("okwiped"));
         assert!(cleaned.contains("back"));
+    }
+
+    #[test]
+    fn drops_bidi_overrides_zero_width_and_bom() {
+        let spoof = "ok\u{202E}evil\u{202C} \u{2066}a\u{2069} z\u{200B}w\u{200D}j \u{FEFF}bom \u{2060}\u{00AD}";
+        assert_eq!(clean(spoof), "okevil a zwj bom ");
+        // Visible non-ASCII stays.
+        assert_eq!(clean("Grüße → ✓ 日本"), "Grüße → ✓ 日本");
     }
 
     #[test]

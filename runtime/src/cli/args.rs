@@ -142,6 +142,17 @@ pub enum DriverCommand {
         /// A YAML file with what goes under `spec:` of the test cluster.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
+        /// Grant what the component requests, except host paths, ssh keys and project paths
+        /// (name those in --grants). Without this or --grants, nothing is granted.
+        #[arg(long)]
+        grant_requests: bool,
+        /// A TOML file with the grants, in the shape of [drivers.<kind>.grants] in drivers.lock.
+        #[arg(long, value_name = "FILE", conflicts_with = "grant_requests")]
+        grants: Option<PathBuf>,
+        /// An environment variable the driver sees, if it is granted (repeat it). Nothing is
+        /// taken from your own environment.
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
         /// Keep the throwaway project (its path is printed) instead of removing it.
         #[arg(long)]
         keep: bool,

@@ -161,17 +161,44 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
 /// `lo driver …`: tools for driver authors.
 pub async fn author(cli: &Cli, command: DriverCommand) -> anyhow::Result<()> {
     match command {
-        DriverCommand::Test { path, spec, keep } => {
+        DriverCommand::Test {
+            path,
+            spec,
+            grant_requests,
+            grants,
+            env,
+            keep,
+        } => {
             let body = match &spec {
                 Some(f) => std::fs::read_to_string(f)
                     .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?,
                 None => String::new(),
             };
+            let grants = match (grants, grant_requests) {
+                (Some(file), _) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+                    let parsed = toml::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("--grants {}: {e}", file.display()))?;
+                    crate::conformance::TestGrants::File(parsed)
+                }
+                (None, true) => crate::conformance::TestGrants::Requests,
+                (None, false) => crate::conformance::TestGrants::Nothing,
+            };
+            let mut values = std::collections::BTreeMap::new();
+            for pair in &env {
+                let (name, value) = pair.split_once('=').ok_or_else(|| {
+                    super::UsageError(format!("--env {pair:?}: write NAME=VALUE"))
+                })?;
+                values.insert(name.to_string(), value.to_string());
+            }
             let dir = tempfile::Builder::new()
                 .prefix("lo-driver-test-")
                 .tempdir()?;
             let verbosity = crate::host::Verbosity::from_count(cli.global.verbose);
-            let report = crate::conformance::run(&path, &body, dir.path(), verbosity).await?;
+            let report =
+                crate::conformance::run(&path, &body, dir.path(), verbosity, grants, values)
+                    .await?;
             if keep {
                 let _ = dir.keep();
             }

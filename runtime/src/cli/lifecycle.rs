@@ -69,6 +69,7 @@ fn options(cli: &Cli, project: Project) -> Options {
             timeout_seconds: cli.global.timeout,
             timeouts: Default::default(),
         },
+        env: lifecycle::Environment::Process,
     }
 }
 

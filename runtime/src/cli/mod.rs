@@ -35,10 +35,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
-    }
+    };
+    // A driver's file call can still be blocked on a worker thread after its run was abandoned
+    // (the wall clock ran out while it opened a FIFO): exit without waiting for it.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

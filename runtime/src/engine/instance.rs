@@ -88,13 +88,18 @@ impl DriverInstance {
     ) -> Result<Self, RunError> {
         let mut store = Store::new(prepared.pre.engine(), host);
         store.limiter(|s| &mut s.limits);
+        // Guest CPU is the thread's CPU time while guest code runs: the hook opens and closes
+        // each stretch, the epoch callback checks the running one every tick.
+        store.call_hook(|mut ctx, hook| {
+            ctx.data_mut().limits.guest_running(hook.exiting_host());
+            Ok(())
+        });
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
-            let limits = &mut ctx.data_mut().limits;
-            limits.cpu_ticks_used += 1;
-            if limits.cpu_ticks_used > limits.cpu_ticks_budget {
-                return Err(wasmtime::Error::new(CpuExceeded(limits.cpu)));
-            }
+            ctx.data_mut()
+                .limits
+                .check_cpu()
+                .map_err(wasmtime::Error::new)?;
             Ok(UpdateDeadline::Yield(1))
         });
         let timeout = limits.timeout(Operation::Describe);
@@ -132,7 +137,7 @@ impl DriverInstance {
     }
 
     fn begin(&mut self, op: Operation) -> (Duration, &'static str) {
-        self.store.data_mut().limits.cpu_ticks_used = 0;
+        self.store.data_mut().limits.reset_cpu();
         (self.limits.timeout(op), op.name())
     }
 

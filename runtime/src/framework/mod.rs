@@ -1,12 +1,14 @@
-//! What `lo` itself runs after a driver's provision answered `continue`: checks that the admin
-//! kubeconfig is where the framework expects it, and carries the driver's exported
-//! environment to the bootstrap step.
+//! What `lo` itself runs around a driver: publishing its kubeconfig ([`kubeconfig`]) and,
+//! after a provision answered `continue`, carrying the driver's exported environment to the
+//! bootstrap step.
 
-use std::path::{Component, Path, PathBuf};
+pub mod kubeconfig;
+
+use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::project::{ClusterSpec, Project};
+use crate::project::ClusterSpec;
 
 /// The result of the framework steps.
 #[derive(Debug, Default)]
@@ -21,10 +23,11 @@ pub struct AfterProvision {
     pub phases: Vec<crate::host::PhaseTiming>,
 }
 
+/// `kubeconfig`: what [`kubeconfig::publish`] published after the driver's calls.
 pub fn after_provision(
-    project: &Project,
     spec: &ClusterSpec,
     exported: Vec<(String, String)>,
+    kubeconfig: Option<PathBuf>,
 ) -> anyhow::Result<AfterProvision> {
     for (name, _) in &exported {
         let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -33,11 +36,6 @@ pub fn after_provision(
                 "export returned {name:?}, which is not an environment variable name (letters, digits, '_')"
             );
         }
-    }
-    let path = project.kubeconfig_dir().join(format!("{}.yaml", spec.name));
-    let kubeconfig = path.is_file().then_some(path);
-    if let Some(path) = &kubeconfig {
-        owner_only(path)?;
     }
     let mut bootstrap = bootstrap_entries(&spec.text);
     if bootstrap.is_empty() && !has_bootstrap_key(&spec.text) {
@@ -67,14 +65,6 @@ fn has_bootstrap_key(spec_text: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// An admin kubeconfig holds cluster-admin credentials: readable by its owner only, whatever
-/// mode the driver's file API created it with.
-pub fn owner_only(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
 /// The entries of `spec.bootstrap`, as written.
 pub fn bootstrap_entries(spec_text: &str) -> Vec<String> {
     let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(spec_text) else {
@@ -98,32 +88,6 @@ pub fn bootstrap_entries(spec_text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A kubeconfig path a driver returned: project-relative, no `..`, an existing file.
-pub fn check_kubeconfig_path(project: &Project, rel: &str) -> anyhow::Result<PathBuf> {
-    let path = Path::new(rel);
-    if path.is_absolute()
-        || path
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        bail!("not a project-relative path without '..'");
-    }
-    let full = project.root().join(path);
-    if !full.is_file() {
-        bail!("{} does not exist", full.display());
-    }
-    // A driver can plant symlinks in its folders: the file itself must stay in the project.
-    let real = full.canonicalize()?;
-    if !real.starts_with(project.root().canonicalize()?) {
-        bail!(
-            "{} resolves to {}, outside the project",
-            full.display(),
-            real.display()
-        );
-    }
-    Ok(full)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,18 +97,5 @@ mod tests {
         let spec = "kind: Lo\nspec:\n  bootstrap:\n    - cilium\n    - name: x\n";
         assert_eq!(bootstrap_entries(spec), ["cilium", "name: x"]);
         assert!(bootstrap_entries("kind: Lo\n").is_empty());
-    }
-
-    #[test]
-    fn kubeconfig_paths_stay_in_the_project() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("clusters")).unwrap();
-        std::fs::create_dir_all(dir.path().join(".kubeconfig")).unwrap();
-        std::fs::write(dir.path().join(".kubeconfig/dev.yaml"), "x").unwrap();
-        let p = Project::at(dir.path()).unwrap();
-        assert!(check_kubeconfig_path(&p, ".kubeconfig/dev.yaml").is_ok());
-        assert!(check_kubeconfig_path(&p, "../etc/passwd").is_err());
-        assert!(check_kubeconfig_path(&p, "/etc/passwd").is_err());
-        assert!(check_kubeconfig_path(&p, ".kubeconfig/none.yaml").is_err());
     }
 }

@@ -1,23 +1,20 @@
-//! The `fs` capability: WASI preopens. By default the driver sees `clusters/<domain>/` and
-//! `.kubeconfig/` read-write and nothing else. Guards against a spec folder that is a symlink
-//! out of the project and granted paths that climb out of it; inside a preopen, wasmtime-wasi
-//! (cap-std) refuses `..` and symlink escapes.
+//! The `fs` capability: WASI preopens. A driver sees its cluster's folder read-only (the spec
+//! `lo` dispatches on and the user's inputs: no driver may rewrite them), its own folder inside
+//! it read-write (`clusters/<domain>/.state`, which `ctx.cluster-dir` names), its own
+//! kubeconfig folder as `.kubeconfig/` (never another cluster's: `lo` publishes from it after
+//! vetting), and granted project paths, never `lo`'s own. Every folder is opened through the
+//! project's handle without following links; inside a preopen, wasmtime-wasi (cap-std) refuses
+//! `..` and symlink escapes.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use crate::lock::PathGrant;
-use crate::project::Project;
+use crate::project::{DRIVER_KUBECONFIGS, Entry, Inside, InsideError, Project, STATE_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
-    #[error(
-        "{guest}: resolves to {host}, outside the project {root}; refusing to give it to a driver"
-    )]
-    Escapes {
-        guest: String,
-        host: PathBuf,
-        root: PathBuf,
-    },
+    #[error("{0}; refusing to give it to a driver")]
+    Unsafe(#[from] InsideError),
     #[error(
         "files grant {path:?}: {reason} (grant a directory inside the project, relative to its root, without '..')"
     )]
@@ -29,50 +26,78 @@ pub enum FilesError {
 /// A host directory the guest sees under a project-relative name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
-    pub host: PathBuf,
+    pub host: std::path::PathBuf,
     pub guest: String,
     pub writable: bool,
 }
 
-/// Removes `.kubeconfig/` on drop if this run created it and left it empty, so a failed run
-/// leaves the project as it found it.
+/// Folders this run made, removed again when the run ends if they are still empty, so a failed
+/// run leaves the project as it found it.
 #[derive(Debug, Default)]
-pub struct CreatedDir(Option<PathBuf>);
+pub struct CreatedDirs {
+    root: Option<Inside>,
+    dirs: Vec<String>,
+}
 
-impl Drop for CreatedDir {
+impl Drop for CreatedDirs {
     fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            let _ = std::fs::remove_dir(dir);
+        if let Some(root) = &self.root {
+            for dir in self.dirs.iter().rev() {
+                root.remove_empty_dir(dir);
+            }
         }
     }
 }
 
-/// `clusters/<domain>/` and `.kubeconfig/` (created if missing, see [`CreatedDir`]), then
-/// granted paths.
-pub fn preopens(
+/// What a driver run may touch on disk.
+#[derive(Debug)]
+pub struct DriverFolders {
+    pub preopens: Vec<Preopen>,
+    /// `clusters/<domain>/.state`: the guest path `ctx.cluster-dir` carries.
+    pub cluster_dir: String,
+    /// The driver's kubeconfig folder (its `.kubeconfig/`).
+    pub kubeconfigs: Inside,
+    pub created: CreatedDirs,
+}
+
+/// Project paths no files grant may reach: `lo`'s own, and every cluster's folders.
+const RESERVED: &[&str] = &[".lok8s", ".kubeconfig", "clusters", "drivers.lock"];
+
+/// Prepares the folders for `domain`'s driver: created if missing (without following links),
+/// then preopened.
+pub fn driver_folders(
     project: &Project,
     domain: &str,
     granted: &[PathGrant],
-) -> Result<(Vec<Preopen>, CreatedDir), FilesError> {
-    let root = canonical(project.root(), ".")?;
-    let kubeconfig = project.kubeconfig_dir();
-    let created = if kubeconfig.is_dir() {
-        CreatedDir::default()
-    } else {
-        std::fs::create_dir_all(&kubeconfig).map_err(|e| FilesError::Preopen {
+) -> Result<DriverFolders, FilesError> {
+    let root = project.inside()?;
+    let mut created = CreatedDirs::default();
+    let cluster_rel = format!("clusters/{domain}");
+    let cluster = root.subdir(&cluster_rel, false)?;
+    let state_rel = format!("{cluster_rel}/{STATE_DIR}");
+    let state = ensure(&root, &state_rel, &mut created)?;
+    let kube_rel = format!(".kubeconfig/{DRIVER_KUBECONFIGS}/{domain}");
+    let kubeconfigs = ensure(&root, &kube_rel, &mut created)?;
+    created.root = Some(root);
+    let host = |dir: &Inside| dir.shown().to_path_buf();
+    // The driver's own folder first: guest runtimes that take the first matching preopen
+    // (rather than the longest) then write into it, not into the read-only one around it.
+    let mut preopens = vec![
+        Preopen {
+            host: host(&state),
+            guest: state_rel.clone(),
+            writable: true,
+        },
+        Preopen {
+            host: host(&cluster),
+            guest: cluster_rel,
+            writable: false,
+        },
+        Preopen {
+            host: host(&kubeconfigs),
             guest: ".kubeconfig".into(),
-            message: e.to_string(),
-        })?;
-        CreatedDir(Some(kubeconfig.clone()))
-    };
-    let mut out = vec![
-        inside(
-            &root,
-            &project.clusters_dir().join(domain),
-            format!("clusters/{domain}"),
-            true,
-        )?,
-        inside(&root, &kubeconfig, ".kubeconfig".into(), true)?,
+            writable: true,
+        },
     ];
     for grant in granted {
         let rel = Path::new(&grant.path);
@@ -83,41 +108,60 @@ pub fn preopens(
         if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(bad("not a plain project-relative path"));
         }
-        let host = project.root().join(rel);
-        if !host.is_dir() {
-            return Err(bad("is not a directory in the project"));
+        let first = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if RESERVED.contains(&first.as_str()) || (grant.writable && first == "drivers") {
+            return Err(bad(
+                "lo's own files and the clusters' folders are never granted (drivers get their cluster's folder already)",
+            ));
         }
-        out.push(inside(
-            &root,
-            &host,
-            grant.path.trim_end_matches('/').to_string(),
-            grant.writable,
-        )?);
-    }
-    Ok((out, created))
-}
-
-fn canonical(path: &Path, guest: &str) -> Result<PathBuf, FilesError> {
-    path.canonicalize().map_err(|e| FilesError::Preopen {
-        guest: guest.into(),
-        message: e.to_string(),
-    })
-}
-
-fn inside(root: &Path, host: &Path, guest: String, writable: bool) -> Result<Preopen, FilesError> {
-    let real = canonical(host, &guest)?;
-    if !real.starts_with(root) {
-        return Err(FilesError::Escapes {
-            guest,
-            host: real,
-            root: root.to_path_buf(),
+        let dir = project
+            .inside()?
+            .subdir(&grant.path, false)
+            .map_err(|e| bad(&format!("is not a directory in the project ({e})")))?;
+        preopens.push(Preopen {
+            host: host(&dir),
+            guest: grant.path.trim_end_matches('/').to_string(),
+            writable: grant.writable,
         });
     }
-    Ok(Preopen {
-        host: real,
-        guest,
-        writable,
+    Ok(DriverFolders {
+        preopens,
+        cluster_dir: state_rel,
+        kubeconfigs,
+        created,
     })
+}
+
+/// Opens `rel` under `root`, creating what is missing and remembering what it created.
+fn ensure(root: &Inside, rel: &str, created: &mut CreatedDirs) -> Result<Inside, FilesError> {
+    let mut so_far = String::new();
+    for part in rel.split('/') {
+        if !so_far.is_empty() {
+            so_far.push('/');
+        }
+        so_far.push_str(part);
+        match root.kind(&so_far)? {
+            None => created.dirs.push(so_far.clone()),
+            Some(Entry::Dir) => {}
+            Some(Entry::Link) => {
+                return Err(InsideError::Link {
+                    shown: root.shown().join(&so_far).display().to_string(),
+                }
+                .into());
+            }
+            Some(_) => {
+                return Err(FilesError::Preopen {
+                    guest: rel.into(),
+                    message: format!("{so_far} exists and is not a folder; remove it"),
+                });
+            }
+        }
+    }
+    Ok(root.subdir(rel, true)?)
 }
 
 #[cfg(test)]
@@ -132,39 +176,73 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_cluster_dir_and_kubeconfig() {
+    fn the_spec_folder_is_read_only_and_the_drivers_own_are_not() {
         let (dir, p) = project();
-        let (opens, created) = preopens(&p, "a.dev", &[]).unwrap();
-        let guests: Vec<_> = opens.iter().map(|o| o.guest.as_str()).collect();
-        assert_eq!(guests, ["clusters/a.dev", ".kubeconfig"]);
-        assert!(dir.path().join(".kubeconfig").is_dir());
-        drop(created);
+        let folders = driver_folders(&p, "a.dev", &[]).unwrap();
+        let seen: Vec<(&str, bool)> = folders
+            .preopens
+            .iter()
+            .map(|o| (o.guest.as_str(), o.writable))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("clusters/a.dev/.state", true),
+                ("clusters/a.dev", false),
+                (".kubeconfig", true)
+            ]
+        );
+        assert_eq!(folders.cluster_dir, "clusters/a.dev/.state");
+        assert_eq!(
+            folders.preopens[2].host.canonicalize().unwrap(),
+            dir.path()
+                .join(".kubeconfig/.drivers/a.dev")
+                .canonicalize()
+                .unwrap()
+        );
+        drop(folders);
         assert!(
-            !dir.path().join(".kubeconfig").exists(),
-            "an empty .kubeconfig/ this run made is removed"
+            !dir.path().join(".kubeconfig").exists()
+                && !dir.path().join("clusters/a.dev/.state").exists(),
+            "empty folders this run made are removed"
         );
     }
 
     #[test]
-    fn symlinked_cluster_dir_out_of_project_is_refused() {
+    fn planted_links_for_the_drivers_folders_are_refused() {
         let (dir, p) = project();
         let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("clusters/a.dev/.state"))
+            .unwrap();
+        let err = driver_folders(&p, "a.dev", &[]).unwrap_err();
+        assert!(err.to_string().contains("is a link"), "{err}");
+        let (dir, p) = project();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("clusters/evil.dev")).unwrap();
-        let err = preopens(&p, "evil.dev", &[]).unwrap_err();
-        assert!(matches!(err, FilesError::Escapes { .. }), "{err}");
+        assert!(driver_folders(&p, "evil.dev", &[]).is_err());
     }
 
     #[test]
-    fn grants_must_stay_inside() {
-        let (_dir, p) = project();
-        for path in ["../x", "/etc", "clusters/../.."] {
-            let grant = PathGrant {
-                path: path.into(),
-                writable: false,
-            };
+    fn grants_stay_inside_and_away_from_los_own_files() {
+        let (dir, p) = project();
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".lok8s")).unwrap();
+        let grant = |path: &str, writable: bool| PathGrant {
+            path: path.into(),
+            writable,
+        };
+        assert!(driver_folders(&p, "a.dev", &[grant("shared", true)]).is_ok());
+        for (path, writable) in [
+            ("../x", false),
+            ("/etc", false),
+            ("clusters/../..", false),
+            (".lok8s", false),
+            ("clusters", false),
+            (".kubeconfig", false),
+            ("drivers", true),
+        ] {
             assert!(
                 matches!(
-                    preopens(&p, "a.dev", &[grant]),
+                    driver_folders(&p, "a.dev", &[grant(path, writable)]),
                     Err(FilesError::BadGrant { .. })
                 ),
                 "{path}"

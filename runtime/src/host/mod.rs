@@ -16,7 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::engine::bindings;
 use crate::engine::limits::StoreLimits;
-pub use files::{CreatedDir, FilesError, Preopen};
+pub use files::{FilesError, Preopen};
 pub use log::{Logger, PhaseTiming, Verbosity};
 
 /// Per-run state of one driver instance.

@@ -10,8 +10,21 @@ pub struct DockerGrant {
     pub privileged: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_networks: Vec<String>,
+    /// Host paths containers may bind read-only (mounted ro, nosuid, nodev).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_paths: Vec<String>,
+    /// Host paths containers may bind read-write; each must lie on a nosuid,nodev mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable_host_paths: Vec<String>,
+    /// Image repositories it may pull and tag: `docker.io/kindest/node`, `ghcr.io/acme/*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// Host addresses beyond loopback it may publish ports on (`0.0.0.0`: every interface).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<String>,
+    /// Host ports below 1024.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub low_ports: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -23,6 +36,10 @@ pub struct KubeGrant {
     pub kinds: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
+    /// Origins (`https://host:port`, `*` wildcards) the driver's own kubeconfig may name as its
+    /// API server; none means this machine (loopback, any port).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -88,14 +105,19 @@ impl Grants {
         if let Some(d) = other.docker {
             let mine = self.docker.get_or_insert_with(Default::default);
             mine.privileged |= d.privileged;
+            mine.low_ports |= d.low_ports;
             extend_unique(&mut mine.shared_networks, d.shared_networks);
             extend_unique(&mut mine.host_paths, d.host_paths);
+            extend_unique(&mut mine.writable_host_paths, d.writable_host_paths);
+            extend_unique(&mut mine.images, d.images);
+            extend_unique(&mut mine.publish, d.publish);
         }
         if let Some(k) = other.kube {
             let mine = self.kube.get_or_insert_with(Default::default);
             extend_unique(&mut mine.namespaces, k.namespaces);
             extend_unique(&mut mine.kinds, k.kinds);
             extend_unique(&mut mine.clusters, k.clusters);
+            extend_unique(&mut mine.servers, k.servers);
         }
         if let Some(h) = other.http {
             extend_unique(self.http.get_or_insert_with(Vec::new), h);
@@ -121,22 +143,35 @@ impl Grants {
         let mut out = Vec::new();
         if let Some(d) = &self.docker {
             out.push(format!(
-                "docker: objects labelled for its cluster{}{}{}",
+                "docker: objects labelled for its cluster{}{}{}{}{}{}{}",
                 if d.privileged {
                     "; privileged containers"
                 } else {
                     ""
                 },
                 list_suffix("; shared networks ", &d.shared_networks),
-                list_suffix("; host paths ", &d.host_paths)
+                list_suffix("; host paths (read-only) ", &d.host_paths),
+                list_suffix("; host paths (read-write) ", &d.writable_host_paths),
+                list_suffix("; pulls and tags of ", &d.images),
+                list_suffix("; ports published on ", &d.publish),
+                if d.low_ports {
+                    "; host ports below 1024"
+                } else {
+                    ""
+                },
             ));
         }
         if let Some(k) = &self.kube {
             out.push(format!(
-                "kubectl-apply: namespaces {}; kinds {}{}",
+                "kubectl-apply: namespaces {}; kinds {}{}; API servers {}",
                 or_none(&k.namespaces),
                 or_none(&k.kinds),
-                list_suffix("; other clusters ", &k.clusters)
+                list_suffix("; other clusters ", &k.clusters),
+                if k.servers.is_empty() {
+                    "on this machine".to_string()
+                } else {
+                    k.servers.join(", ")
+                }
             ));
         }
         if let Some(h) = &self.http {

@@ -1,14 +1,29 @@
-//! The project on disk: its root (the nearest ancestor holding `clusters/`), the active domain
-//! and the cluster specs under `clusters/<domain>/`.
+//! The project on disk: its root (the nearest ancestor holding `clusters/`), the active domain,
+//! the cluster specs under `clusters/<domain>/`, and where each cluster's driver may write.
+//!
+//! ```text
+//! clusters/<domain>/              the user's: spec and inputs        driver: read-only
+//! clusters/<domain>/.state/       the driver's own files             driver: read-write
+//! .kubeconfig/.drivers/<domain>/  the driver's kubeconfig folder     driver: read-write
+//! .kubeconfig/<name>.yaml         what lo published from it, vetted  driver: none
+//! .lok8s/, drivers.lock           lo's own                           driver: none
+//! ```
 
 mod domain;
+mod inside;
 mod spec;
 
 pub use domain::{
     ActiveDomain, DEFAULT_DOMAIN, DomainError, DomainSource, read_active as read_active_domain,
     validate_domain,
 };
+pub use inside::{Entry, Inside, InsideError, overlaps, relative};
 pub use spec::{ClusterSpec, SpecError, SpecFile};
+
+/// The driver's own folder inside its cluster's folder.
+pub const STATE_DIR: &str = ".state";
+/// Under `.kubeconfig/`: one folder per domain, each a driver's view of `.kubeconfig/`.
+pub const DRIVER_KUBECONFIGS: &str = ".drivers";
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +36,12 @@ pub enum ProjectError {
     NotFound { start: PathBuf },
     #[error("--project {path}: {reason}")]
     BadRoot { path: PathBuf, reason: String },
+    #[error(
+        "{found} holds a clusters/ folder but lies inside the project {outer}, where drivers write; \
+         lo does not take it for a project (it may have been planted). Run lo from {outer}, or pass \
+         --project {found} if you mean it"
+    )]
+    Nested { found: PathBuf, outer: PathBuf },
 }
 
 /// A lok8s project: the folder holding `clusters/`, `.kubeconfig/` and `drivers.lock`.
@@ -30,16 +51,27 @@ pub struct Project {
 }
 
 impl Project {
-    /// The nearest ancestor of `start` (itself included) that holds `clusters/`.
+    /// The nearest ancestor of `start` (itself included) that holds `clusters/`, unless that
+    /// lies inside another project: a driver could have written it there.
     pub fn discover(start: &Path) -> Result<Self, ProjectError> {
         let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
-        start
-            .ancestors()
-            .find(|dir| dir.join("clusters").is_dir())
-            .map(|root| Project {
-                root: root.to_path_buf(),
-            })
-            .ok_or(ProjectError::NotFound { start })
+        let holds_clusters = |dir: &Path| dir.join("clusters").is_dir();
+        let root =
+            start
+                .ancestors()
+                .find(|dir| holds_clusters(dir))
+                .ok_or(ProjectError::NotFound {
+                    start: start.clone(),
+                })?;
+        if let Some(outer) = root.ancestors().skip(1).find(|dir| holds_clusters(dir)) {
+            return Err(ProjectError::Nested {
+                found: root.to_path_buf(),
+                outer: outer.to_path_buf(),
+            });
+        }
+        Ok(Project {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The project rooted at `root`, as given by `--project`.
@@ -74,6 +106,16 @@ impl Project {
 
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("drivers.lock")
+    }
+
+    /// The project root as a handle.
+    pub fn inside(&self) -> Result<Inside, InsideError> {
+        Inside::open(&self.root)
+    }
+
+    /// `.kubeconfig/`, where lo publishes vetted kubeconfigs.
+    pub fn kubeconfigs(&self) -> Result<Inside, InsideError> {
+        self.inside()?.subdir(".kubeconfig", false)
     }
 
     /// The root folder's name; drivers label what they create with it.
@@ -133,6 +175,18 @@ mod tests {
                 .unwrap(),
             "clusters/a.dev"
         );
+    }
+
+    #[test]
+    fn a_project_inside_another_is_not_discovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let planted = dir.path().join("clusters/a.dev/.state/x");
+        std::fs::create_dir_all(planted.join("clusters")).unwrap();
+        let err = Project::discover(&planted).unwrap_err();
+        assert!(matches!(err, ProjectError::Nested { .. }), "{err}");
+        assert!(err.to_string().contains("--project"), "{err}");
+        // Named explicitly, it is taken.
+        assert!(Project::at(&planted).is_ok());
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! The `docker` import, on a real engine through bollard. Guards against a driver touching
 //! what is not its own: every object it creates carries its scope labels; it may change, exec
-//! into, inspect or delete only objects with its cluster's labels, plus shared networks its
-//! grant names; bind mounts only from the project or granted host paths, never a daemon
-//! socket; privileged containers and loosened confinement only with the privileged grant.
+//! into, inspect or delete only objects with its cluster's labels (acting on the ID it checked),
+//! plus shared networks its grant names; containers join only networks it owns (never the
+//! default bridge) and publish on loopback unless granted; bind mounts only of granted host
+//! paths (never the project, never a daemon socket), read-only and nosuid unless granted
+//! otherwise, checked again at start; no device nodes; pulls and tags only of granted
+//! repositories; privileged containers and loosened confinement only with the privileged grant.
 
 mod convert;
+pub mod images;
+pub mod networks;
 mod ops;
 pub mod policy;
 
@@ -25,32 +30,49 @@ type Call<T> = wasmtime::Result<Result<T, DriverError>>;
 pub struct DockerCtx {
     grant: DockerGrant,
     scope: Scope,
-    project_root: PathBuf,
+    /// Host paths no container may bind: the project, and folders lo keeps private.
+    protected: Vec<PathBuf>,
     privileged_mode: PrivilegedMode,
     /// The engine runs on another machine (`DOCKER_HOST`): bind sources are its paths.
     remote: bool,
+    /// Routes and interfaces of the engine's machine (none known for a remote engine).
+    host: networks::HostFacts,
     /// Where a missing grant goes, for denial messages.
     hint: String,
     client: Option<Docker>,
 }
 
 impl DockerCtx {
+    /// `protected`: host paths no container may bind (the project root first).
     pub fn new(
         grant: DockerGrant,
         scope: Scope,
-        project_root: PathBuf,
+        protected: Vec<PathBuf>,
         privileged_mode: PrivilegedMode,
         hint: String,
-    ) -> Self {
-        DockerCtx {
+    ) -> Result<Self, String> {
+        if let Some(bad) = grant
+            .shared_networks
+            .iter()
+            .find_map(|n| networks::check_name(n).err())
+        {
+            return Err(format!("docker grant, shared-networks: {bad}"));
+        }
+        let remote = policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref());
+        Ok(DockerCtx {
             grant,
             scope,
-            project_root,
+            protected,
             privileged_mode,
-            remote: policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref()),
+            remote,
+            host: if remote {
+                networks::HostFacts::default()
+            } else {
+                networks::read_host_facts()
+            },
             hint,
             client: None,
-        }
+        })
     }
 
     fn denied(&self, what: impl std::fmt::Display, fix: &str) -> DriverError {
@@ -75,12 +97,14 @@ impl DockerCtx {
         Ok(client)
     }
 
-    /// The container's labels if it exists: `Ok(None)` when absent, denied when not ours.
+    /// The container if it exists: `Ok(None)` when absent, denied when not ours.
     async fn own_container(
         &mut self,
         name: &str,
         action: &str,
     ) -> Result<Option<bollard::models::ContainerInspectResponse>, DriverError> {
+        policy::check_object_name("container", name)
+            .map_err(|e| self.denied(format!("{action} container {name:?}"), &e))?;
         let docker = self.client().await?;
         match docker.inspect_container(name, None).await {
             Ok(c) => {
@@ -106,28 +130,12 @@ impl DockerCtx {
         }
     }
 
-    /// The network if it exists and is ours or a granted shared one.
-    async fn usable_network(
-        &mut self,
-        name: &str,
-        action: &str,
-    ) -> Result<Option<bollard::models::NetworkInspect>, DriverError> {
-        let docker = self.client().await?;
-        match docker.inspect_network(name, None).await {
-            Ok(n) => {
-                let labels = n.labels.clone().unwrap_or_default();
-                if self.scope.owns(&labels) || policy::shared(&self.grant, name) {
-                    Ok(Some(n))
-                } else {
-                    Err(self.denied(
-                        format!("{action} network {name:?}"),
-                        "it is neither this cluster's nor a shared network in the grant (shared-networks)",
-                    ))
-                }
-            }
-            Err(e) if convert::is_not_found(&e) => Ok(None),
-            Err(e) => Err(convert::error(e)),
-        }
+    /// The ID of our container, or not found: calls act on it, not on the name again.
+    async fn container_id(&mut self, name: &str, action: &str) -> Result<String, DriverError> {
+        self.own_container(name, action)
+            .await?
+            .and_then(|c| c.id)
+            .ok_or_else(|| DriverError::NotFound(format!("container {name:?}")))
     }
 }
 

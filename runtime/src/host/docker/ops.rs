@@ -1,13 +1,14 @@
-//! The docker operations behind the import, each checking scope and grant before it calls
-//! the engine.
+//! The docker operations behind the import. Each checks every name it is given before the
+//! engine sees it, checks scope and grant, and then acts on the object's ID as inspected (never
+//! on a name the engine would resolve again); starting a container re-checks its mounts.
 
 use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig,
-    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, Mount, MountType, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    VolumeCreateRequest,
+    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, Mount, MountType, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
@@ -17,7 +18,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::{DockerCtx, convert, policy};
+use super::{DockerCtx, convert, images, networks, policy};
 use crate::engine::bindings::lok8s::driver::docker as wit;
 use crate::engine::bindings::types::{DriverError, ExecOutput};
 use crate::host::Logger;
@@ -46,29 +47,35 @@ impl PrivilegedMode {
 
 /// Most bytes of exec output or logs handed back to a driver.
 const MAX_OUTPUT: usize = 16 << 20;
+/// The label on the anonymous volume that carries a read-only host path into a container.
+const LABEL_HOST_PATH: &str = "dev.lok8s.host-path";
 
 impl DockerCtx {
     pub(super) async fn create_network(
         &mut self,
         spec: wit::NetworkSpec,
     ) -> Result<wit::NetworkInfo, DriverError> {
+        let what = format!("create network {:?}", spec.name);
+        networks::check_spec(&spec, &self.grant, &self.host).map_err(|e| self.denied(&what, &e))?;
         let shared = policy::shared(&self.grant, &spec.name);
         let labels = if shared {
             let mut l: HashMap<String, String> = spec.labels.iter().cloned().collect();
             if l.keys().any(|k| k.starts_with("dev.lok8s.")) {
-                return Err(self.denied(
-                    format!("create network {:?}", spec.name),
-                    "labels under dev.lok8s. are set by lo",
-                ));
+                return Err(self.denied(&what, "labels under dev.lok8s. are set by lo"));
             }
             l.insert(policy::LABEL_SHARED.into(), "true".into());
             l
         } else {
             self.scope
                 .merge(&spec.labels)
-                .map_err(|e| self.denied(format!("create network {:?}", spec.name), &e))?
+                .map_err(|e| self.denied(&what, &e))?
         };
         let docker = self.client().await?;
+        if !self.networks_named(&spec.name).await?.is_empty() {
+            return Err(DriverError::Failed(format!(
+                "{what}: a network of that name exists; inspect it (inspect-network) and use it, or remove it first"
+            )));
+        }
         let request = NetworkCreateRequest {
             name: spec.name.clone(),
             driver: Some("bridge".into()),
@@ -96,15 +103,88 @@ impl DockerCtx {
             labels: Some(labels),
             ..Default::default()
         };
-        docker
+        let created = docker
             .create_network(request)
             .await
             .map_err(convert::error)?;
+        // The engine allows two networks of one name: if another appeared meanwhile, the name
+        // would be ambiguous for everyone, so this one goes again.
+        if self.networks_named(&spec.name).await?.len() > 1 {
+            let _ = docker.remove_network(&created.id).await;
+            return Err(DriverError::Failed(format!(
+                "{what}: another network of that name appeared meanwhile; nothing was created"
+            )));
+        }
         let created = docker
-            .inspect_network(&spec.name, None)
+            .inspect_network(&created.id, None)
             .await
             .map_err(convert::error)?;
         Ok(convert::network_info(created))
+    }
+
+    /// IDs of the networks whose name is exactly `name`.
+    async fn networks_named(&mut self, name: &str) -> Result<Vec<String>, DriverError> {
+        let docker = self.client().await?;
+        let options = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "name".to_string(),
+                vec![name.to_string()],
+            )])),
+        };
+        let found = docker
+            .list_networks(Some(options))
+            .await
+            .map_err(convert::error)?;
+        Ok(found
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| n.id)
+            .collect())
+    }
+
+    /// The network a driver names, if it exists and is ours or a granted shared one, by ID.
+    pub(super) async fn usable_network(
+        &mut self,
+        name: &str,
+        action: &str,
+    ) -> Result<Option<bollard::models::NetworkInspect>, DriverError> {
+        let what = format!("{action} network {name:?}");
+        networks::check_name(name).map_err(|e| self.denied(&what, &e))?;
+        let ids = self.networks_named(name).await?;
+        let id = match ids.as_slice() {
+            [] => return Ok(None),
+            [id] => id.clone(),
+            _ => {
+                return Err(DriverError::Failed(format!(
+                    "{what}: {} networks have that name; remove the extra ones (docker network ls)",
+                    ids.len()
+                )));
+            }
+        };
+        let docker = self.client().await?;
+        let network = match docker.inspect_network(&id, None).await {
+            Ok(n) => n,
+            Err(e) if convert::is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(convert::error(e)),
+        };
+        let labels = network.labels.clone().unwrap_or_default();
+        if self.scope.owns(&labels) || policy::shared(&self.grant, name) {
+            Ok(Some(network))
+        } else {
+            Err(self.denied(
+                &what,
+                "it is neither this cluster's nor a shared network in the grant (shared-networks); \
+                 if it is left from something else, remove it (docker network rm) or name the cluster's network differently",
+            ))
+        }
+    }
+
+    /// The ID of a usable network, or not found.
+    async fn network_id(&mut self, name: &str, action: &str) -> Result<String, DriverError> {
+        self.usable_network(name, action)
+            .await?
+            .and_then(|n| n.id)
+            .ok_or_else(|| not_found("network", name))
     }
 
     pub(super) async fn connect_network(
@@ -112,19 +192,15 @@ impl DockerCtx {
         container: String,
         endpoint: wit::Endpoint,
     ) -> Result<(), DriverError> {
-        self.own_container(&container, "connect")
-            .await?
-            .ok_or_else(|| not_found("container", &container))?;
-        self.usable_network(&endpoint.network, "connect to")
-            .await?
-            .ok_or_else(|| not_found("network", &endpoint.network))?;
+        let id = self.container_id(&container, "connect").await?;
+        let network = self.network_id(&endpoint.network, "connect to").await?;
         let docker = self.client().await?;
         let request = NetworkConnectRequest {
-            container: container.clone(),
+            container: id,
             endpoint_config: Some(endpoint_settings(&endpoint)),
         };
         docker
-            .connect_network(&endpoint.network, request)
+            .connect_network(&network, request)
             .await
             .map_err(convert::error)
     }
@@ -134,15 +210,11 @@ impl DockerCtx {
         container: String,
         network: String,
     ) -> Result<(), DriverError> {
-        self.own_container(&container, "disconnect")
-            .await?
-            .ok_or_else(|| not_found("container", &container))?;
-        self.usable_network(&network, "disconnect from")
-            .await?
-            .ok_or_else(|| not_found("network", &network))?;
+        let id = self.container_id(&container, "disconnect").await?;
+        let network = self.network_id(&network, "disconnect from").await?;
         let docker = self.client().await?;
         let request = NetworkDisconnectRequest {
-            container,
+            container: id,
             force: Some(true),
         };
         docker
@@ -152,11 +224,15 @@ impl DockerCtx {
     }
 
     pub(super) async fn remove_network(&mut self, name: String) -> Result<bool, DriverError> {
-        if self.usable_network(&name, "remove").await?.is_none() {
+        let Some(id) = self
+            .usable_network(&name, "remove")
+            .await?
+            .and_then(|n| n.id)
+        else {
             return Ok(false);
-        }
+        };
         let docker = self.client().await?;
-        match docker.remove_network(&name).await {
+        match docker.remove_network(&id).await {
             Ok(()) => Ok(true),
             Err(e) if convert::is_not_found(&e) => Ok(false),
             Err(e) => Err(convert::error(e)),
@@ -164,13 +240,15 @@ impl DockerCtx {
     }
 
     pub(super) async fn create_volume(&mut self, spec: wit::VolumeSpec) -> Result<(), DriverError> {
+        let what = format!("create volume {:?}", spec.name);
+        policy::check_object_name("volume", &spec.name).map_err(|e| self.denied(&what, &e))?;
         let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
-            .map_err(|e| self.denied(format!("create volume {:?}", spec.name), &e))?;
+            .map_err(|e| self.denied(&what, &e))?;
         let docker = self.client().await?;
         if let Ok(existing) = docker.inspect_volume(&spec.name).await {
             if !policy::usable(&self.scope, &self.grant, &existing.labels) {
                 return Err(self.denied(
-                    format!("create volume {:?}", spec.name),
+                    &what,
                     "a volume of that name exists and is not this cluster's",
                 ));
             }
@@ -189,15 +267,12 @@ impl DockerCtx {
     }
 
     pub(super) async fn remove_volume(&mut self, name: String) -> Result<bool, DriverError> {
+        let what = format!("remove volume {name:?}");
+        policy::check_object_name("volume", &name).map_err(|e| self.denied(&what, &e))?;
         let docker = self.client().await?;
         match docker.inspect_volume(&name).await {
             Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
-            Ok(_) => {
-                return Err(self.denied(
-                    format!("remove volume {name:?}"),
-                    "it is not this cluster's",
-                ));
-            }
+            Ok(_) => return Err(self.denied(&what, "it is not this cluster's")),
             Err(e) if convert::is_not_found(&e) => return Ok(false),
             Err(e) => return Err(convert::error(e)),
         }
@@ -212,6 +287,9 @@ impl DockerCtx {
         &mut self,
         reference: String,
     ) -> Result<Option<wit::ImageInfo>, DriverError> {
+        // Checked first: the reference goes into the engine's URL.
+        images::check_reference(&reference)
+            .map_err(|e| self.denied(&format!("inspect image {reference:?}"), &e))?;
         let docker = self.client().await?;
         match docker.inspect_image(&reference).await {
             Ok(i) => Ok(Some(convert::image_info(i))),
@@ -225,6 +303,8 @@ impl DockerCtx {
         reference: String,
         log: &Logger,
     ) -> Result<wit::ImageInfo, DriverError> {
+        images::check(&self.grant, "pull", &reference)
+            .map_err(|e| self.denied(&format!("pull {reference:?}"), &e))?;
         let docker = self.client().await?;
         log.phase_begin(&format!("pulling {reference}"), None);
         let options = CreateImageOptions {
@@ -264,6 +344,9 @@ impl DockerCtx {
         source: String,
         target: String,
     ) -> Result<(), DriverError> {
+        let what = format!("tag {source:?} as {target:?}");
+        images::check_reference(&source).map_err(|e| self.denied(&what, &e))?;
+        images::check(&self.grant, "tag", &target).map_err(|e| self.denied(&what, &e))?;
         let docker = self.client().await?;
         let (repo, tag) = match target.rsplit_once(':') {
             Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
@@ -284,6 +367,7 @@ impl DockerCtx {
         spec: wit::ContainerSpec,
     ) -> Result<wit::ContainerInfo, DriverError> {
         let what = format!("create container {:?}", spec.name);
+        policy::check_object_name("container", &spec.name).map_err(|e| self.denied(&what, &e))?;
         let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
             .map_err(|e| self.denied(&what, &e))?;
         if spec.privileged && !self.grant.privileged {
@@ -310,19 +394,10 @@ impl DockerCtx {
         for m in &spec.mounts {
             match m.kind {
                 wit::MountKind::Bind => {
-                    let source = if self.remote {
-                        policy::remote_bind_source(&self.grant, &m.source)
-                    } else {
-                        policy::bind_source(&self.grant, &self.project_root, &m.source)
-                    }
-                    .map_err(|e| self.denied(&what, &e))?;
-                    mounts.push(Mount {
-                        typ: Some(MountType::BIND),
-                        source: Some(source.display().to_string()),
-                        target: Some(m.target.clone()),
-                        read_only: Some(m.read_only),
-                        ..Default::default()
-                    });
+                    let source = self
+                        .checked_bind(&m.source, m.read_only)
+                        .map_err(|e| self.denied(&what, &e))?;
+                    mounts.push(bind_mount(&source, &m.target, m.read_only, &self.scope));
                 }
                 wit::MountKind::Volume if m.source.is_empty() => {
                     // Anonymous: created with the container, removed with it.
@@ -334,6 +409,8 @@ impl DockerCtx {
                     });
                 }
                 wit::MountKind::Volume => {
+                    policy::check_object_name("volume", &m.source)
+                        .map_err(|e| self.denied(&what, &e))?;
                     let docker = self.client().await?;
                     match docker.inspect_volume(&m.source).await {
                         Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
@@ -364,22 +441,34 @@ impl DockerCtx {
                 }
             }
         }
+        // Never the engine's default bridge: a container joins a network the driver owns, or
+        // none at all.
         let mut endpoints = HashMap::new();
-        if let Some(endpoint) = &spec.network {
-            self.usable_network(&endpoint.network, "attach to")
-                .await?
-                .ok_or_else(|| not_found("network", &endpoint.network))?;
-            endpoints.insert(endpoint.network.clone(), endpoint_settings(endpoint));
-        }
+        let network_mode = match &spec.network {
+            Some(endpoint) => {
+                let id = self.network_id(&endpoint.network, "attach to").await?;
+                endpoints.insert(id.clone(), endpoint_settings(endpoint));
+                id
+            }
+            None if !spec.ports.is_empty() => {
+                return Err(self.denied(
+                    &what,
+                    "publishing ports needs a network of the cluster's own: create one (create-network) and name it in network",
+                ));
+            }
+            None => "none".to_string(),
+        };
         let mut port_bindings = HashMap::new();
         let mut exposed = Vec::new();
         for p in &spec.ports {
+            let address = policy::port_address(&self.grant, &p.host_ip, p.host_port)
+                .map_err(|e| self.denied(&what, &e))?;
             let key = format!("{}/{}", p.container_port, p.protocol);
             exposed.push(key.clone());
             port_bindings.insert(
                 key,
                 Some(vec![PortBinding {
-                    host_ip: Some(p.host_ip.clone()),
+                    host_ip: Some(address),
                     host_port: Some(p.host_port.map(|n| n.to_string()).unwrap_or_default()),
                 }]),
             );
@@ -399,7 +488,7 @@ impl DockerCtx {
                 _ => None,
             },
             init: Some(spec.init),
-            network_mode: spec.network.as_ref().map(|e| e.network.clone()),
+            network_mode: Some(network_mode),
             ..Default::default()
         };
         if spec.privileged {
@@ -420,6 +509,9 @@ impl DockerCtx {
                     }
                 }
             }
+        } else {
+            // Root in an ordinary container makes no device nodes, on a mount or anywhere.
+            host.cap_drop = Some(vec!["MKNOD".into()]);
         }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -442,23 +534,48 @@ impl DockerCtx {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        docker
+        let created = docker
             .create_container(Some(options), body)
             .await
             .map_err(convert::error)?;
         let created = docker
-            .inspect_container(&spec.name, None)
+            .inspect_container(&created.id, None)
             .await
             .map_err(convert::error)?;
         Ok(convert::container_info(created))
     }
 
+    /// A bind source the grant allows, checked again at every use (create and start).
+    fn checked_bind(&self, source: &str, read_only: bool) -> Result<std::path::PathBuf, String> {
+        if self.remote {
+            return policy::remote_bind_source(&self.grant, source, read_only);
+        }
+        let real = policy::bind_source(&self.grant, &self.protected, source, read_only)?;
+        if !read_only {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            policy::writable_mount_ok(&real, &mountinfo)?;
+        }
+        Ok(real)
+    }
+
     pub(super) async fn start_container(&mut self, name: String) -> Result<(), DriverError> {
-        self.own_container(&name, "start")
+        let container = self
+            .own_container(&name, "start")
             .await?
             .ok_or_else(|| not_found("container", &name))?;
+        // The engine resolves bind sources when the container starts, not when it is created:
+        // whatever the sources became since, they must still be granted now.
+        for (source, read_only) in bound_sources(&container) {
+            self.checked_bind(&source, read_only).map_err(|e| {
+                self.denied(
+                    &format!("start container {name:?}"),
+                    &format!("{e} (checked again at start)"),
+                )
+            })?;
+        }
+        let id = container.id.unwrap_or_default();
         let docker = self.client().await?;
-        docker.start_container(&name, None).await.map_err(|e| {
+        docker.start_container(&id, None).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("unable to apply caps") {
                 DriverError::Failed(format!(
@@ -476,15 +593,13 @@ impl DockerCtx {
         name: String,
         timeout: Option<u32>,
     ) -> Result<(), DriverError> {
-        self.own_container(&name, "stop")
-            .await?
-            .ok_or_else(|| not_found("container", &name))?;
+        let id = self.container_id(&name, "stop").await?;
         let docker = self.client().await?;
         let options = StopContainerOptions {
             t: timeout.map(|t| t.min(i32::MAX as u32) as i32),
             ..Default::default()
         };
-        match docker.stop_container(&name, Some(options)).await {
+        match docker.stop_container(&id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
@@ -498,16 +613,17 @@ impl DockerCtx {
         name: String,
         force: bool,
     ) -> Result<bool, DriverError> {
-        if self.own_container(&name, "remove").await?.is_none() {
+        let Some(container) = self.own_container(&name, "remove").await? else {
             return Ok(false);
-        }
+        };
+        let id = container.id.unwrap_or_default();
         let docker = self.client().await?;
         let options = RemoveContainerOptions {
             force,
             v: true,
             ..Default::default()
         };
-        match docker.remove_container(&name, Some(options)).await {
+        match docker.remove_container(&id, Some(options)).await {
             Ok(()) => Ok(true),
             Err(e) if convert::is_not_found(&e) => Ok(false),
             Err(e) => Err(convert::error(e)),
@@ -563,9 +679,7 @@ impl DockerCtx {
     }
 
     pub(super) async fn exec(&mut self, spec: wit::ExecSpec) -> Result<ExecOutput, DriverError> {
-        self.own_container(&spec.container, "exec in")
-            .await?
-            .ok_or_else(|| not_found("container", &spec.container))?;
+        let id = self.container_id(&spec.container, "exec in").await?;
         let docker = self.client().await?;
         let options = bollard::exec::CreateExecOptions::<String> {
             attach_stdin: Some(spec.stdin.is_some()),
@@ -578,7 +692,7 @@ impl DockerCtx {
             ..Default::default()
         };
         let created = docker
-            .create_exec(&spec.container, options)
+            .create_exec(&id, options)
             .await
             .map_err(convert::error)?;
         let started = docker
@@ -634,9 +748,7 @@ impl DockerCtx {
         contents: Vec<u8>,
         mode: u32,
     ) -> Result<(), DriverError> {
-        self.own_container(&container, "copy into")
-            .await?
-            .ok_or_else(|| not_found("container", &container))?;
+        let id = self.container_id(&container, "copy into").await?;
         let target = std::path::Path::new(&path);
         let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
             return Err(DriverError::Failed(format!(
@@ -665,11 +777,7 @@ impl DockerCtx {
             ..Default::default()
         };
         docker
-            .upload_to_container(
-                &container,
-                Some(options),
-                bollard::body_full(tarball.into()),
-            )
+            .upload_to_container(&id, Some(options), bollard::body_full(tarball.into()))
             .await
             .map_err(convert::error)
     }
@@ -679,9 +787,7 @@ impl DockerCtx {
         container: String,
         tail: Option<u32>,
     ) -> Result<String, DriverError> {
-        self.own_container(&container, "read logs of")
-            .await?
-            .ok_or_else(|| not_found("container", &container))?;
+        let id = self.container_id(&container, "read logs of").await?;
         let docker = self.client().await?;
         let options = LogsOptions {
             stdout: true,
@@ -689,13 +795,96 @@ impl DockerCtx {
             tail: tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into()),
             ..Default::default()
         };
-        let mut stream = docker.logs(&container, Some(options));
+        let mut stream = docker.logs(&id, Some(options));
         let mut text = Vec::new();
         while let Some(chunk) = stream.next().await {
             append_capped(&mut text, chunk.map_err(convert::error)?.as_ref());
         }
         Ok(String::from_utf8_lossy(&text).into_owned())
     }
+}
+
+/// A host path in a container: read-only ones go through an anonymous local volume that binds
+/// the path `ro,nosuid,nodev` (Docker's own bind mounts cannot say nosuid or nodev); writable
+/// ones are plain binds of a path on a nosuid,nodev mount ([`policy::writable_mount_ok`]).
+fn bind_mount(
+    source: &std::path::Path,
+    target: &str,
+    read_only: bool,
+    scope: &policy::Scope,
+) -> Mount {
+    if !read_only {
+        return Mount {
+            typ: Some(MountType::BIND),
+            source: Some(source.display().to_string()),
+            target: Some(target.to_string()),
+            read_only: Some(false),
+            ..Default::default()
+        };
+    }
+    let mut labels: HashMap<String, String> = scope.labels().into_iter().collect();
+    labels.insert(LABEL_HOST_PATH.into(), source.display().to_string());
+    Mount {
+        typ: Some(MountType::VOLUME),
+        target: Some(target.to_string()),
+        read_only: Some(true),
+        volume_options: Some(MountVolumeOptions {
+            labels: Some(labels),
+            driver_config: Some(MountVolumeOptionsDriverConfig {
+                name: Some("local".into()),
+                options: Some(HashMap::from([
+                    ("type".to_string(), "none".to_string()),
+                    ("o".to_string(), "bind,ro,nosuid,nodev".to_string()),
+                    ("device".to_string(), source.display().to_string()),
+                ])),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Every host path a container mounts, as created: plain binds and the read-only host-path
+/// volumes of [`bind_mount`], with whether each is read-only.
+fn bound_sources(c: &bollard::models::ContainerInspectResponse) -> Vec<(String, bool)> {
+    let specs = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.mounts.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for m in specs {
+        match m.typ {
+            Some(MountType::BIND) => {
+                out.push((m.source.unwrap_or_default(), m.read_only.unwrap_or(false)))
+            }
+            Some(MountType::VOLUME) => {
+                let device = m
+                    .volume_options
+                    .and_then(|v| v.driver_config)
+                    .and_then(|d| d.options)
+                    .and_then(|o| o.get("device").cloned());
+                if let Some(device) = device {
+                    out.push((device, m.read_only.unwrap_or(false)));
+                }
+            }
+            _ => {}
+        }
+    }
+    for bind in c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.binds.clone())
+        .unwrap_or_default()
+    {
+        let mut parts = bind.split(':');
+        let source = parts.next().unwrap_or_default().to_string();
+        let read_only = parts
+            .nth(1)
+            .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        out.push((source, read_only));
+    }
+    out
 }
 
 fn endpoint_settings(endpoint: &wit::Endpoint) -> EndpointSettings {

@@ -1,5 +1,6 @@
 //! Who may touch what in Docker: the driver's scope labels, shared networks granted by name,
-//! bind-mount sources, and privilege. Pure checks, so every rule has a unit test.
+//! bind-mount sources, published ports, and privilege. Pure checks (the host facts they need
+//! are passed in), so every rule has a unit test.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -106,50 +107,40 @@ pub fn labels_for(
     Ok(labels)
 }
 
-/// Resolves a bind-mount source: a project-relative path (inside the project, no `..`), or an
-/// absolute path under a granted host path. Never a Docker socket or a folder holding one.
+/// Resolves a bind-mount source on a local engine: an absolute path under a granted host path
+/// (`host-paths` for read-only mounts, `writable-host-paths` for either), after links are
+/// resolved. Never a path of the project or any folder around it (drivers write there, and it
+/// holds other clusters' files and the lock: files go into containers by copy-file), nor any
+/// other `protected` path, nor a daemon socket or a folder holding one.
 pub fn bind_source(
     grant: &DockerGrant,
-    project_root: &Path,
+    protected: &[PathBuf],
     source: &str,
+    read_only: bool,
 ) -> Result<PathBuf, String> {
-    let path = Path::new(source);
-    let resolved = if path.is_absolute() {
-        let inside_grant = grant.host_paths.iter().any(|g| path.starts_with(g));
-        if !inside_grant {
-            return Err(format!(
-                "bind mount of host path {source:?}: add it to host-paths in the docker grant"
-            ));
-        }
-        path.to_path_buf()
-    } else {
-        if path
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(format!(
-                "bind mount {source:?}: a project-relative path may not climb out with '..'"
-            ));
-        }
-        project_root.join(path)
-    };
+    let path = lexical_source(grant, source, read_only)?;
     // Follow links: the source must still be where the rule above allowed.
-    let real = resolved.canonicalize().map_err(|e| {
-        format!(
-            "bind mount {source:?}: {} ({e}); create it first",
-            resolved.display()
-        )
-    })?;
-    if !path.is_absolute() && !real.starts_with(project_root) {
-        return Err(format!(
-            "bind mount {source:?} resolves to {}, outside the project",
-            real.display()
-        ));
-    }
-    if path.is_absolute() && !grant.host_paths.iter().any(|g| real.starts_with(g)) {
+    let real = path
+        .canonicalize()
+        .map_err(|e| format!("bind mount {source:?}: {e}; create it first"))?;
+    if !covered(grant, &real, read_only, |g| {
+        Path::new(g)
+            .canonicalize()
+            .unwrap_or_else(|_| PathBuf::from(g))
+    }) {
         return Err(format!(
             "bind mount {source:?} resolves to {}, outside the granted host paths",
             real.display()
+        ));
+    }
+    if let Some(p) = protected
+        .iter()
+        .find(|p| crate::project::overlaps(&real, p))
+    {
+        return Err(format!(
+            "bind mount {source:?} would expose {} (the project, or a folder lo keeps private) to a container; \
+             copy files in with copy-file instead",
+            p.display()
         ));
     }
     for socket in DAEMON_SOCKETS {
@@ -165,30 +156,28 @@ pub fn bind_source(
     Ok(real)
 }
 
-/// Whether `DOCKER_HOST` names an engine on another machine (`ssh://`, `tcp://`): then bind
-/// sources are paths on that machine, which lo cannot look at.
-pub fn engine_is_remote(docker_host: Option<&str>) -> bool {
-    docker_host
-        .is_some_and(|h| !h.is_empty() && !h.starts_with("unix://") && !h.starts_with("npipe://"))
-}
-
-/// A bind source on a remote engine: only granted absolute host paths (checked by their
-/// text: the remote filesystem is out of reach), never a daemon socket. Project paths do not
-/// exist there, so they are refused rather than silently mounted as empty folders.
-pub fn remote_bind_source(grant: &DockerGrant, source: &str) -> Result<PathBuf, String> {
+/// The text checks every bind source passes first, local or remote engine.
+fn lexical_source(grant: &DockerGrant, source: &str, read_only: bool) -> Result<PathBuf, String> {
     let path = Path::new(source);
     if !path.is_absolute() {
         return Err(format!(
-            "bind mount {source:?}: the Docker engine is remote (DOCKER_HOST), where project paths do not exist; copy files into the container instead"
+            "bind mount {source:?}: only absolute host paths granted in host-paths can be bound; \
+             files from the project go into containers with copy-file"
         ));
     }
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
         return Err(format!("bind mount {source:?}: no '..' in host paths"));
     }
-    if !grant.host_paths.iter().any(|g| path.starts_with(g)) {
-        return Err(format!(
-            "bind mount of host path {source:?}: add it to host-paths in the docker grant"
-        ));
+    if !covered(grant, path, read_only, |g| PathBuf::from(g)) {
+        let granted_read_only = grant.host_paths.iter().any(|g| path.starts_with(g));
+        let fix = if !read_only && granted_read_only {
+            "it is granted read-only: mount it read-only, or add it to writable-host-paths in the docker grant"
+        } else if read_only {
+            "add it to host-paths in the docker grant"
+        } else {
+            "add it to writable-host-paths in the docker grant, or mount it read-only"
+        };
+        return Err(format!("bind mount of host path {source:?}: {fix}"));
     }
     if DAEMON_SOCKETS
         .iter()
@@ -199,6 +188,166 @@ pub fn remote_bind_source(grant: &DockerGrant, source: &str) -> Result<PathBuf, 
         ));
     }
     Ok(path.to_path_buf())
+}
+
+fn covered(
+    grant: &DockerGrant,
+    path: &Path,
+    read_only: bool,
+    resolve: impl Fn(&str) -> PathBuf,
+) -> bool {
+    let writable = grant.writable_host_paths.iter();
+    let readable = grant.host_paths.iter().filter(|_| read_only);
+    writable
+        .chain(readable)
+        .any(|g| path.starts_with(resolve(g)))
+}
+
+/// Whether `DOCKER_HOST` names an engine on another machine (`ssh://`, `tcp://`): then bind
+/// sources are paths on that machine, which lo cannot look at.
+pub fn engine_is_remote(docker_host: Option<&str>) -> bool {
+    docker_host
+        .is_some_and(|h| !h.is_empty() && !h.starts_with("unix://") && !h.starts_with("npipe://"))
+}
+
+/// A bind source on a remote engine: only granted absolute host paths, read-only (checked by
+/// their text: the remote filesystem is out of reach, so whether a writable path is mounted
+/// nosuid cannot be checked), never a daemon socket.
+pub fn remote_bind_source(
+    grant: &DockerGrant,
+    source: &str,
+    read_only: bool,
+) -> Result<PathBuf, String> {
+    if !read_only {
+        return Err(format!(
+            "bind mount {source:?}: the Docker engine is remote (DOCKER_HOST), where lo cannot check that a \
+             writable host path is mounted nosuid,nodev; mount it read-only"
+        ));
+    }
+    lexical_source(grant, source, read_only)
+}
+
+/// A writable bind lets a container's root write there, setuid bits and device nodes included;
+/// on a nosuid,nodev mount those stay inert for everyone on the host. `mountinfo` is the text
+/// of /proc/self/mountinfo.
+pub fn writable_mount_ok(real: &Path, mountinfo: &str) -> Result<(), String> {
+    let mut best: Option<(&str, &str)> = None;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(point), Some(options)) = (fields.get(4), fields.get(5)) else {
+            continue;
+        };
+        let point_path = unescape_mount_point(point);
+        let longer = best.is_none_or(|(b, _)| {
+            unescape_mount_point(b).as_os_str().len() <= point_path.as_os_str().len()
+        });
+        if real.starts_with(&point_path) && longer {
+            best = Some((point, options));
+        }
+    }
+    let Some((point, options)) = best else {
+        return Err(format!("{}: no mount found for it", real.display()));
+    };
+    let flags: Vec<&str> = options.split(',').collect();
+    if flags.contains(&"nosuid") && flags.contains(&"nodev") {
+        return Ok(());
+    }
+    Err(format!(
+        "{} lies on {} mounted {options}: a container writing there as root could leave setuid programs \
+         and device nodes on this machine; grant a path on a nosuid,nodev mount (such as a tmpfs or a \
+         dedicated filesystem), or mount it read-only",
+        real.display(),
+        unescape_mount_point(point).display()
+    ))
+}
+
+/// mountinfo escapes spaces, tabs, newlines and backslashes as `\NNN` (octal).
+fn unescape_mount_point(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(v)) => {
+                out.push(v);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// Whether ports may be published on `address`: loopback always, others when the grant's
+/// `publish` names them.
+pub fn may_publish_on(grant: &DockerGrant, address: &str) -> bool {
+    let ip = address.parse::<std::net::IpAddr>();
+    ip.as_ref().is_ok_and(|ip| ip.is_loopback())
+        || grant.publish.iter().any(|a| {
+            a == address
+                || a.parse::<std::net::IpAddr>()
+                    .ok()
+                    .zip(ip.as_ref().ok())
+                    .is_some_and(|(a, b)| a == *b)
+        })
+}
+
+/// The host address a port is published on (loopback when the driver leaves it empty), or why
+/// it may not be.
+pub fn port_address(
+    grant: &DockerGrant,
+    host_ip: &str,
+    host_port: Option<u16>,
+) -> Result<String, String> {
+    let address = if host_ip.is_empty() {
+        "127.0.0.1"
+    } else {
+        host_ip
+    };
+    if address.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("port on {address:?}: not an IP address"));
+    }
+    if !may_publish_on(grant, address) {
+        return Err(format!(
+            "port on {address}: ports are published on 127.0.0.1 unless the docker grant's publish list names the address"
+        ));
+    }
+    if let Some(port) = host_port
+        && port < 1024
+        && !grant.low_ports
+    {
+        return Err(format!(
+            "host port {port}: ports below 1024 need low-ports = true in the docker grant"
+        ));
+    }
+    Ok(address.to_string())
+}
+
+/// Checks a container or volume name (or ID) a driver passes: the engine puts it into a URL
+/// path, so nothing but Docker's own name characters.
+pub fn check_object_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name.len() <= 255;
+    if ok {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    ))
 }
 
 /// Security options that loosen confinement need the privileged grant.
@@ -271,50 +420,93 @@ mod tests {
     }
 
     #[test]
-    fn bind_sources() {
+    fn bind_sources_are_granted_host_paths_never_the_project() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        std::fs::create_dir_all(root.join("clusters/a.dev/data")).unwrap();
+        let project = root.join("project");
+        std::fs::create_dir_all(project.join("clusters/a.dev/data")).unwrap();
+        std::fs::create_dir_all(root.join("data/sub")).unwrap();
+        let protected = vec![project.clone()];
         let none = DockerGrant::default();
-        assert_eq!(
-            bind_source(&none, &root, "clusters/a.dev/data").unwrap(),
-            root.join("clusters/a.dev/data")
-        );
+        let err = bind_source(&none, &protected, "clusters/a.dev/data", true).unwrap_err();
+        assert!(err.contains("copy-file"), "{err}");
         assert!(
-            bind_source(&none, &root, "../x")
-                .unwrap_err()
-                .contains("'..'")
-        );
-        assert!(
-            bind_source(&none, &root, "/etc")
+            bind_source(&none, &protected, "/etc", true)
                 .unwrap_err()
                 .contains("host-paths")
         );
-        std::os::unix::fs::symlink("/etc", root.join("clusters/a.dev/link")).unwrap();
-        assert!(
-            bind_source(&none, &root, "clusters/a.dev/link")
-                .unwrap_err()
-                .contains("outside the project")
-        );
-        let etc = DockerGrant {
-            host_paths: vec!["/etc".into()],
+        let data = root.join("data").display().to_string();
+        let grant = DockerGrant {
+            host_paths: vec![data.clone(), "/".into()],
             ..Default::default()
         };
-        assert!(bind_source(&etc, &root, "/etc").is_ok());
-        let run = DockerGrant {
-            host_paths: vec!["/".into()],
+        assert!(bind_source(&grant, &protected, &format!("{data}/sub"), true).is_ok());
+        let err = bind_source(&grant, &protected, &format!("{data}/sub"), false).unwrap_err();
+        assert!(err.contains("granted read-only"), "{err}");
+        // The project itself, a folder in it, or a folder around it.
+        for inside in [project.clone(), project.join("clusters"), root.clone()] {
+            let err =
+                bind_source(&grant, &protected, &inside.display().to_string(), true).unwrap_err();
+            assert!(
+                err.contains("copy-file") || err.contains("socket"),
+                "{}: {err}",
+                inside.display()
+            );
+        }
+        std::os::unix::fs::symlink(&project, root.join("data/link")).unwrap();
+        let err = bind_source(&grant, &protected, &format!("{data}/link"), true).unwrap_err();
+        assert!(err.contains("copy-file"), "{err}");
+        assert!(
+            bind_source(&grant, &protected, "/", true)
+                .unwrap_err()
+                .contains("socket")
+        );
+        assert!(
+            bind_source(&grant, &protected, "/run", true)
+                .unwrap_err()
+                .contains("socket")
+        );
+        assert!(
+            bind_source(&grant, &protected, &format!("{data}/../project"), true)
+                .unwrap_err()
+                .contains("'..'")
+        );
+    }
+
+    #[test]
+    fn writable_binds_need_a_nosuid_nodev_mount() {
+        let info = "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+                    30 22 0:40 / /srv/scratch rw,nosuid,nodev,relatime - tmpfs tmpfs rw\n\
+                    31 22 0:41 / /srv/with\\040space rw,nosuid,nodev - tmpfs tmpfs rw\n";
+        assert!(writable_mount_ok(Path::new("/srv/scratch/x"), info).is_ok());
+        assert!(writable_mount_ok(Path::new("/srv/with space/y"), info).is_ok());
+        let err = writable_mount_ok(Path::new("/srv/data"), info).unwrap_err();
+        assert!(err.contains("nosuid,nodev"), "{err}");
+    }
+
+    #[test]
+    fn ports_are_published_on_loopback_unless_granted() {
+        let none = DockerGrant::default();
+        assert_eq!(port_address(&none, "", None).unwrap(), "127.0.0.1");
+        assert_eq!(port_address(&none, "::1", Some(8080)).unwrap(), "::1");
+        assert!(
+            port_address(&none, "0.0.0.0", None)
+                .unwrap_err()
+                .contains("publish")
+        );
+        assert!(
+            port_address(&none, "127.0.0.1", Some(80))
+                .unwrap_err()
+                .contains("low-ports")
+        );
+        assert!(port_address(&none, "x", None).is_err());
+        let open = DockerGrant {
+            publish: vec!["0.0.0.0".into()],
+            low_ports: true,
             ..Default::default()
         };
-        assert!(
-            bind_source(&run, &root, "/")
-                .unwrap_err()
-                .contains("daemon socket")
-        );
-        assert!(
-            bind_source(&run, &root, "/run")
-                .unwrap_err()
-                .contains("daemon socket")
-        );
+        assert!(port_address(&open, "0.0.0.0", Some(80)).is_ok());
+        assert!(port_address(&open, "::", None).is_err());
     }
 
     #[test]
@@ -327,21 +519,26 @@ mod tests {
             host_paths: vec!["/lib/modules".into(), "/".into()],
             ..Default::default()
         };
-        assert!(remote_bind_source(&grant, "/lib/modules").is_ok());
-        let err = remote_bind_source(&grant, "clusters/a.dev/data").unwrap_err();
-        assert!(err.contains("remote"), "{err}");
+        assert!(remote_bind_source(&grant, "/lib/modules", true).is_ok());
+        let err = remote_bind_source(&grant, "clusters/a.dev/data", true).unwrap_err();
+        assert!(err.contains("copy-file"), "{err}");
         assert!(
-            remote_bind_source(&grant, "/run")
+            remote_bind_source(&grant, "/lib/modules", false)
+                .unwrap_err()
+                .contains("remote")
+        );
+        assert!(
+            remote_bind_source(&grant, "/run", true)
                 .unwrap_err()
                 .contains("socket")
         );
-        assert!(remote_bind_source(&grant, "/lib/../etc").is_err());
+        assert!(remote_bind_source(&grant, "/lib/../etc", true).is_err());
         let narrow = DockerGrant {
             host_paths: vec!["/lib/modules".into()],
             ..Default::default()
         };
         assert!(
-            remote_bind_source(&narrow, "/etc")
+            remote_bind_source(&narrow, "/etc", true)
                 .unwrap_err()
                 .contains("host-paths")
         );

@@ -1,6 +1,7 @@
 //! The http grant's grammar and the address rules. An entry is `scheme://host[:port]`: `host`
 //! is a name, an IP address, `*.example.com` (subdomains) or `*` (any name); the port
-//! defaults to the scheme's. Empty means deny. Addresses are checked after resolution:
+//! defaults to the scheme's, and `*` allows any port. Empty means deny. The kube grant's
+//! `servers` use the same grammar for the API servers a driver's own kubeconfig may name. Addresses are checked after resolution:
 //! link-local and cloud metadata addresses never, loopback only when an entry names a
 //! loopback host literally.
 
@@ -17,7 +18,16 @@ enum HostPattern {
 pub struct Origin {
     scheme: String,
     host: HostPattern,
-    port: u16,
+    /// None: any port.
+    port: Option<u16>,
+}
+
+/// A port number, or `*` for any (None inside Some).
+fn port(text: &str) -> Option<Option<u16>> {
+    if text == "*" {
+        return Some(None);
+    }
+    text.parse::<u16>().ok().map(Some)
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -47,20 +57,18 @@ impl Origin {
             match after.strip_prefix(':') {
                 Some(p) => (
                     h.to_string(),
-                    p.parse::<u16>()
-                        .map_err(|_| bad("the port is not a number"))?,
+                    port(p).ok_or_else(|| bad("the port is not a number or *"))?,
                 ),
-                None if after.is_empty() => (h.to_string(), default),
+                None if after.is_empty() => (h.to_string(), Some(default)),
                 None => return Err(bad("junk after ']'")),
             }
         } else {
             match rest.split_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    p.parse::<u16>()
-                        .map_err(|_| bad("the port is not a number"))?,
+                    port(p).ok_or_else(|| bad("the port is not a number or *"))?,
                 ),
-                None => (rest.to_string(), default),
+                None => (rest.to_string(), Some(default)),
             }
         };
         let host = host.to_ascii_lowercase();
@@ -82,7 +90,7 @@ impl Origin {
     }
 
     fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
-        if self.scheme != scheme || self.port != port {
+        if self.scheme != scheme || self.port.is_some_and(|p| p != port) {
             return false;
         }
         match &self.host {
@@ -224,6 +232,12 @@ mod tests {
             Allowlist::default().check("https", "api.example.com", 443),
             Verdict::Denied
         );
+        let any_port = list(&["https://127.0.0.1:*"]);
+        assert_eq!(
+            any_port.check("https", "127.0.0.1", 36811),
+            Verdict::Allowed { loopback: true }
+        );
+        assert_eq!(any_port.check("http", "127.0.0.1", 36811), Verdict::Denied);
         let any = list(&["http://*:8080"]);
         assert_eq!(
             any.check("http", "localhost", 8080),

@@ -1,33 +1,52 @@
-//! The `kubectl-apply` import on kube-rs (no kubectl process). Guards cluster access: only
-//! kubeconfigs inside the project's `.kubeconfig/` (or those of granted management-cluster
-//! domains) are usable, and every object read or written must be in a granted namespace and
-//! of a granted kind. Writes are server-side apply under a field manager.
+//! The `kubectl-apply` import on kube-rs (no kubectl process). Guards cluster access: a driver
+//! reaches its own cluster through the kubeconfig it wrote (`ctx.kubeconfig`, its own folder:
+//! it never sees another cluster's) and other clusters only by a granted domain, whose
+//! kubeconfig `lo` published; both are vetted ([`vetted`]) before any connection, and every
+//! object read or written must be in a granted namespace and of a granted kind. Writes are
+//! server-side apply under a field manager.
+
+pub mod vetted;
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use sha2::{Digest as _, Sha256};
 
 use crate::engine::bindings::lok8s::driver::kubectl_apply as wit;
 use crate::engine::bindings::types::DriverError;
+use crate::host::http::allowlist::Allowlist;
 use crate::lock::KubeGrant;
-use crate::project::{Project, SpecFile};
+use crate::project::{Inside, Project, SpecFile};
+use vetted::Vetted;
 
 const POLL: Duration = Duration::from_millis(500);
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
+/// The driver's own kubeconfig: the guest path it knows it by and the folder lo gave it.
+pub struct OwnKubeconfig {
+    /// `.kubeconfig/<name>.yaml`, as `ctx.kubeconfig` says.
+    pub guest: String,
+    /// The driver's kubeconfig folder (the guest's `.kubeconfig/`).
+    pub folder: Inside,
+    /// `<name>.yaml`.
+    pub file: String,
+}
+
 /// One driver's Kubernetes access.
 pub struct KubeCtx {
     grant: KubeGrant,
+    servers: Allowlist,
+    own: OwnKubeconfig,
     project: Project,
     hint: String,
-    clients: HashMap<PathBuf, Client>,
+    /// Clients by the digest of the vetted kubeconfig they were made from.
+    clients: HashMap<[u8; 32], Client>,
     /// Discovery answers per (kubeconfig, apiVersion, kind): one lookup per run, not per call.
-    discovered: HashMap<(PathBuf, String, String), (ApiResource, ApiCapabilities)>,
+    discovered: HashMap<([u8; 32], String, String), (ApiResource, ApiCapabilities)>,
 }
 
 /// `group/Kind`, or `Kind` for the core group, as grants spell it.
@@ -77,51 +96,56 @@ fn api_error(what: &str, e: kube::Error) -> DriverError {
 }
 
 impl KubeCtx {
-    pub fn new(grant: KubeGrant, project: Project, hint: String) -> Self {
-        KubeCtx {
+    pub fn new(
+        grant: KubeGrant,
+        own: OwnKubeconfig,
+        project: Project,
+        hint: String,
+    ) -> Result<Self, String> {
+        let servers = vetted::servers_rule(&grant.servers)?;
+        Ok(KubeCtx {
             grant,
+            servers,
+            own,
             project,
             hint,
             clients: HashMap::new(),
             discovered: HashMap::new(),
-        }
+        })
     }
 
     fn denied(&self, what: &str, fix: String) -> DriverError {
         DriverError::Denied(format!("kubectl-apply {what}: {fix} ({})", self.hint))
     }
 
-    /// The kubeconfig file a cluster reference names, if the driver may use it.
-    fn kubeconfig_path(&self, cluster: &wit::Cluster) -> Result<PathBuf, DriverError> {
-        let dir = self.project.kubeconfig_dir();
-        match cluster {
-            wit::Cluster::Kubeconfig(rel) => {
-                let path = Path::new(rel);
-                let refuse = || {
-                    self.denied(
-                        &format!("kubeconfig {rel:?}"),
-                        "only kubeconfigs inside the project's .kubeconfig/ are usable".into(),
-                    )
-                };
-                if path.is_absolute()
-                    || !path
-                        .components()
-                        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-                {
-                    return Err(refuse());
+    /// The kubeconfig a cluster reference names, vetted, and the rule its server must meet
+    /// (a granted domain's was published by `lo`, so any server it names is the user's).
+    fn kubeconfig(&self, cluster: &wit::Cluster) -> Result<(Vetted, bool), DriverError> {
+        let (bytes, shown, own) = match cluster {
+            wit::Cluster::Kubeconfig(path) => {
+                if path != &self.own.guest {
+                    return Err(self.denied(
+                        &format!("kubeconfig {path:?}"),
+                        format!(
+                            "a driver uses its own cluster's kubeconfig ({}), and other clusters by domain (kube.clusters)",
+                            self.own.guest
+                        ),
+                    ));
                 }
-                let full = self.project.root().join(path);
-                if !full.starts_with(&dir) {
-                    return Err(refuse());
-                }
-                let real = full
-                    .canonicalize()
-                    .map_err(|e| DriverError::NotFound(format!("kubeconfig {rel:?}: {e}")))?;
-                // A link inside .kubeconfig/ must not lead out of it.
-                if !dir.canonicalize().is_ok_and(|d| real.starts_with(d)) {
-                    return Err(refuse());
-                }
-                Ok(real)
+                let bytes = self
+                    .own
+                    .folder
+                    .read(&self.own.file, vetted::MAX_BYTES)
+                    .map_err(|e| {
+                        if e.is_not_found() {
+                            DriverError::NotFound(format!(
+                                "kubeconfig {path:?}: write it before using it"
+                            ))
+                        } else {
+                            DriverError::Failed(format!("kubeconfig {path:?}: {e}"))
+                        }
+                    })?;
+                (bytes, path.clone(), true)
             }
             wit::Cluster::Domain(domain) => {
                 if !self.grant.clusters.iter().any(|c| c == "*" || c == domain) {
@@ -132,36 +156,60 @@ impl KubeCtx {
                 }
                 crate::project::validate_domain(domain)
                     .map_err(|e| DriverError::Failed(e.to_string()))?;
-                let secret = dir.join(format!("secret.{domain}.yaml"));
-                if secret.is_file() {
-                    return Ok(secret);
-                }
-                match SpecFile::load(&self.project, domain) {
-                    Ok(SpecFile::Cluster(spec)) => Ok(dir.join(format!("{}.yaml", spec.name))),
-                    _ => Err(DriverError::NotFound(format!(
-                        "cluster domain {domain:?}: no cluster spec, no kubeconfig"
-                    ))),
-                }
+                let published = self
+                    .project
+                    .kubeconfigs()
+                    .map_err(|e| DriverError::NotFound(format!("cluster {domain:?}: {e}")))?;
+                let secret = format!("secret.{domain}.yaml");
+                let file = match published.read(&secret, vetted::MAX_BYTES) {
+                    Ok(bytes) => Ok((bytes, secret)),
+                    Err(e) if e.is_not_found() => match SpecFile::load(&self.project, domain) {
+                        Ok(SpecFile::Cluster(spec)) => {
+                            let file = format!("{}.yaml", spec.name);
+                            published
+                                .read(&file, vetted::MAX_BYTES)
+                                .map(|b| (b, file))
+                                .map_err(|e| e.to_string())
+                        }
+                        _ => Err("no cluster spec".to_string()),
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                let (bytes, file) = file.map_err(|e| {
+                    DriverError::NotFound(format!(
+                        "cluster domain {domain:?}: no kubeconfig ({e}); provision it first"
+                    ))
+                })?;
+                (bytes, format!(".kubeconfig/{file}"), false)
             }
-        }
+        };
+        let vetted = Vetted::parse(&bytes)
+            .map_err(|e| DriverError::Denied(format!("kubeconfig {shown}: {e}")))?;
+        Ok((vetted, own))
     }
 
-    /// The client for a cluster, with the kubeconfig path it was made from.
-    async fn client(&mut self, cluster: &wit::Cluster) -> Result<(PathBuf, Client), DriverError> {
-        let path = self.kubeconfig_path(cluster)?;
-        if let Some(c) = self.clients.get(&path) {
-            return Ok((path, c.clone()));
+    /// The client for a cluster, with the digest of the kubeconfig it was made from.
+    async fn client(&mut self, cluster: &wit::Cluster) -> Result<([u8; 32], Client), DriverError> {
+        let (vetted, own) = self.kubeconfig(cluster)?;
+        let digest: [u8; 32] = Sha256::digest(vetted.to_yaml().as_bytes()).into();
+        if let Some(c) = self.clients.get(&digest) {
+            return Ok((digest, c.clone()));
         }
-        let shown = path.display().to_string();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&path)
-            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
-        let client = Client::try_from(config)
-            .map_err(|e| DriverError::Failed(format!("kubeconfig {shown}: {e}")))?;
-        self.clients.insert(path.clone(), client.clone());
-        Ok((path, client))
+        let everywhere = Allowlist::parse(&["https://*:*".to_string()]).unwrap_or_default();
+        let servers = if own { &self.servers } else { &everywhere };
+        let client = vetted.client(servers).await.map_err(|e| {
+            let what = match cluster {
+                wit::Cluster::Kubeconfig(p) => format!("kubeconfig {p}"),
+                wit::Cluster::Domain(d) => format!("cluster {d}"),
+            };
+            if e.contains("kube.servers") {
+                self.denied(&what, e)
+            } else {
+                DriverError::Denied(format!("kubectl-apply {what}: {e}"))
+            }
+        })?;
+        self.clients.insert(digest, client.clone());
+        Ok((digest, client))
     }
 
     /// Discovery, then the grant check, then an `Api` for the object's namespace.
@@ -173,9 +221,9 @@ impl KubeCtx {
         namespace: Option<&str>,
         action: &str,
     ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
-        let (path, client) = self.client(cluster).await?;
+        let (digest, client) = self.client(cluster).await?;
         let gvk = gvk_of(api_version, kind);
-        let key = (path, api_version.to_string(), kind.to_string());
+        let key = (digest, api_version.to_string(), kind.to_string());
         let (resource, caps) = match self.discovered.get(&key) {
             Some(found) => found.clone(),
             None => {
@@ -491,7 +539,7 @@ mod tests {
         let g = KubeGrant {
             namespaces: vec!["kube-system".into()],
             kinds: vec!["ConfigMap".into(), "apps/Deployment".into()],
-            clusters: vec![],
+            ..Default::default()
         };
         assert!(allowed(&g, "ConfigMap", Some("kube-system")));
         assert!(allowed(&g, "apps/Deployment", Some("kube-system")));
@@ -504,7 +552,7 @@ mod tests {
         let all = KubeGrant {
             namespaces: vec!["*".into()],
             kinds: vec!["*".into()],
-            clusters: vec![],
+            ..Default::default()
         };
         assert!(allowed(&all, "rbac.authorization.k8s.io/ClusterRole", None));
     }
