@@ -167,6 +167,8 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         builder = builder.tls(TlsCtx::new(
             patterns.clone(),
             TlsCtx::default_caroot(),
+            project.root().join(".lok8s").join("project-ca"),
+            spec.domain.clone(),
             hint.clone(),
         ));
     }

@@ -137,8 +137,11 @@ impl DriverInstance {
     }
 
     fn begin(&mut self, op: Operation) -> (Duration, &'static str) {
-        self.store.data_mut().limits.reset_cpu();
-        (self.limits.timeout(op), op.name())
+        let timeout = self.limits.timeout(op);
+        let host = self.store.data_mut();
+        host.limits.reset_cpu();
+        host.call_deadline = std::time::Instant::now().checked_add(timeout);
+        (timeout, op.name())
     }
 
     fn finish(&mut self) {

@@ -114,6 +114,11 @@ impl Logger {
         self.emit(&format!("{prefix}{}: ", self.0.driver), message);
     }
 
+    /// A note from lo itself (not the driver), such as how to trust a CA it created.
+    pub fn host_note(&self, message: &str) {
+        self.emit("note: lo: ", message);
+    }
+
     /// One line of the guest's own stdout or stderr.
     pub fn guest_output(&self, stream: &str, line: &str) {
         self.emit(&format!("{} ({stream}): ", self.0.driver), line);

@@ -25,6 +25,9 @@ pub struct HostState {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: Logger,
+    /// When the running call's wall-clock budget ends: host work that would outlive it (a
+    /// remote command) is stopped before.
+    pub(crate) call_deadline: Option<std::time::Instant>,
     pub(crate) docker: Option<docker::DockerCtx>,
     pub(crate) tls: Option<tls::TlsCtx>,
     pub(crate) http: Option<http::HttpCtx>,
@@ -159,6 +162,7 @@ impl HostBuilder {
             table: ResourceTable::new(),
             limits: self.limits,
             log: self.log,
+            call_deadline: None,
             docker: self.docker,
             tls: self.tls,
             http: self.http,
@@ -206,3 +210,16 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
 }
 
 impl bindings::lok8s::driver::types::Host for HostState {}
+
+impl HostState {
+    /// When a command started now must be stopped: a little before the call's own deadline, so
+    /// the driver hears why.
+    pub(crate) fn command_deadline(&self) -> Option<std::time::Instant> {
+        let margin = std::time::Duration::from_secs(3);
+        self.call_deadline.map(|d| {
+            d.checked_sub(margin)
+                .filter(|at| *at > std::time::Instant::now())
+                .unwrap_or(d)
+        })
+    }
+}

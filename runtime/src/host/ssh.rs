@@ -1,15 +1,18 @@
-//! The `ssh` import on russh. Guards three things: connections go only to granted hosts;
-//! private keys are read here, from granted paths, and never cross into the guest; host keys
-//! are pinned in the project's `.lok8s/known_hosts` on first use (outside every preopen, so a
-//! driver cannot rewrite the pins) and a changed key is refused.
+//! The `ssh` import on russh. Guards four things: connections go only to granted hosts (one
+//! spelling of each host, so a grant and a pin cannot be told apart by case or a trailing
+//! dot); private keys are read here, from granted paths checked before the file system is
+//! touched, and never cross into the guest; host keys are pinned in the project's
+//! `.lok8s/known_hosts` on first use (outside every preopen, so a driver cannot rewrite the
+//! pins) and a changed key is refused; a command that outlives its call is signalled and its
+//! channel closed, so nothing keeps running on the remote host.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use russh::keys::PublicKeyOrCertificate;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
-use russh::{ChannelMsg, Disconnect, client};
+use russh::{ChannelMsg, Disconnect, Sig, client};
 use wasmtime::component::Resource;
 
 use crate::engine::bindings::lok8s::driver::ssh as wit;
@@ -19,6 +22,8 @@ use crate::lock::SshGrant;
 const MAX_SESSIONS: usize = 32;
 const MAX_OUTPUT: usize = 16 << 20;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a signalled command gets to exit before it is killed.
+const TERM_GRACE: Duration = Duration::from_secs(2);
 
 /// One driver's SSH access.
 pub struct SshCtx {
@@ -33,6 +38,30 @@ pub struct SshCtx {
 pub struct SshSession {
     handle: client::Handle<PinningHandler>,
     target: String,
+}
+
+/// One spelling per host: lower case, no trailing dot, IPv6 without brackets. Anything but a
+/// DNS name or an IP address is refused (it would also go into the pin file).
+pub fn normalize_host(host: &str) -> Result<String, String> {
+    let h = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(h);
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if h.len() <= 253 && h.split('.').all(label_ok) {
+        return Ok(h);
+    }
+    Err(format!("{host:?} is not a host name or IP address"))
 }
 
 impl SshCtx {
@@ -51,15 +80,23 @@ impl SshCtx {
         DriverError::Denied(format!("ssh {what}: {fix} ({})", self.hint))
     }
 
+    /// `host` is normalised ([`normalize_host`]); so is each grant entry.
     fn host_allowed(&self, host: &str, port: u16) -> bool {
-        let host = host.to_ascii_lowercase();
         self.grant.hosts.iter().any(|pattern| {
-            let pattern = pattern.to_ascii_lowercase();
-            pattern == "*" || pattern == host || pattern == format!("{host}:{port}")
+            if pattern == "*" {
+                return true;
+            }
+            let (name, pattern_port) = match pattern.rsplit_once(':') {
+                Some((n, p)) if !n.contains(':') || n.ends_with(']') => (n, p.parse::<u16>().ok()),
+                _ => (pattern.as_str(), None),
+            };
+            normalize_host(name).is_ok_and(|n| n == host) && pattern_port.is_none_or(|p| p == port)
         })
     }
 
     /// The key file, if the grant covers it: a granted file, or a file under a granted folder.
+    /// The grant is checked on the path as written before anything on disk is looked at (so
+    /// whether an ungranted file exists stays unknown), then again after links are resolved.
     fn key_path(&self, key: &str) -> Result<PathBuf, DriverError> {
         let resolve = |p: &str| {
             let path = Path::new(p);
@@ -69,24 +106,39 @@ impl SshCtx {
                 self.project_root.join(path)
             }
         };
-        let wanted = resolve(key)
-            .canonicalize()
-            .map_err(|e| DriverError::NotFound(format!("ssh key {key:?}: {e}")))?;
-        let covered = self.grant.keys.iter().any(|g| {
-            resolve(g)
-                .canonicalize()
-                .is_ok_and(|granted| wanted.starts_with(granted))
-        });
-        if !covered {
-            return Err(self.denied(
+        let refused = || {
+            self.denied(
                 &format!("key {key:?}"),
                 format!(
                     "not under a granted key path ({}); add it to ssh.keys",
                     self.grant.keys.join(", ")
                 ),
-            ));
+            )
+        };
+        let wanted = resolve(key);
+        let lexically = !wanted
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+            && self
+                .grant
+                .keys
+                .iter()
+                .any(|g| wanted.starts_with(resolve(g)));
+        if !lexically {
+            return Err(refused());
         }
-        Ok(wanted)
+        let real = wanted
+            .canonicalize()
+            .map_err(|e| DriverError::NotFound(format!("ssh key {key:?}: {e}")))?;
+        let covered = self.grant.keys.iter().any(|g| {
+            resolve(g)
+                .canonicalize()
+                .is_ok_and(|granted| real.starts_with(granted))
+        });
+        if !covered {
+            return Err(refused());
+        }
+        Ok(real)
     }
 
     fn pinned(&self, target: &str) -> Option<String> {
@@ -117,8 +169,13 @@ impl SshCtx {
     }
 
     async fn connect(&mut self, o: wit::ConnectOptions) -> Result<SshSession, DriverError> {
-        let target = format!("{}:{}", o.host, o.port);
-        if !self.host_allowed(&o.host, o.port) {
+        let host = normalize_host(&o.host).map_err(|e| self.denied("connect", e))?;
+        let target = if host.contains(':') {
+            format!("[{host}]:{}", o.port)
+        } else {
+            format!("{host}:{}", o.port)
+        };
+        if !self.host_allowed(&host, o.port) {
             return Err(self.denied(
                 &format!("connect {}@{target}", o.user),
                 format!("not a granted host; add \"{target}\" to ssh.hosts"),
@@ -152,7 +209,7 @@ impl SshCtx {
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let connected = tokio::time::timeout(
             timeout,
-            client::connect(config, (o.host.as_str(), o.port), handler),
+            client::connect(config, (host.as_str(), o.port), handler),
         )
         .await;
         let mut handle = match connected {
@@ -206,7 +263,13 @@ impl SshCtx {
 }
 
 impl SshSession {
-    async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, DriverError> {
+    /// Runs `command`; past `deadline` it is sent TERM, then KILL, and its channel is closed.
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        deadline: Option<Instant>,
+    ) -> Result<ExecOutput, DriverError> {
         let fail = |e: russh::Error| DriverError::Failed(format!("ssh {}: {e}", self.target));
         let mut channel = self.handle.channel_open_session().await.map_err(fail)?;
         channel.exec(true, command).await.map_err(fail)?;
@@ -219,7 +282,29 @@ impl SshSession {
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
-        while let Some(msg) = channel.wait().await {
+        // Past the deadline: TERM, then after a grace KILL and the channel closed.
+        let mut deadline = deadline.map(tokio::time::Instant::from_std);
+        let mut signalled: Option<&str> = None;
+        loop {
+            let msg = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, channel.wait()).await {
+                    Ok(msg) => msg,
+                    Err(_) if signalled.is_none() => {
+                        let _ = channel.signal(Sig::TERM).await;
+                        signalled = Some("TERM");
+                        deadline = Some(at + TERM_GRACE);
+                        continue;
+                    }
+                    Err(_) => {
+                        let _ = channel.signal(Sig::KILL).await;
+                        let _ = channel.close().await;
+                        signalled = Some("TERM, then KILL,");
+                        break;
+                    }
+                },
+                None => channel.wait().await,
+            };
+            let Some(msg) = msg else { break };
             match msg {
                 ChannelMsg::Data { data } => append_capped(&mut out.stdout, &data),
                 ChannelMsg::ExtendedData { data, ext: 1 } => append_capped(&mut out.stderr, &data),
@@ -234,13 +319,25 @@ impl SshSession {
                 _ => {}
             }
         }
+        if let Some(sig) = signalled {
+            return Err(DriverError::Timeout(format!(
+                "ssh {}: {command:?} was still running when the call's time ran out; it was sent {sig} and its channel closed",
+                self.target
+            )));
+        }
         Ok(out)
     }
 
-    async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), DriverError> {
+    async fn upload(
+        &self,
+        path: &str,
+        contents: &[u8],
+        mode: u32,
+        deadline: Option<Instant>,
+    ) -> Result<(), DriverError> {
         let quoted = format!("'{}'", path.replace('\'', "'\\''"));
         let command = format!("umask 077 && cat > {quoted} && chmod {mode:o} {quoted}");
-        let out = self.exec(&command, Some(contents)).await?;
+        let out = self.exec(&command, Some(contents), deadline).await?;
         if out.exit_code != 0 {
             return Err(DriverError::Failed(format!(
                 "ssh {}: writing {path}: exit {}: {}",
@@ -309,8 +406,9 @@ impl wit::HostSession for super::HostState {
         command: String,
         stdin: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<ExecOutput, DriverError>> {
+        let deadline = self.command_deadline();
         let session = self.table.get(&session)?;
-        Ok(session.exec(&command, stdin.as_deref()).await)
+        Ok(session.exec(&command, stdin.as_deref(), deadline).await)
     }
 
     async fn upload(
@@ -320,8 +418,9 @@ impl wit::HostSession for super::HostState {
         contents: Vec<u8>,
         mode: u32,
     ) -> wasmtime::Result<Result<(), DriverError>> {
+        let deadline = self.command_deadline();
         let session = self.table.get(&session)?;
-        Ok(session.upload(&path, &contents, mode).await)
+        Ok(session.upload(&path, &contents, mode, deadline).await)
     }
 
     async fn drop(&mut self, session: Resource<SshSession>) -> wasmtime::Result<()> {
