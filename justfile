@@ -71,9 +71,10 @@ build-examples:
     "$qjs" --sync --wit tests/languages/js/wit --world escapes --js tests/languages/js/app.js -o target/examples/escapes_js.wasm >/dev/null
     echo "built target/examples/{k3s_python,k3s_js,escapes_python,escapes_js}.wasm"
 
-# Run every test: unit tests and the integration suites (real lo binary, fixture and example drivers).
+# Run every test: unit tests and the integration suites (real lo binary, fixture and example
+# drivers). Every suite runs even when one fails, so one failure does not hide the rest.
 test: build-examples
-    cargo test
+    cargo test --no-fail-fast
 
 # Benchmarks: cold compile vs cached load, warm `lo status`, call overheads.
 bench:

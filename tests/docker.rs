@@ -5,34 +5,49 @@
 use lok8s_tests::Project;
 use lok8s_tests::docker::{Cleanup, busybox, docker, inspect};
 
-/// A project with a Probe cluster pinned to the docker-probe fixture. `n` keeps names and
-/// subnets apart between tests running in parallel.
+/// A project with a Probe cluster pinned to the docker-probe fixture, granted a host folder
+/// (read-only) with `hello.txt` in it. `n` keeps names and subnets apart between tests running
+/// in parallel.
 fn probe(n: u8, action: &str, extra: &str) -> (Project, Cleanup, String) {
     let p = Project::new();
     let prefix = format!("lok8s-probe-{}-{n}", std::process::id());
+    let hostdata = hostdata(&prefix);
     let body = format!(
-        "probe:\n  action: {action}\n  prefix: {prefix}\n  image: {}\n  subnet: 10.213.{n}.0/24\n  ip: 10.213.{n}.10\n{extra}",
-        busybox()
+        "probe:\n  action: {action}\n  prefix: {prefix}\n  image: {}\n  subnet: 10.213.{n}.0/24\n  ip: 10.213.{n}.10\n  \
+         hostdata: {}\n{extra}",
+        busybox(),
+        hostdata.display()
     );
     p.cluster("probe.dev", "Probe", "probe", &body);
     p.pin("Probe", "docker-probe").success();
+    let path = p.path("drivers.lock");
+    let mut lock = lok8s::lock::Lockfile::load(&path).unwrap();
+    let grant = lock.drivers.get_mut("probe").unwrap();
+    grant.grants.docker.as_mut().unwrap().host_paths = vec![hostdata.display().to_string()];
+    lock.save(&path).unwrap();
     let cleanup = Cleanup::new(p.root());
     (p, cleanup, prefix)
+}
+
+/// A host folder outside any project, left for the process's lifetime (tests share nothing in it).
+fn hostdata(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-hostdata"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from the host").unwrap();
+    dir.canonicalize().unwrap()
 }
 
 #[test]
 fn lifecycle_creates_labelled_objects_and_converges() {
     let (p, cleanup, prefix) = probe(1, "lifecycle", "");
     p.lo(&["provision", "probe.dev"]).success();
-    let report = p.read("clusters/probe.dev/probe-report.txt");
+    let report = p.read("clusters/probe.dev/.state/probe-report.txt");
     assert!(
         report.contains(&format!("network={prefix}-net subnet=10.213.1.0/24")),
         "{report}"
     );
     assert!(
-        report.contains(
-            "exec exit=3 stdout=\"hello from the project\\npiped in\" stderr=\"oops\\n\""
-        ),
+        report.contains("exec exit=3 stdout=\"hello from the host\\npiped in\" stderr=\"oops\\n\""),
         "{report}"
     );
     assert!(report.contains("copied=copied"), "{report}");
@@ -65,15 +80,20 @@ fn lifecycle_creates_labelled_objects_and_converges() {
     let binding = &c["HostConfig"]["PortBindings"]["80/tcp"][0];
     assert_eq!(binding["HostIp"], "127.0.0.1");
     let mounts = c["Mounts"].as_array().unwrap();
+    // The granted host folder, through a volume that binds it ro,nosuid,nodev.
     let data = mounts
         .iter()
         .find(|m| m["Destination"] == "/data")
-        .expect("bind mount");
+        .expect("the host folder's mount");
+    assert_eq!(data["Type"], "volume");
+    let volume = inspect("volume", data["Name"].as_str().unwrap()).unwrap();
     assert_eq!(
-        data["Source"],
-        format!("{root}/clusters/probe.dev/data").as_str()
+        volume["Options"]["device"],
+        hostdata(&prefix).display().to_string().as_str()
     );
-    assert_eq!(data["RW"], false);
+    assert_eq!(volume["Options"]["o"], "bind,ro,nosuid,nodev");
+    assert_eq!(volume["Labels"]["dev.lok8s.cluster"], "probe.dev");
+    assert_eq!(c["HostConfig"]["CapDrop"], serde_json::json!(["MKNOD"]));
     assert!(
         mounts
             .iter()
@@ -133,7 +153,10 @@ fn hostile_docker_calls_are_denied_and_leave_no_trace() {
         ),
         ("socket", "add it to host-paths"),
         ("host-path", "add it to host-paths"),
-        ("climb", "may not climb out"),
+        (
+            "climb",
+            "files from the project go into containers with copy-file",
+        ),
         ("foreign-stop", "does not belong to cluster probe.dev"),
         ("foreign-remove", "does not belong to cluster probe.dev"),
         ("foreign-exec", "does not belong to cluster probe.dev"),
@@ -155,10 +178,11 @@ fn hostile_docker_calls_are_denied_and_leave_no_trace() {
             spec.replace("action: lifecycle", &format!("action: {action}")),
         );
         let run = p.lo(&["provision", "probe.dev"]);
-        run.code(1)
-            .stderr_has("denied: docker")
-            .stderr_has(why)
-            .stderr_has("[drivers.probe.grants]");
+        run.code(1).stderr_has("denied: docker").stderr_has(why);
+        // Where a grant would allow it, the denial says where grants go; not for the project.
+        if action != "climb" {
+            run.stderr_has("[drivers.probe.grants]");
+        }
         assert!(
             cleanup.labelled("container").is_empty(),
             "{action} left containers: {:?}",

@@ -44,6 +44,7 @@ fn k3s_example(file: &str, name: &str, container: &str) {
             wasm.to_str().unwrap(),
             "--spec",
             "spec.yaml",
+            "--grant-requests",
             "-o",
             "json",
         ],

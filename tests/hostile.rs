@@ -1,7 +1,11 @@
-//! The hostile-driver suite: 28 small components (tests/hostile/*), each trying one escape.
-//! Each must end with a clear denial or limit error, never "ESCAPED", and leave no trace: the
-//! project's files unchanged, nothing outside it written, no Docker object of the project left,
-//! the foreign container untouched, no object request at the Kubernetes API double.
+//! The hostile-driver suite. First 28 small components (tests/hostile/*), each trying one
+//! escape with imports of its own; then the attacker (tests/hostile/attacker), one component
+//! with many attacks, each run with the grant it starts from. Each must end with a clear denial
+//! or limit error, never "ESCAPED", and leave no trace, checked on the host: the project's
+//! files unchanged, nothing outside it written, no Docker object of the project left, the
+//! foreign container untouched, no request at the Kubernetes API double, and each case's own
+//! evidence (a marker not created, a tag not moved, a listener not contacted, memory under the
+//! cap, a remote command gone).
 
 use lok8s_tests::docker::{Cleanup, busybox, docker, inspect};
 use lok8s_tests::escapes::refusal;
@@ -11,7 +15,10 @@ use lok8s_tests::{Project, hostile, hostile_names};
 /// Every component in tests/hostile/ has a case below (a new one cannot be forgotten).
 #[test]
 fn every_hostile_component_has_a_case() {
-    let names = hostile_names();
+    let names: Vec<String> = hostile_names()
+        .into_iter()
+        .filter(|n| n != "attacker")
+        .collect();
     assert!(names.len() >= 25, "only {} hostile components", names.len());
     for name in names {
         assert!(
@@ -73,7 +80,18 @@ fn attempt(name: &str) {
         );
         add
     } else {
-        let before = p.files();
+        // The driver's own folders may change (lo seeds its kubeconfig folder); nothing else.
+        let outside = || -> Vec<String> {
+            p.files()
+                .into_iter()
+                .filter(|f| {
+                    !lok8s_tests::attack::OWN
+                        .iter()
+                        .any(|own| f.starts_with(own))
+                })
+                .collect()
+        };
+        let before = outside();
         let run = p.lo_env(
             &[
                 "provision",
@@ -87,7 +105,7 @@ fn attempt(name: &str) {
             ],
             &[("HOSTILE_SECRET", "leak")],
         );
-        assert_eq!(p.files(), before, "{name} changed the project's files");
+        assert_eq!(outside(), before, "{name} changed the project's files");
         run
     };
     run.code(1).stderr_has(refusal(name).unwrap());
@@ -176,4 +194,923 @@ hostile_tests! {
     kube_other_kind => "kube-other-kind",
     kube_foreign_kubeconfig => "kube-foreign-kubeconfig",
     tls_ungranted_name => "tls-ungranted-name",
+}
+
+// ---------------------------------------------------------------------------------------------
+// The attacker (tests/hostile/attacker): one component, many attacks, each case with the grant
+// it starts from and the evidence checked on the host.
+
+use std::path::{Path, PathBuf};
+
+use lok8s_tests::attack::Attack;
+use lok8s_tests::sshd::{Sshd, USER, keygen};
+
+/// Every attack the attacker knows, each with a test below.
+const ATTACKS: &[&str] = &[
+    "rewrite-own-spec",
+    "write-other-cluster",
+    "plant-project",
+    "read-other-kubeconfig",
+    "overwrite-other-kubeconfig",
+    "kubeconfig-link-out",
+    "kubeconfig-exec-published",
+    "fifo-open",
+    "kube-exec-plugin",
+    "kube-token-file",
+    "kube-auth-provider",
+    "kube-proxy-url",
+    "kube-cert-paths",
+    "kube-ca-path",
+    "kube-server-elsewhere",
+    "kube-other-kubeconfig-path",
+    "kube-ungranted-domain",
+    "docker-bind-project",
+    "docker-bind-around-project",
+    "docker-bind-swap",
+    "docker-writable-suid-mount",
+    "docker-mknod",
+    "docker-readonly-write",
+    "docker-net-container-mode",
+    "docker-net-host-name",
+    "docker-net-duplicate",
+    "docker-net-route",
+    "docker-net-metadata",
+    "docker-net-options",
+    "docker-net-bridge-reuse",
+    "docker-default-bridge",
+    "docker-port-all",
+    "docker-port-low",
+    "docker-tag-foreign",
+    "docker-pull-loopback",
+    "docker-path-injection",
+    "docker-connect-foreign-network",
+    "tls-malformed-names",
+    "tls-public-name",
+    "ssh-host-case",
+    "ssh-key-probe",
+    "ssh-outlive",
+    "format-spoof",
+    "env-leak",
+    "cpu-waits-not-charged",
+];
+
+#[test]
+fn every_attack_of_the_attacker_has_a_case() {
+    let p = Project::new();
+    let attacker = lok8s_tests::fixtures_dir().join("hostile_attacker.wasm");
+    let check = p.lo(&["driver", "check", attacker.to_str().unwrap(), "-o", "json"]);
+    let summary = check.json()["name"].clone();
+    assert_eq!(summary, "hostile-attacker");
+    let listed = lo_describe_summary(&p, &attacker);
+    let known: Vec<&str> = listed
+        .strip_prefix("attacks: ")
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    assert_eq!(
+        known, ATTACKS,
+        "the attacker's attacks and this file's list differ"
+    );
+    // The per-escape components (all but the attacker) and the attacker's attacks.
+    let cases = ATTACKS.len() + hostile_names().iter().filter(|n| *n != "attacker").count();
+    assert!(cases >= 50, "only {cases} hostile cases");
+}
+
+/// The attacker's `describe().summary`, through `lo drivers add` on a throwaway project.
+fn lo_describe_summary(p: &Project, wasm: &Path) -> String {
+    p.write("drivers/attacker.wasm", std::fs::read(wasm).unwrap());
+    p.lo(&["drivers", "add", "Hostile", "drivers/attacker.wasm"])
+        .success();
+    let shown = p.lo(&["drivers", "show", "hostile", "-o", "json"]);
+    shown.success();
+    shown.json()["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A container of the test's own, not the driver's.
+fn foreign_container(a: &mut Attack) -> String {
+    let name = format!("{}-foreign", a.prefix);
+    let (code, _) = docker(&["run", "-d", "--name", &name, busybox(), "sleep", "600"]);
+    assert_eq!(code, 0);
+    a.cleanup.containers.push(name.clone());
+    name
+}
+
+fn foreign_network(a: &mut Attack) -> String {
+    let name = format!("{}-foreign-net", a.prefix);
+    assert_eq!(docker(&["network", "create", &name]).0, 0);
+    a.cleanup.networks.push(name.clone());
+    name
+}
+
+fn still_running(container: &str) {
+    assert_eq!(
+        inspect("container", container).unwrap()["State"]["Running"],
+        true,
+        "the foreign container was touched"
+    );
+}
+
+/// A TCP listener on 127.0.0.1 that counts connections (it never answers).
+struct Listener {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    fn start() -> Listener {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Listener { port, hits }
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A tmpfs mounted nosuid,nodev (what a writable host-path grant must be on); unmounted on drop.
+struct ScratchMount {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchMount {
+    fn new() -> ScratchMount {
+        let dir = tempfile::Builder::new()
+            .prefix("lok8s-scratch-")
+            .tempdir()
+            .unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "nosuid,nodev,size=4m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mounting a tmpfs (tests run as root)");
+        ScratchMount { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ScratchMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn kube_case(name: &'static str) -> (Attack, KubeApi) {
+    let api = KubeApi::start();
+    let a = Attack::new(name).param("url", api.server()).param(
+        "marker",
+        format!("/tmp/lok8s-attack-{}-{name}", std::process::id()),
+    );
+    (a, api)
+}
+
+/// The double saw nothing at all: the kubeconfig was refused before any connection.
+fn untouched(api: &KubeApi, name: &str) {
+    assert!(
+        api.requests().is_empty(),
+        "{name} reached the API: {:?}",
+        api.requests()
+    );
+}
+
+fn marker(name: &str) -> PathBuf {
+    PathBuf::from(format!("/tmp/lok8s-attack-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn attack_rewrite_own_spec() {
+    let a = Attack::new("rewrite-own-spec");
+    a.run().code(1).stderr_has("os error");
+    assert!(
+        a.project
+            .read("clusters/hostile.dev/cluster.lok8s.yaml")
+            .contains("kind: Hostile")
+    );
+}
+
+#[test]
+fn attack_write_other_cluster() {
+    let a = Attack::new("write-other-cluster");
+    a.run().code(1).stderr_has("os error");
+}
+
+#[test]
+fn attack_plant_project() {
+    let a = Attack::new("plant-project");
+    a.run()
+        .code(1)
+        .stderr_has("planted a project in clusters/hostile.dev/.state/planted");
+    // Run from inside what it planted, lo does not take it for a project.
+    let planted = a.project.path("clusters/hostile.dev/.state/planted");
+    assert!(planted.join("drivers.lock").is_file());
+    let out = std::process::Command::new(lok8s_tests::lo_bin())
+        .current_dir(&planted)
+        .args(["provision", "planted.dev"])
+        .env("LO_CACHE_DIR", a.project.cache_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lies inside the project"), "{stderr}");
+    a.left_nothing();
+}
+
+fn victim_kubeconfig(a: &Attack) -> String {
+    let text = "apiVersion: v1\nkind: Config\nclusters:\n- name: v\n  cluster:\n    server: https://127.0.0.1:6443\n\
+                contexts:\n- name: v\n  context:\n    cluster: v\n    user: v\ncurrent-context: v\nusers:\n- name: v\n  user:\n    token: victim-admin-token\n";
+    a.project.write(".kubeconfig/victim.yaml", text);
+    text.to_string()
+}
+
+#[test]
+fn attack_read_other_kubeconfig() {
+    let a = Attack::new("read-other-kubeconfig");
+    victim_kubeconfig(&a);
+    let run = a.run();
+    run.code(1)
+        .stderr_has("another cluster's kubeconfig is not in its folder");
+    assert!(!run.stderr.contains("victim-admin-token"));
+}
+
+#[test]
+fn attack_overwrite_other_kubeconfig() {
+    let a = Attack::new("overwrite-other-kubeconfig")
+        .param("marker", marker("overwrite").display().to_string());
+    let before = victim_kubeconfig(&a);
+    a.run()
+        .code(1)
+        .stderr_has("wrote .kubeconfig/victim.yaml (in its own folder)");
+    assert_eq!(a.project.read(".kubeconfig/victim.yaml"), before);
+    assert!(!marker("overwrite").exists());
+}
+
+#[test]
+fn attack_kubeconfig_link_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let a = Attack::new("kubeconfig-link-out");
+    let secret = a.project.path("secret.txt");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    a.run().code(1).stderr_has("is a link");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o644,
+        "lo followed the link and changed the target's mode"
+    );
+    assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
+}
+
+#[test]
+fn attack_kubeconfig_exec_published() {
+    let a = Attack::new("kubeconfig-exec-published")
+        .param("marker", marker("published").display().to_string());
+    a.run()
+        .code(1)
+        .stderr_has("which lo will not publish")
+        .stderr_has("users[u].user.exec");
+    assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
+    assert!(!marker("published").exists());
+}
+
+#[test]
+fn attack_fifo_open() {
+    let a = Attack::new("fifo-open");
+    let fifo = a.project.path("clusters/hostile.dev/fifo");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    // The open blocks in a worker thread; lo still ends at its wall clock and exits.
+    a.run()
+        .code(1)
+        .stderr_has("timed out after 8s of wall-clock time");
+}
+
+#[test]
+fn attack_kube_exec_plugin() {
+    let (a, api) = kube_case("kube-exec-plugin");
+    a.run().code(1).stderr_has("users[u].user.exec");
+    assert!(!marker("kube-exec-plugin").exists(), "the plugin ran");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_token_file() {
+    let (a, api) = kube_case("kube-token-file");
+    a.run().code(1).stderr_has("users[u].user.tokenFile");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_auth_provider() {
+    let (a, api) = kube_case("kube-auth-provider");
+    a.run().code(1).stderr_has("users[u].user.auth-provider");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_proxy_url() {
+    let proxy = Listener::start();
+    let (a, api) = kube_case("kube-proxy-url");
+    let a = a.param("listener", proxy.address());
+    a.run().code(1).stderr_has("clusters[c].cluster.proxy-url");
+    untouched(&api, a.name);
+    assert_eq!(proxy.hits(), 0, "the proxy was contacted");
+}
+
+#[test]
+fn attack_kube_cert_paths() {
+    let (a, api) = kube_case("kube-cert-paths");
+    a.run()
+        .code(1)
+        .stderr_has("users[u].user.client-certificate");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_ca_path() {
+    let (a, api) = kube_case("kube-ca-path");
+    a.run()
+        .code(1)
+        .stderr_has("clusters[c].cluster.certificate-authority");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_server_elsewhere() {
+    let (a, api) = kube_case("kube-server-elsewhere");
+    a.run().code(1).stderr_has("add its origin to kube.servers");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_other_kubeconfig_path() {
+    let (a, api) = kube_case("kube-other-kubeconfig-path");
+    a.project.write(".kubeconfig/victim.yaml", api.kubeconfig());
+    a.run()
+        .code(1)
+        .stderr_has("a driver uses its own cluster's kubeconfig");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_ungranted_domain() {
+    let (a, api) = kube_case("kube-ungranted-domain");
+    a.project.write(".kubeconfig/victim.yaml", api.kubeconfig());
+    a.run()
+        .code(1)
+        .stderr_has("add \"victim.dev\" to kube.clusters");
+    untouched(&api, a.name);
+}
+
+#[test]
+fn attack_docker_bind_project() {
+    let a = Attack::new("docker-bind-project");
+    a.run()
+        .code(1)
+        .stderr_has("files from the project go into containers with copy-file");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_bind_around_project() {
+    let a = Attack::new("docker-bind-around-project");
+    let around = a.project.root().parent().unwrap().display().to_string();
+    let a = a
+        .param("around", &around)
+        .grant(|g| g.docker.as_mut().unwrap().host_paths = vec![around.clone()]);
+    a.run().code(1).stderr_has("would expose");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_bind_swap() {
+    let scratch = ScratchMount::new();
+    std::fs::create_dir(scratch.path().join("d")).unwrap();
+    let w = scratch.path().display().to_string();
+    let a = Attack::new("docker-bind-swap")
+        .param("swap", &w)
+        .grant(|g| g.docker.as_mut().unwrap().writable_host_paths = vec![w.clone()]);
+    a.run()
+        .code(1)
+        .stderr_has("outside the granted host paths")
+        .stderr_has("checked again at start");
+    // The swap itself happened (the link is there); the container that would mount it did not run.
+    assert!(
+        std::fs::symlink_metadata(scratch.path().join("d"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    a.left_nothing();
+}
+
+/// A folder on a mount without nosuid (what a writable grant must not be on).
+fn suid_capable_dir() -> tempfile::TempDir {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for base in [
+        std::env::temp_dir(),
+        PathBuf::from("/var/tmp"),
+        lok8s_tests::workspace().join("target"),
+    ] {
+        let dir = tempfile::Builder::new()
+            .prefix("lok8s-plain-")
+            .tempdir_in(&base)
+            .unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        if lok8s::host::docker::policy::writable_mount_ok(&real, &info).is_err() {
+            return dir;
+        }
+    }
+    panic!("no folder on a mount without nosuid,nodev for this test");
+}
+
+#[test]
+fn attack_docker_writable_suid_mount() {
+    let plain = suid_capable_dir();
+    let path = plain.path().display().to_string();
+    let a = Attack::new("docker-writable-suid-mount")
+        .param("plain", &path)
+        .grant(|g| g.docker.as_mut().unwrap().writable_host_paths = vec![path.clone()]);
+    a.run().code(1).stderr_has("nosuid,nodev");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_mknod() {
+    let scratch = ScratchMount::new();
+    let w = scratch.path().display().to_string();
+    let a = Attack::new("docker-mknod")
+        .param("writable", &w)
+        .grant(|g| g.docker.as_mut().unwrap().writable_host_paths = vec![w.clone()]);
+    a.run()
+        .code(1)
+        .stderr_has("mknod exited")
+        .stderr_has("not permitted");
+    assert!(
+        !scratch.path().join("disk").exists(),
+        "a device node appeared on the host"
+    );
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_readonly_write() {
+    let readable = tempfile::tempdir().unwrap();
+    let r = readable
+        .path()
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string();
+    let a = Attack::new("docker-readonly-write")
+        .param("readable", &r)
+        .grant(|g| g.docker.as_mut().unwrap().host_paths = vec![r.clone()]);
+    let run = a.run();
+    run.code(1).stderr_has("Read-only file system");
+    // Mounted read-only, nosuid and nodev (the container's own mountinfo line for it).
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" /r "))
+        .unwrap_or_else(|| panic!("no mountinfo line:\n{}", run.stderr));
+    for flag in ["ro", "nosuid", "nodev"] {
+        assert!(
+            line.split([' ', ',']).any(|f| f == flag),
+            "{flag} missing: {line}"
+        );
+    }
+    assert!(!readable.path().join("written").exists());
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_container_mode() {
+    let mut a = Attack::new("docker-net-container-mode");
+    let target = foreign_container(&mut a);
+    let a = a.param("target", &target);
+    a.run()
+        .code(1)
+        .stderr_has("Docker reads forms such as container:<id>");
+    still_running(&target);
+    assert!(inspect("network", &format!("container:{target}")).is_none());
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_host_name() {
+    let a = Attack::new("docker-net-host-name");
+    a.run().code(1).stderr_has("is Docker's own");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_duplicate() {
+    let mut a = Attack::new("docker-net-duplicate");
+    let net = foreign_network(&mut a);
+    let a = a.param("foreign_net", &net);
+    a.run().code(1).stderr_has("a network of that name exists");
+    let (_, listed) = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("name={net}"),
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert_eq!(listed.lines().filter(|l| *l == net).count(), 1);
+    a.left_nothing();
+}
+
+/// A subnet inside one of the host's own routes (default routes excluded).
+fn routed_subnet() -> String {
+    let facts = lok8s::host::docker::networks::read_host_facts();
+    let (route, _) = facts
+        .routes
+        .iter()
+        .find(|(r, _)| matches!(r, ipnet::IpNet::V4(_)))
+        .expect("the host has an IPv4 route");
+    route.trunc().to_string()
+}
+
+#[test]
+fn attack_docker_net_route() {
+    let a = Attack::new("docker-net-route").param("route", routed_subnet());
+    a.run().code(1).stderr_has("overlaps the host's route");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_metadata() {
+    let a = Attack::new("docker-net-metadata");
+    a.run().code(1).stderr_has("covers link-local");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_options() {
+    let a = Attack::new("docker-net-options");
+    a.run().code(1).stderr_has("masquerading stays on");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_net_bridge_reuse() {
+    let a = Attack::new("docker-net-bridge-reuse");
+    a.run()
+        .code(1)
+        .stderr_has("an interface of that name exists on the host");
+    let (_, listed) = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!listed.lines().any(|l| l == "docker0"));
+}
+
+#[test]
+fn attack_docker_default_bridge() {
+    let a = Attack::new("docker-default-bridge");
+    a.run()
+        .code(1)
+        .stderr_has("a container without a network joined none");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_port_all() {
+    let a = Attack::new("docker-port-all");
+    a.run()
+        .code(1)
+        .stderr_has("ports are published on 127.0.0.1 unless the docker grant's publish list");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_port_low() {
+    let a = Attack::new("docker-port-low");
+    a.run().code(1).stderr_has("need low-ports = true");
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_tag_foreign() {
+    let a = Attack::new("docker-tag-foreign");
+    let victim = format!("{}-victim:1", a.prefix);
+    // A tag on an image of its own, unlike busybox.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -c --files-from /dev/null | docker import - {victim} >/dev/null"
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let before = inspect("image", &victim).unwrap()["Id"].clone();
+    let a = a.param("victim_tag", &victim);
+    a.run()
+        .code(1)
+        .stderr_has("is not among the granted image repositories");
+    assert_eq!(
+        inspect("image", &victim).unwrap()["Id"],
+        before,
+        "the tag moved"
+    );
+    docker(&["rmi", &victim]);
+}
+
+#[test]
+fn attack_docker_pull_loopback() {
+    let listener = Listener::start();
+    let a = Attack::new("docker-pull-loopback").param("listener", listener.address());
+    a.run()
+        .code(1)
+        .stderr_has("is not among the granted image repositories");
+    assert_eq!(
+        listener.hits(),
+        0,
+        "the engine contacted the loopback service"
+    );
+}
+
+#[test]
+fn attack_docker_path_injection() {
+    let mut a = Attack::new("docker-path-injection");
+    let target = foreign_container(&mut a);
+    let a = a.param("target", &target);
+    a.run().code(1).stderr_has("use letters, digits");
+    still_running(&target);
+    a.left_nothing();
+}
+
+#[test]
+fn attack_docker_connect_foreign_network() {
+    let mut a = Attack::new("docker-connect-foreign-network");
+    let net = foreign_network(&mut a);
+    let a = a.param("foreign_net", &net);
+    a.run()
+        .code(1)
+        .stderr_has("neither this cluster's nor a shared network");
+    let attached = inspect("network", &net).unwrap()["Containers"].clone();
+    assert!(
+        attached.as_object().is_none_or(|m| m.is_empty()),
+        "{attached}"
+    );
+    a.left_nothing();
+}
+
+#[test]
+fn attack_tls_malformed_names() {
+    let a = Attack::new("tls-malformed-names").grant(|g| g.tls = Some(vec!["*.dev.test".into()]));
+    let ca = tempfile::tempdir().unwrap();
+    let a = a.env("CAROOT", ca.path().to_str().unwrap());
+    a.run().code(1).stderr_has("no malformed name was issued");
+    assert_eq!(
+        std::fs::read_dir(ca.path()).unwrap().count(),
+        0,
+        "a CA was made for nothing"
+    );
+}
+
+/// A CA in mkcert's layout, as `mkcert` would leave it.
+fn user_ca(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("rootCA.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("rootCA-key.pem"), key.serialize_pem()).unwrap();
+}
+
+fn openssl_verifies(ca: &Path, leaf: &Path) -> bool {
+    std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(ca)
+        .arg(leaf)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn attack_tls_public_name() {
+    let ca = tempfile::tempdir().unwrap();
+    user_ca(ca.path());
+    let a = Attack::new("tls-public-name")
+        .lo_writes(".lok8s/project-ca/")
+        .grant(|g| g.tls = Some(vec!["*".into()]))
+        .env("CAROOT", ca.path().to_str().unwrap());
+    a.run()
+        .code(1)
+        .stderr_has("issued a leaf for bank.example.com");
+    let leaf = a.project.path("clusters/hostile.dev/.state/leaf.pem");
+    assert!(
+        !openssl_verifies(&ca.path().join("rootCA.pem"), &leaf),
+        "the user's CA signed a leaf for a public name"
+    );
+    assert!(openssl_verifies(
+        &a.project.path(".lok8s/project-ca/rootCA.pem"),
+        &leaf
+    ));
+}
+
+/// An sshd accepting a key the project holds in `.secrets/ssh/`.
+fn sshd_for(a: &Attack) -> Sshd {
+    std::fs::create_dir_all(a.project.path(".secrets/ssh")).unwrap();
+    keygen(&a.project.path(".secrets/ssh/id_ed25519"));
+    Sshd::start(&a.project.path(".secrets/ssh/id_ed25519.pub"))
+}
+
+#[test]
+fn attack_ssh_host_case() {
+    let a = Attack::new("ssh-host-case");
+    let sshd = sshd_for(&a);
+    let pinned = format!(
+        "localhost:{} SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+        sshd.port
+    );
+    a.project.write(".lok8s/known_hosts", &pinned);
+    let host = format!("localhost:{}", sshd.port);
+    let a = a
+        .param("port", sshd.port.to_string())
+        .param("user", USER)
+        .param("key", ".secrets/ssh/id_ed25519")
+        .grant(|g| {
+            let ssh = g.ssh.as_mut().unwrap();
+            ssh.hosts = vec![host];
+            ssh.keys = vec![".secrets/ssh".into()];
+        });
+    a.run().code(1).stderr_has("the host key changed");
+    assert_eq!(
+        a.project.read(".lok8s/known_hosts"),
+        pinned,
+        "a new pin was added"
+    );
+}
+
+#[test]
+fn attack_ssh_key_probe() {
+    let a = Attack::new("ssh-key-probe")
+        .param("port", "1")
+        .param("user", USER)
+        .grant(|g| {
+            let ssh = g.ssh.as_mut().unwrap();
+            ssh.hosts = vec!["127.0.0.1:1".into()];
+            ssh.keys = vec![".secrets".into()];
+        });
+    let run = a.run();
+    run.code(1)
+        .stderr_has("existing: denied(")
+        .stderr_has("missing: denied(");
+    assert!(!run.stderr.contains("not-found"), "{}", run.stderr);
+}
+
+#[test]
+fn attack_ssh_outlive() {
+    let a = Attack::new("ssh-outlive").lo_writes(".lok8s/known_hosts");
+    let sshd = sshd_for(&a);
+    let seconds = format!("{}", 900_000 + std::process::id() % 90_000);
+    let a = a
+        .param("port", sshd.port.to_string())
+        .param("user", USER)
+        .param("key", ".secrets/ssh/id_ed25519")
+        .param("marker", &seconds)
+        .grant(|g| {
+            let ssh = g.ssh.as_mut().unwrap();
+            ssh.hosts = vec![format!("127.0.0.1:{}", sshd.port)];
+            ssh.keys = vec![".secrets/ssh".into()];
+        });
+    a.run()
+        .code(1)
+        .stderr_has("was still running when the call's time ran out");
+    let pattern = format!("sleep {seconds}");
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &pattern])
+            .status()
+            .unwrap()
+            .success()
+    };
+    // The remote command ends once signalled; bounded by count, not by a time assertion.
+    for _ in 0..100 {
+        if !running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!running(), "the remote command outlived its call");
+}
+
+#[test]
+fn attack_format_spoof() {
+    let a = Attack::new("format-spoof");
+    let run = a.run();
+    run.code(1).stderr_has("format characters sent");
+    for c in [
+        '\u{202E}', '\u{202C}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{FEFF}',
+    ] {
+        assert!(
+            !run.stderr.contains(c),
+            "U+{:04X} reached the terminal",
+            c as u32
+        );
+    }
+    assert!(run.stderr.contains("approvedlacol"), "{}", run.stderr);
+}
+
+#[test]
+fn attack_env_leak_through_driver_test() {
+    let a = Attack::new("env-leak");
+    a.project
+        .write("spec.yaml", "attempt:\n  attack: env-leak\n");
+    let attacker = lok8s_tests::fixtures_dir().join("hostile_attacker.wasm");
+    let run = a.project.lo_env(
+        &[
+            "driver",
+            "test",
+            attacker.to_str().unwrap(),
+            "--spec",
+            "spec.yaml",
+            "--grant-requests",
+        ],
+        &[("ATTACKER_SECRET", "the-callers-secret")],
+    );
+    run.code(1).stdout_has("ATTACKER_SECRET is not visible");
+    assert!(
+        !run.stdout.contains("the-callers-secret") && !run.stderr.contains("the-callers-secret")
+    );
+}
+
+#[test]
+fn attack_driver_test_grants_no_host_paths() {
+    let a = Attack::new("docker-readonly-write");
+    a.project.write(
+        "spec.yaml",
+        format!(
+            "attempt:\n  attack: docker-readonly-write\n  prefix: {}\n  image: {}\n  readable: /etc\n",
+            a.prefix,
+            busybox()
+        ),
+    );
+    let attacker = lok8s_tests::fixtures_dir().join("hostile_attacker.wasm");
+    let run = a.project.lo(&[
+        "driver",
+        "test",
+        attacker.to_str().unwrap(),
+        "--spec",
+        "spec.yaml",
+        "--grant-requests",
+    ]);
+    run.code(1).stdout_has("add it to host-paths");
+    assert!(
+        run.stdout.contains("not granted in this run"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn attack_cpu_waits_not_charged() {
+    let a = Attack::new("cpu-waits-not-charged").cpu_seconds("1");
+    let run = a.run();
+    run.code(1).stderr_has("2000 engine calls done");
+    assert!(
+        !run.stderr.contains("ran out of CPU time"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn attack_table_bomb() {
+    // The same component without the bomb, for the process's own footprint.
+    let plain = Attack::new("format-spoof");
+    plain.run().code(1);
+    let baseline = plain.peak_rss_kib.get();
+    let a = Attack::new("format-spoof").component("hostile_table_bomb.wasm");
+    a.run().code(1).stderr_has("hit the memory limit");
+    let bomb = a.peak_rss_kib.get();
+    // 50 tables of 1M elements would be ~800 MiB; the cap is 64 MiB.
+    assert!(
+        bomb < baseline + 128 * 1024,
+        "peak RSS {bomb} KiB with the bomb, {baseline} KiB without"
+    );
 }

@@ -105,7 +105,7 @@ fn a_granted_origin_is_reached() {
     );
     p.lo(&["provision", "http.dev"]).success();
     assert_eq!(
-        p.read("clusters/http.dev/response.txt"),
+        p.read("clusters/http.dev/.state/response.txt"),
         "status=200 len=5 body=hello"
     );
     assert_eq!(s.hits(), ["GET /ok x-probe=yes"]);
@@ -165,7 +165,7 @@ fn redirects_are_checked_hop_by_hop() {
     );
     p.lo(&["provision", "http.dev"]).success();
     assert_eq!(
-        p.read("clusters/http.dev/response.txt"),
+        p.read("clusters/http.dev/.state/response.txt"),
         "status=200 len=5 body=hello"
     );
     let p = probe(
@@ -262,10 +262,10 @@ fn https_trusts_the_local_development_ca() {
     )
     .success();
     assert!(
-        q.read("clusters/http.dev/response.txt")
+        q.read("clusters/http.dev/.state/response.txt")
             .starts_with("status=200"),
         "{}",
-        q.read("clusters/http.dev/response.txt")
+        q.read("clusters/http.dev/.state/response.txt")
     );
     // Without the CA the certificate is not trusted.
     let empty = p.path(".empty-caroot");

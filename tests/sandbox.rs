@@ -27,8 +27,8 @@ fn continue_runs_hooks_and_framework_steps() {
             .unwrap()
             .ends_with(".kubeconfig/dev.yaml")
     );
-    assert_eq!(p.read("clusters/a.dev/provisioned"), "yes");
-    assert_eq!(p.read("clusters/a.dev/post-provisioned"), "yes");
+    assert_eq!(p.read("clusters/a.dev/.state/provisioned"), "yes");
+    assert_eq!(p.read("clusters/a.dev/.state/post-provisioned"), "yes");
     assert!(p.read(".kubeconfig/dev.yaml").contains("kind: Config"));
     run.stderr_has("corners: provisioning dev with behaviour continue")
         .stderr_has("==> writing files (2 steps)");
@@ -40,9 +40,9 @@ fn handled_skips_the_framework_steps() {
     let run = p.lo(&["provision", "a.dev", "-o", "json"]);
     run.success();
     assert_eq!(run.json()["outcome"], "handled");
-    assert_eq!(p.read("clusters/a.dev/provisioned"), "handled");
+    assert_eq!(p.read("clusters/a.dev/.state/provisioned"), "handled");
     assert!(
-        !p.path("clusters/a.dev/post-provisioned").exists(),
+        !p.path("clusters/a.dev/.state/post-provisioned").exists(),
         "post-provision ran after handled"
     );
 }
@@ -68,7 +68,7 @@ fn each_error_variant_is_printed_as_is_with_the_driver_named() {
             .code(1)
             .stderr_has("error: driver corners 0.1.0 (sha256:")
             .stderr_has(message);
-        assert!(!p.path("clusters/a.dev/post-provisioned").exists());
+        assert!(!p.path("clusters/a.dev/.state/post-provisioned").exists());
     }
 }
 
@@ -81,7 +81,7 @@ fn a_trap_is_reported_with_the_driver_and_stops_the_run() {
         .stderr_has("provision: trapped")
         .stderr_has("fixture trap")
         .stderr_has("left in place");
-    assert!(!p.path("clusters/a.dev/post-provisioned").exists());
+    assert!(!p.path("clusters/a.dev/.state/post-provisioned").exists());
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn a_driver_without_hooks_runs_and_skips_them() {
     let run = p.lo(&["provision", "a.dev", "-o", "json"]);
     run.success();
     assert_eq!(run.json()["exported"], serde_json::json!([]));
-    assert_eq!(p.read("clusters/a.dev/provisioned"), "yes");
+    assert_eq!(p.read("clusters/a.dev/.state/provisioned"), "yes");
     p.lo(&["drivers", "show", "nohooks"])
         .success()
         .stdout_has("hooks     none");
@@ -225,7 +225,7 @@ fn status_destroy_and_kubeconfig_round_trip() {
     p.lo(&["destroy", "a.dev"])
         .success()
         .stdout_has("destroyed a.dev");
-    assert!(!p.path("clusters/a.dev/provisioned").exists());
+    assert!(!p.path("clusters/a.dev/.state/provisioned").exists());
     assert_eq!(
         p.lo(&["status", "a.dev", "-o", "json"]).json()["health"],
         "not-found"
@@ -238,7 +238,7 @@ fn a_kubeconfig_path_outside_the_project_is_refused() {
     p.lo(&["kubeconfig", "a.dev"])
         .code(1)
         .stderr_has("returned \"../../etc/passwd\"")
-        .stderr_has("without '..'");
+        .stderr_has("a driver writes its kubeconfig at .kubeconfig/dev.yaml");
 }
 
 #[test]

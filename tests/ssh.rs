@@ -3,108 +3,10 @@
 //! key refused, and ungranted hosts and keys denied before any connection (sshd's own log
 //! proves nothing reached it).
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use lok8s_tests::Project;
-
-const USER: &str = "lok8stest";
-
-/// An sshd on a free loopback port; ended by PID on drop.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-impl Sshd {
-    /// Starts sshd accepting `client_pub` for the test user.
-    fn start(client_pub: &Path) -> Sshd {
-        if Command::new("id")
-            .arg(USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(true)
-        {
-            let made = Command::new("useradd")
-                .args(["-m", "-s", "/bin/sh", USER])
-                .status()
-                .expect("useradd (tests run as root)");
-            assert!(made.success(), "useradd {USER} failed");
-        }
-        // A locked password ('!') would refuse key logins too: '*' only disables passwords.
-        Command::new("usermod")
-            .args(["-p", "*", USER])
-            .status()
-            .unwrap();
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        keygen(&d.join("host_ed25519"));
-        std::fs::copy(client_pub, d.join("authorized_keys")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(
-            d.join("authorized_keys"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nAllowUsers {USER}\nLogLevel VERBOSE\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-f"])
-            .arg(d.join("sshd_config"))
-            .arg("-E")
-            .arg(d.join("sshd.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("openssh-server is installed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Sshd { child, port, dir }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
-    }
-
-    fn host_key_path(&self) -> PathBuf {
-        self.dir.path().join("host_ed25519")
-    }
-}
+use lok8s_tests::sshd::{Sshd, USER, keygen};
 
 /// A project with a client key in `.secrets/ssh`, the ssh-probe pinned, and its grant
 /// pointed at `granted_host`.
@@ -143,7 +45,7 @@ fn exec_and_upload_over_a_pinned_session() {
     );
     p.lo(&["provision", "ssh.dev"]).success();
     assert_eq!(
-        p.read("clusters/ssh.dev/ssh-report.txt"),
+        p.read("clusters/ssh.dev/.state/ssh-report.txt"),
         "exit=4 stdout=hi there stderr=err upload=payload mode=640"
     );
     // The host key is pinned, outside the driver's reach, with the fingerprint ssh-keygen shows.

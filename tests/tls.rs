@@ -1,6 +1,7 @@
 //! The tls capability: leaves from the local CA that `openssl verify` accepts, a CA made by the
 //! real `mkcert` binary reused as is, SANs checked against the grant, and the CA key never
-//! handed to the driver.
+//! handed to the driver. The cluster's domain is `probe.test`, so its names are the project's
+//! own and the user's CA signs them (public names get the project's CA: tests/hostile.rs).
 
 use std::process::Command;
 
@@ -9,7 +10,7 @@ use lok8s_tests::Project;
 fn tls_project(sans: &str) -> Project {
     let p = Project::new();
     p.cluster(
-        "tls.dev",
+        "probe.test",
         "TlsProbe",
         "tls",
         &format!("probe:\n  sans: {sans}"),
@@ -38,10 +39,10 @@ fn leaves_from_a_new_ca_verify_with_openssl() {
     let p = tls_project("api.probe.test, 127.0.0.1");
     let caroot = p.path(".caroot");
     let caroot_str = caroot.to_str().unwrap();
-    p.lo_env(&["provision", "tls.dev"], &[("CAROOT", caroot_str)])
+    p.lo_env(&["provision", "probe.test"], &[("CAROOT", caroot_str)])
         .success();
     assert!(caroot.join("rootCA.pem").is_file() && caroot.join("rootCA-key.pem").is_file());
-    let leaf = p.path("clusters/tls.dev/leaf.pem");
+    let leaf = p.path("clusters/probe.test/.state/leaf.pem");
     let (ok, out) = openssl(&[
         "verify",
         "-CAfile",
@@ -60,7 +61,9 @@ fn leaves_from_a_new_ca_verify_with_openssl() {
     let (_, key_pub) = openssl(&[
         "pkey",
         "-in",
-        p.path("clusters/tls.dev/leaf-key.pem").to_str().unwrap(),
+        p.path("clusters/probe.test/.state/leaf-key.pem")
+            .to_str()
+            .unwrap(),
         "-pubout",
     ]);
     assert_eq!(leaf_pub, key_pub);
@@ -74,10 +77,10 @@ fn leaves_from_a_new_ca_verify_with_openssl() {
         assert!(!text.contains(ca_key_body), "{file} holds the CA key");
     }
     // Same CA on the next run.
-    let first_ca = p.read("clusters/tls.dev/ca.pem");
-    p.lo_env(&["provision", "tls.dev"], &[("CAROOT", caroot_str)])
+    let first_ca = p.read("clusters/probe.test/.state/ca.pem");
+    p.lo_env(&["provision", "probe.test"], &[("CAROOT", caroot_str)])
         .success();
-    assert_eq!(p.read("clusters/tls.dev/ca.pem"), first_ca);
+    assert_eq!(p.read("clusters/probe.test/.state/ca.pem"), first_ca);
 }
 
 #[test]
@@ -98,7 +101,7 @@ fn a_ca_made_by_mkcert_is_reused_as_is() {
     );
     let before = std::fs::read(caroot.join("rootCA.pem")).unwrap();
     p.lo_env(
-        &["provision", "tls.dev"],
+        &["provision", "probe.test"],
         &[("CAROOT", caroot.to_str().unwrap())],
     )
     .success();
@@ -108,14 +111,16 @@ fn a_ca_made_by_mkcert_is_reused_as_is() {
         "mkcert's CA was replaced"
     );
     assert_eq!(
-        p.read("clusters/tls.dev/ca.pem").as_bytes(),
+        p.read("clusters/probe.test/.state/ca.pem").as_bytes(),
         before.as_slice()
     );
     let (ok, out) = openssl(&[
         "verify",
         "-CAfile",
         caroot.join("rootCA.pem").to_str().unwrap(),
-        p.path("clusters/tls.dev/leaf.pem").to_str().unwrap(),
+        p.path("clusters/probe.test/.state/leaf.pem")
+            .to_str()
+            .unwrap(),
     ]);
     assert!(ok, "{out}");
 }
@@ -125,11 +130,11 @@ fn names_outside_the_grant_are_denied() {
     let p = tls_project("api.probe.test, evil.example.com");
     let caroot = p.path(".caroot");
     p.lo_env(
-        &["provision", "tls.dev"],
+        &["provision", "probe.test"],
         &[("CAROOT", caroot.to_str().unwrap())],
     )
     .code(1)
     .stderr_has("denied: tls issue for \"evil.example.com\"")
     .stderr_has("[drivers.tlsprobe.grants]");
-    assert!(!p.path("clusters/tls.dev/leaf.pem").exists());
+    assert!(!p.path("clusters/probe.test/.state/leaf.pem").exists());
 }

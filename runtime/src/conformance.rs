@@ -59,14 +59,14 @@ pub enum TestGrants {
     Nothing,
     /// What it requests, but paths on this machine and in the project.
     Requests,
-    File(Grants),
+    File(Box<Grants>),
 }
 
 impl TestGrants {
     fn resolve(&self, requested: Grants) -> Grants {
         match self {
             TestGrants::Nothing => Grants::default(),
-            TestGrants::File(g) => g.clone(),
+            TestGrants::File(g) => (**g).clone(),
             TestGrants::Requests => {
                 let mut g = requested;
                 if let Some(d) = &mut g.docker {

@@ -228,14 +228,11 @@ pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provision
         .provision(&s.ctx)
         .await
         .map_err(|e| left_behind(e, domain))?;
-    let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e));
-    let published = s.publish_kubeconfig();
-    match outcome? {
-        types::Outcome::Handled => {
-            published?;
-            return Ok(Provisioned::Handled);
-        }
-        types::Outcome::Continue => {}
+    // What a successful call left is published; a failed one publishes nothing.
+    let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))?;
+    s.publish_kubeconfig()?;
+    if matches!(outcome, types::Outcome::Handled) {
+        return Ok(Provisioned::Handled);
     }
     if let Some(result) = s.instance.post_provision(&s.ctx).await {
         result
@@ -263,9 +260,8 @@ pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
         .destroy(&s.ctx)
         .await
         .map_err(|e| left_behind(e, domain))?;
-    let result = result.map_err(|e| driver_failed(&s.instance.id, "destroy", e));
+    result.map_err(|e| driver_failed(&s.instance.id, "destroy", e))?;
     s.publish_kubeconfig()?;
-    result?;
     Ok(())
 }
 

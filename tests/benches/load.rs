@@ -69,7 +69,7 @@ where
     (median(direct), median(through))
 }
 
-/// A driver instance of `fixture` with docker (shared network "bridge") and kube grants.
+/// A driver instance of `fixture` with docker and kube grants.
 async fn probe_instance(
     runtime: &Runtime,
     fixture_name: &str,
@@ -91,27 +91,31 @@ async fn probe_instance(
         cluster: "bench.dev".into(),
         driver: "bench".into(),
     };
-    let grant = lok8s::lock::DockerGrant {
-        shared_networks: vec!["bridge".into()],
-        ..Default::default()
-    };
     let docker = lok8s::host::docker::DockerCtx::new(
-        grant,
+        lok8s::lock::DockerGrant::default(),
         scope,
-        root.clone(),
+        vec![root.clone()],
         lok8s::host::docker::PrivilegedMode::Privileged,
         String::new(),
-    );
+    )
+    .unwrap();
     let kube_grant = lok8s::lock::KubeGrant {
         namespaces: vec!["kube-system".into()],
         kinds: vec!["ConfigMap".into()],
-        clusters: vec![],
+        ..Default::default()
+    };
+    let own = lok8s::host::kube::OwnKubeconfig {
+        guest: ".kubeconfig/bench.yaml".into(),
+        folder: lok8s::project::Inside::open(&root.join(".kubeconfig")).unwrap(),
+        file: "bench.yaml".into(),
     };
     let kube = lok8s::host::kube::KubeCtx::new(
         kube_grant,
+        own,
         lok8s::project::Project::at(&root).unwrap(),
         String::new(),
-    );
+    )
+    .unwrap();
     let host = HostBuilder::new(
         Logger::to("bench", Verbosity::Normal, Box::new(std::io::sink())),
         StoreLimits::new(&limits),
@@ -175,7 +179,14 @@ async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
     let (direct, through) = alternate(rounds, n, &mut instance, &many, || {
         let docker = docker.clone();
         async move {
-            docker.inspect_network("bridge", None).await.unwrap();
+            // What the import does for a network name: find it by its exact name.
+            let options = bollard::query_parameters::ListNetworksOptions {
+                filters: Some(std::collections::HashMap::from([(
+                    "name".to_string(),
+                    vec!["lok8s-bench-none".to_string()],
+                )])),
+            };
+            docker.list_networks(Some(options)).await.unwrap();
         }
     })
     .await;

@@ -8,9 +8,7 @@
 
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
-use lok8s_tests::kube_core::{Store, router};
+use lok8s_tests::kube_core::{Store, router, serve_tls};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -63,22 +61,9 @@ async fn serve() -> Result<(), String> {
         .await
         .map_err(|e| format!("listening on {LISTEN}: {e}"))?;
     eprintln!("lok8s-node-standin: the Kubernetes API double is serving on https://{LISTEN}");
-    loop {
-        let (tcp, _) = listener
-            .accept()
-            .await
-            .map_err(|e| format!("accepting on {LISTEN}: {e}"))?;
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    serve_tls(listener, acceptor, app)
+        .await
+        .map_err(|e| format!("accepting on {LISTEN}: {e}"))
 }
 
 /// kubeadm's default Corefile.

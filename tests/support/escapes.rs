@@ -22,7 +22,7 @@ pub fn refusal(name: &str) -> Option<&'static str> {
         "http-loopback-by-name" => "a loopback address",
         "docker-ungranted-import" => "lok8s:driver/docker@1.0.0: not granted",
         "docker-privileged" => "privileged containers need privileged = true",
-        "docker-socket-mount" | "docker-host-path" => "add it to host-paths",
+        "docker-socket-mount" | "docker-host-path" => "bind mount of host path",
         "docker-foreign-container" | "docker-foreign-exec" => {
             "does not belong to cluster hostile.dev"
         }
@@ -31,7 +31,7 @@ pub fn refusal(name: &str) -> Option<&'static str> {
         "ssh-ungranted-key" => "denied: ssh key \"/etc/passwd\"",
         "kube-other-namespace" => "ConfigMap in namespace default",
         "kube-other-kind" => "Secret in namespace kube-system",
-        "kube-foreign-kubeconfig" => "only kubeconfigs inside the project's .kubeconfig/",
+        "kube-foreign-kubeconfig" => "a driver uses its own cluster's kubeconfig",
         "tls-ungranted-name" => "denied: tls issue for \"bank.example.com\"",
         _ => return None,
     })

@@ -1,21 +1,28 @@
 //! A Kubernetes API double for the tests, in the test process. It stands in for
 //! kube-apiserver, which cannot run here; the store and the wire protocol it speaks are
-//! [`crate::kube_core`]'s. Served over plain HTTP on 127.0.0.1; product code only sees a
-//! kubeconfig. Every request is recorded so tests can assert on what reached the "cluster".
+//! [`crate::kube_core`]'s. Served over TLS on 127.0.0.1 with a certificate from a CA of its
+//! own; product code only sees a kubeconfig (inline CA and a token). Every request is recorded
+//! so tests can assert on what reached the "cluster".
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::kube_core::{SharedStore, Store, router};
+use crate::kube_core::{SharedStore, Store, router, serve_tls};
 
 /// A running double; stops with the test process.
 #[derive(Clone)]
 pub struct KubeApi {
     pub port: u16,
+    /// The CA the double's serving certificate chains to.
+    pub ca_pem: String,
     store: SharedStore,
 }
 
 impl KubeApi {
     pub fn start() -> KubeApi {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (ca_pem, acceptor) = tls_acceptor();
         let store = Store::shared();
         let (tx, rx) = std::sync::mpsc::channel();
         let shared = store.clone();
@@ -27,20 +34,30 @@ impl KubeApi {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap().port()).unwrap();
-                axum::serve(listener, router(shared)).await.unwrap();
+                let _ = serve_tls(listener, acceptor, router(shared)).await;
             });
         });
         let port = rx.recv().unwrap();
-        KubeApi { port, store }
+        KubeApi {
+            port,
+            ca_pem,
+            store,
+        }
     }
 
-    /// A kubeconfig pointing at the double.
+    pub fn server(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// A kubeconfig pointing at the double: its CA inline, a bearer token.
     pub fn kubeconfig(&self) -> String {
+        use base64::Engine as _;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: http://127.0.0.1:{}\n\
-             contexts:\n- name: double\n  context:\n    cluster: double\n    user: double\ncurrent-context: double\n\
-             users:\n- name: double\n  user: {{}}\n",
-            self.port
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\n    \
+             certificate-authority-data: {ca}\ncontexts:\n- name: double\n  context:\n    cluster: double\n    \
+             user: double\ncurrent-context: double\nusers:\n- name: double\n  user:\n    token: double\n",
+            self.server()
         )
     }
 
@@ -64,4 +81,30 @@ impl KubeApi {
             .unwrap()
             .seed(group, plural, namespace, object, manager);
     }
+}
+
+/// A CA of the double's own and a serving certificate for 127.0.0.1 and localhost.
+fn tls_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&ca_cert.pem(), ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (
+        ca_cert.pem(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    )
 }

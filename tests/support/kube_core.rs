@@ -9,8 +9,8 @@
 //! objects with a `name` key (containers, volumes, volumeMounts, ports, env) merges item by
 //! item by `name`, and ownership is tracked per item field; any other array is replaced whole.
 //!
-//! Two servers use it: [`crate::kube_api::KubeApi`] (plain HTTP, in the test process) and the
-//! `lok8s-node-standin serve` binary (TLS, inside a stand-in node container).
+//! Two servers use it, both over TLS through [`serve_tls`]: [`crate::kube_api::KubeApi`] (in
+//! the test process) and the `lok8s-node-standin serve` binary (inside a stand-in node).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -134,6 +134,29 @@ impl Store {
 /// The API served from `store`, for `axum::serve` or any hyper connection.
 pub fn router(store: SharedStore) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(store)
+}
+
+/// Serves `app` over TLS on `listener` until the listener fails.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 fn status(code: StatusCode, reason: &str, message: String) -> Response {

@@ -2,11 +2,13 @@
 //! `clusters/<domain>/cluster.lok8s.yaml` and friends into a temp dir, runs `lo` there with a
 //! controlled environment, and returns exit code, stdout and stderr for assertions.
 
+pub mod attack;
 pub mod docker;
 pub mod escapes;
 pub mod images;
 pub mod kube_api;
 pub mod kube_core;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +49,11 @@ pub fn lo_bin() -> &'static Path {
             .unwrap_or_else(|| workspace().join("target"));
         target.join("debug/lo")
     })
+}
+
+/// Where build.rs put the guest components.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("LO_FIXTURES_DIR"))
 }
 
 /// A fixture driver component built by build.rs, such as `corners`.
@@ -270,6 +277,67 @@ impl Project {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Runs `lo` like [`Project::lo_env`], but gives up (and fails) if it has not exited after
+    /// `limit`: a liveness bound, far above what the run needs. Also returns the process's
+    /// peak resident memory in KiB (its own rusage, not the test process's other children).
+    pub fn lo_watched(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limit: std::time::Duration,
+    ) -> (Run, u64) {
+        use std::io::Read;
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        // Reaped below by wait4, which also gives the child's own rusage.
+        #[allow(clippy::zombie_processes)]
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running lo");
+        let pipe = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let out = pipe(Box::new(child.stdout.take().unwrap()));
+        let err = pipe(Box::new(child.stderr.take().unwrap()));
+        let pid = child.id() as libc::pid_t;
+        let deadline = std::time::Instant::now() + limit;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: wait4 on our own child with valid out-pointers; WNOHANG does not block.
+            let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if reaped == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("lo {args:?} had not exited after {limit:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let run = Run {
+            code,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        };
+        (run, usage.ru_maxrss.max(0) as u64)
     }
 
     /// The command, for tests that need to drive the process themselves (signals).

@@ -82,7 +82,10 @@ function readKubeconfig(name) {
 // Writes `text` to a project-relative path inside one of the preopened folders.
 function writeFile(path, text) {
   const dirs = preopens.getDirectories();
-  const found = dirs.find(([, root]) => path.startsWith(`${root}/`));
+  // The longest folder that holds the path: the driver's own folder sits inside a read-only one.
+  const found = dirs
+    .filter(([, root]) => path.startsWith(`${root}/`))
+    .sort(([, a], [, b]) => b.length - a.length)[0];
   if (!found) throw fail("denied", `${path} is outside the folders this driver may write`);
   const [dir, root] = found;
   const file = dir.openAt({}, path.slice(root.length + 1), { create: true, truncate: true }, { write: true });
@@ -120,6 +123,10 @@ export const lifecycle = {
     const existing = docker.inspectContainer(name);
     if (existing === null) {
       if (docker.inspectImage(image) === null) docker.pullImage(image);
+      // Its own network: lo attaches containers only to networks their cluster owns.
+      if (docker.inspectNetwork(name) === null) {
+        docker.createNetwork({ name, subnets: [], labels: [], options: [], mtu: null, internal: false });
+      }
       docker.createContainer({
         name,
         image,
@@ -135,7 +142,7 @@ export const lifecycle = {
         privileged: true,
         securityOpts: [],
         restart: "unless-stopped",
-        network: null,
+        network: { network: name, ipv4: null, aliases: [] },
         cgroupns: null,
         init: false,
       });
@@ -152,6 +159,7 @@ export const lifecycle = {
   destroy(ctx) {
     const name = containerName(ctx);
     if (docker.removeContainer(name, true)) info(`removed ${name}`);
+    docker.removeNetwork(name);
   },
 
   status(ctx) {

@@ -111,6 +111,9 @@ class Lifecycle(exports.Lifecycle):
         if existing is None:
             if docker.inspect_image(image) is None:
                 docker.pull_image(image)
+            # Its own network: lo attaches containers only to networks their cluster owns.
+            if docker.inspect_network(name) is None:
+                docker.create_network(docker.NetworkSpec(name, [], [], [], None, False))
             spec = docker.ContainerSpec(
                 name=name,
                 image=image,
@@ -126,7 +129,7 @@ class Lifecycle(exports.Lifecycle):
                 privileged=True,
                 security_opts=[],
                 restart=docker.RestartPolicy.UNLESS_STOPPED,
-                network=None,
+                network=docker.Endpoint(name, None, []),
                 cgroupns=None,
                 init=False,
             )
@@ -142,6 +145,7 @@ class Lifecycle(exports.Lifecycle):
     def destroy(self, ctx):
         if docker.remove_container(container_name(ctx), True):
             info(f"removed {container_name(ctx)}")
+        docker.remove_network(container_name(ctx))
 
     def status(self, ctx):
         c = docker.inspect_container(container_name(ctx))

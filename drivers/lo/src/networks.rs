@@ -85,10 +85,6 @@ pub fn ensure(plan: &Plan) -> Result<()> {
             plan.network.clone(),
         ));
     }
-    options.push((
-        "com.docker.network.bridge.host_binding_ipv4".into(),
-        "0.0.0.0".into(),
-    ));
     context(
         docker::create_network(&spec(&plan.network, plan.cidr, options, vec![])).map(|_| ()),
         &format!("creating network {}", plan.network),

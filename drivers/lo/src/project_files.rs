@@ -1,7 +1,8 @@
-//! Files in the cluster's folder: `.registries.json`, the containerd `certs.d` tree (the
-//! record of what nodes get; the `certs.d` folder itself is kept, only its contents are
-//! replaced), the OIDC auth-config, and the CoreDNS import folder. Paths are the cluster's own
-//! `clusters/<domain>/…`, never a global default domain (7.3).
+//! Files of the cluster: in the driver's own folder (`ctx.cluster_dir`,
+//! `clusters/<domain>/.state`) `.registries.json`, the containerd `certs.d` tree (the record of
+//! what nodes get; the `certs.d` folder itself is kept, only its contents are replaced) and the
+//! OIDC auth-config; from the user's read-only cluster folder, the CoreDNS import folder. Paths
+//! are the cluster's own, never a global default domain.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -94,9 +95,12 @@ pub fn write_oidc(ctx: &Context, plan: &Plan) -> Result<Option<String>> {
     }
 }
 
-/// `*.server` and `*.override` files of the CoreDNS import folder, by name.
+/// `*.server` and `*.override` files of the CoreDNS import folder (relative to the user's
+/// cluster folder, `clusters/<domain>/`), by name.
 pub fn coredns_imports(ctx: &Context, plan: &Plan) -> Result<Vec<CoreDnsFile>> {
-    let dir = Path::new(&ctx.cluster_dir).join(&plan.coredns.import);
+    let dir = Path::new("clusters")
+        .join(&ctx.domain)
+        .join(&plan.coredns.import);
     let Ok(entries) = fs::read_dir(&dir) else {
         return Ok(Vec::new());
     };

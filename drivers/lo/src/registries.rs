@@ -127,9 +127,10 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
                 leaf.private_key_pem.as_bytes(),
                 0o600,
             )?;
-            // Mirrors also trust the local CA for their upstream (a private registry with a
+            // Mirrors also trust the local CAs for their upstream (a private registry with a
             // dev certificate); Go adds SSL_CERT_DIR's certificates to the system roots.
-            docker::copy_file(&reg.container, REGISTRY_CA, leaf.ca_pem.as_bytes(), 0o644)?;
+            let cas = tls::ca_certificate()?;
+            docker::copy_file(&reg.container, REGISTRY_CA, cas.as_bytes(), 0o644)?;
         }
         docker::start_container(&reg.container)
     })();

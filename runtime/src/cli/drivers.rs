@@ -180,7 +180,7 @@ pub async fn author(cli: &Cli, command: DriverCommand) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
                     let parsed = toml::from_str(&text)
                         .map_err(|e| anyhow::anyhow!("--grants {}: {e}", file.display()))?;
-                    crate::conformance::TestGrants::File(parsed)
+                    crate::conformance::TestGrants::File(Box::new(parsed))
                 }
                 (None, true) => crate::conformance::TestGrants::Requests,
                 (None, false) => crate::conformance::TestGrants::Nothing,

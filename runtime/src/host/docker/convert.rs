@@ -1,5 +1,7 @@
 //! Docker's models to the contract's records, and engine errors to `driver-error`.
 
+use std::collections::HashMap;
+
 use bollard::models::{
     ContainerInspectResponse, ImageInspect, NetworkInspect, RestartPolicyNameEnum,
 };
@@ -128,24 +130,53 @@ pub fn container_info(c: ContainerInspectResponse) -> wit::ContainerInfo {
         }
     }
     ports.sort_by_key(|p| (p.container_port, p.host_ip.clone()));
+    // Read-only host paths are volumes that bind them (see ops::bind_mount): shown as the
+    // read-only binds the driver asked for.
+    let host_paths: HashMap<String, String> = host
+        .mounts
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| {
+            let device = m
+                .volume_options?
+                .driver_config?
+                .options?
+                .get("device")?
+                .clone();
+            Some((m.target?, device))
+        })
+        .collect();
     let mut mounts: Vec<wit::Mount> = c
         .mounts
         .unwrap_or_default()
         .into_iter()
-        .map(|m| wit::Mount {
-            kind: match m.typ.as_deref() {
-                Some("volume") => wit::MountKind::Volume,
-                Some("tmpfs") => wit::MountKind::Tmpfs,
-                _ => wit::MountKind::Bind,
-            },
-            source: if m.typ.as_deref() == Some("volume") {
-                m.name.unwrap_or_default()
-            } else {
-                m.source.unwrap_or_default()
-            },
-            target: m.destination.unwrap_or_default(),
-            read_only: !m.rw.unwrap_or(true),
-            options: m.propagation.filter(|p| !p.is_empty()),
+        .map(|m| {
+            let target = m.destination.clone().unwrap_or_default();
+            if let Some(device) = host_paths.get(&target) {
+                return wit::Mount {
+                    kind: wit::MountKind::Bind,
+                    source: device.clone(),
+                    target,
+                    read_only: true,
+                    options: None,
+                };
+            }
+            wit::Mount {
+                kind: match m.typ.as_deref() {
+                    Some("volume") => wit::MountKind::Volume,
+                    Some("tmpfs") => wit::MountKind::Tmpfs,
+                    _ => wit::MountKind::Bind,
+                },
+                source: if m.typ.as_deref() == Some("volume") {
+                    m.name.unwrap_or_default()
+                } else {
+                    m.source.unwrap_or_default()
+                },
+                target,
+                read_only: !m.rw.unwrap_or(true),
+                options: m.propagation.filter(|p| !p.is_empty()),
+            }
         })
         .collect();
     for (target, options) in host.tmpfs.clone().unwrap_or_default() {

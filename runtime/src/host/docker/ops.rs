@@ -289,7 +289,7 @@ impl DockerCtx {
     ) -> Result<Option<wit::ImageInfo>, DriverError> {
         // Checked first: the reference goes into the engine's URL.
         images::check_reference(&reference)
-            .map_err(|e| self.denied(&format!("inspect image {reference:?}"), &e))?;
+            .map_err(|e| self.denied(format!("inspect image {reference:?}"), &e))?;
         let docker = self.client().await?;
         match docker.inspect_image(&reference).await {
             Ok(i) => Ok(Some(convert::image_info(i))),
@@ -304,7 +304,7 @@ impl DockerCtx {
         log: &Logger,
     ) -> Result<wit::ImageInfo, DriverError> {
         images::check(&self.grant, "pull", &reference)
-            .map_err(|e| self.denied(&format!("pull {reference:?}"), &e))?;
+            .map_err(|e| self.denied(format!("pull {reference:?}"), &e))?;
         let docker = self.client().await?;
         log.phase_begin(&format!("pulling {reference}"), None);
         let options = CreateImageOptions {
@@ -396,7 +396,7 @@ impl DockerCtx {
                 wit::MountKind::Bind => {
                     let source = self
                         .checked_bind(&m.source, m.read_only)
-                        .map_err(|e| self.denied(&what, &e))?;
+                        .map_err(|e| self.refused(&what, e))?;
                     mounts.push(bind_mount(&source, &m.target, m.read_only, &self.scope));
                 }
                 wit::MountKind::Volume if m.source.is_empty() => {
@@ -546,16 +546,34 @@ impl DockerCtx {
     }
 
     /// A bind source the grant allows, checked again at every use (create and start).
-    fn checked_bind(&self, source: &str, read_only: bool) -> Result<std::path::PathBuf, String> {
+    fn checked_bind(
+        &self,
+        source: &str,
+        read_only: bool,
+    ) -> Result<std::path::PathBuf, policy::BindRefusal> {
         if self.remote {
             return policy::remote_bind_source(&self.grant, source, read_only);
         }
         let real = policy::bind_source(&self.grant, &self.protected, source, read_only)?;
         if !read_only {
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            policy::writable_mount_ok(&real, &mountinfo)?;
+            policy::writable_mount_ok(&real, &mountinfo).map_err(|message| {
+                policy::BindRefusal {
+                    message,
+                    grantable: true,
+                }
+            })?;
         }
         Ok(real)
+    }
+
+    /// A bind refusal: with the grant hint only when some grant could allow it.
+    fn refused(&self, what: &str, refusal: policy::BindRefusal) -> DriverError {
+        if refusal.grantable {
+            self.denied(what, &refusal.message)
+        } else {
+            DriverError::Denied(format!("docker {what}: {}", refusal.message))
+        }
     }
 
     pub(super) async fn start_container(&mut self, name: String) -> Result<(), DriverError> {
@@ -566,11 +584,9 @@ impl DockerCtx {
         // The engine resolves bind sources when the container starts, not when it is created:
         // whatever the sources became since, they must still be granted now.
         for (source, read_only) in bound_sources(&container) {
-            self.checked_bind(&source, read_only).map_err(|e| {
-                self.denied(
-                    &format!("start container {name:?}"),
-                    &format!("{e} (checked again at start)"),
-                )
+            self.checked_bind(&source, read_only).map_err(|mut e| {
+                e.message.push_str(" (checked again at start)");
+                self.refused(&format!("start container {name:?}"), e)
             })?;
         }
         let id = container.id.unwrap_or_default();
@@ -824,10 +840,11 @@ fn bind_mount(
     }
     let mut labels: HashMap<String, String> = scope.labels().into_iter().collect();
     labels.insert(LABEL_HOST_PATH.into(), source.display().to_string());
+    // Read-only through the volume's own mount options: the engine refuses the read-only flag
+    // on an anonymous volume.
     Mount {
         typ: Some(MountType::VOLUME),
         target: Some(target.to_string()),
-        read_only: Some(true),
         volume_options: Some(MountVolumeOptions {
             labels: Some(labels),
             driver_config: Some(MountVolumeOptionsDriverConfig {
@@ -865,7 +882,8 @@ fn bound_sources(c: &bollard::models::ContainerInspectResponse) -> Vec<(String, 
                     .and_then(|d| d.options)
                     .and_then(|o| o.get("device").cloned());
                 if let Some(device) = device {
-                    out.push((device, m.read_only.unwrap_or(false)));
+                    // Only read-only host paths travel this way.
+                    out.push((device, true));
                 }
             }
             _ => {}

@@ -107,6 +107,36 @@ pub fn labels_for(
     Ok(labels)
 }
 
+/// Why a bind source is refused, and whether some grant could allow it (a path of the
+/// project can never be bound, so its refusal points to no grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindRefusal {
+    pub message: String,
+    pub grantable: bool,
+}
+
+impl BindRefusal {
+    fn grant(message: String) -> Self {
+        BindRefusal {
+            message,
+            grantable: true,
+        }
+    }
+
+    fn never(message: String) -> Self {
+        BindRefusal {
+            message,
+            grantable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for BindRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Resolves a bind-mount source on a local engine: an absolute path under a granted host path
 /// (`host-paths` for read-only mounts, `writable-host-paths` for either), after links are
 /// resolved. Never a path of the project or any folder around it (drivers write there, and it
@@ -117,56 +147,62 @@ pub fn bind_source(
     protected: &[PathBuf],
     source: &str,
     read_only: bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, BindRefusal> {
     let path = lexical_source(grant, source, read_only)?;
     // Follow links: the source must still be where the rule above allowed.
     let real = path
         .canonicalize()
-        .map_err(|e| format!("bind mount {source:?}: {e}; create it first"))?;
+        .map_err(|e| BindRefusal::grant(format!("bind mount {source:?}: {e}; create it first")))?;
     if !covered(grant, &real, read_only, |g| {
         Path::new(g)
             .canonicalize()
             .unwrap_or_else(|_| PathBuf::from(g))
     }) {
-        return Err(format!(
+        return Err(BindRefusal::grant(format!(
             "bind mount {source:?} resolves to {}, outside the granted host paths",
             real.display()
-        ));
+        )));
     }
     if let Some(p) = protected
         .iter()
         .find(|p| crate::project::overlaps(&real, p))
     {
-        return Err(format!(
+        return Err(BindRefusal::never(format!(
             "bind mount {source:?} would expose {} (the project, or a folder lo keeps private) to a container; \
              copy files in with copy-file instead",
             p.display()
-        ));
+        )));
     }
     for socket in DAEMON_SOCKETS {
         let socket_real = Path::new(socket)
             .canonicalize()
             .unwrap_or_else(|_| PathBuf::from(socket));
         if socket_real.starts_with(&real) || Path::new(socket).starts_with(&real) {
-            return Err(format!(
+            return Err(BindRefusal::never(format!(
                 "bind mount {source:?} would expose the container daemon socket {socket}; never allowed"
-            ));
+            )));
         }
     }
     Ok(real)
 }
 
 /// The text checks every bind source passes first, local or remote engine.
-fn lexical_source(grant: &DockerGrant, source: &str, read_only: bool) -> Result<PathBuf, String> {
+fn lexical_source(
+    grant: &DockerGrant,
+    source: &str,
+    read_only: bool,
+) -> Result<PathBuf, BindRefusal> {
     let path = Path::new(source);
     if !path.is_absolute() {
-        return Err(format!(
+        return Err(BindRefusal::never(format!(
             "bind mount {source:?}: only absolute host paths granted in host-paths can be bound; \
              files from the project go into containers with copy-file"
-        ));
+        )));
     }
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!("bind mount {source:?}: no '..' in host paths"));
+        return Err(BindRefusal::never(format!(
+            "bind mount {source:?}: no '..' in host paths"
+        )));
     }
     if !covered(grant, path, read_only, |g| PathBuf::from(g)) {
         let granted_read_only = grant.host_paths.iter().any(|g| path.starts_with(g));
@@ -177,15 +213,17 @@ fn lexical_source(grant: &DockerGrant, source: &str, read_only: bool) -> Result<
         } else {
             "add it to writable-host-paths in the docker grant, or mount it read-only"
         };
-        return Err(format!("bind mount of host path {source:?}: {fix}"));
+        return Err(BindRefusal::grant(format!(
+            "bind mount of host path {source:?}: {fix}"
+        )));
     }
     if DAEMON_SOCKETS
         .iter()
         .any(|s| Path::new(s).starts_with(path))
     {
-        return Err(format!(
+        return Err(BindRefusal::never(format!(
             "bind mount {source:?} would expose the container daemon socket; never allowed"
-        ));
+        )));
     }
     Ok(path.to_path_buf())
 }
@@ -217,12 +255,12 @@ pub fn remote_bind_source(
     grant: &DockerGrant,
     source: &str,
     read_only: bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, BindRefusal> {
     if !read_only {
-        return Err(format!(
+        return Err(BindRefusal::never(format!(
             "bind mount {source:?}: the Docker engine is remote (DOCKER_HOST), where lo cannot check that a \
              writable host path is mounted nosuid,nodev; mount it read-only"
-        ));
+        )));
     }
     lexical_source(grant, source, read_only)
 }
@@ -382,7 +420,8 @@ mod tests {
         let s = scope();
         let err = s
             .merge(&[(LABEL_CLUSTER.into(), "other".into())])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("set by lo"), "{err}");
         let merged = s
             .merge(&[("io.x-k8s.kind.cluster".into(), "dev".into())])
@@ -412,7 +451,9 @@ mod tests {
             "any project granted the network"
         );
         assert!(!usable(&s, &DockerGrant::default(), &labels));
-        let err = labels_for(&s, &DockerGrant::default(), &asked).unwrap_err();
+        let err = labels_for(&s, &DockerGrant::default(), &asked)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("shared-networks"), "{err}");
         // The network's own marker does not make containers usable.
         let marker = HashMap::from([(LABEL_SHARED.to_string(), "true".to_string())]);
@@ -428,11 +469,14 @@ mod tests {
         std::fs::create_dir_all(root.join("data/sub")).unwrap();
         let protected = vec![project.clone()];
         let none = DockerGrant::default();
-        let err = bind_source(&none, &protected, "clusters/a.dev/data", true).unwrap_err();
+        let err = bind_source(&none, &protected, "clusters/a.dev/data", true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("copy-file"), "{err}");
         assert!(
             bind_source(&none, &protected, "/etc", true)
                 .unwrap_err()
+                .to_string()
                 .contains("host-paths")
         );
         let data = root.join("data").display().to_string();
@@ -441,12 +485,16 @@ mod tests {
             ..Default::default()
         };
         assert!(bind_source(&grant, &protected, &format!("{data}/sub"), true).is_ok());
-        let err = bind_source(&grant, &protected, &format!("{data}/sub"), false).unwrap_err();
+        let err = bind_source(&grant, &protected, &format!("{data}/sub"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("granted read-only"), "{err}");
         // The project itself, a folder in it, or a folder around it.
         for inside in [project.clone(), project.join("clusters"), root.clone()] {
             let err =
                 bind_source(&grant, &protected, &inside.display().to_string(), true).unwrap_err();
+            assert!(!err.grantable, "no grant can allow {}", inside.display());
+            let err = err.to_string();
             assert!(
                 err.contains("copy-file") || err.contains("socket"),
                 "{}: {err}",
@@ -454,21 +502,26 @@ mod tests {
             );
         }
         std::os::unix::fs::symlink(&project, root.join("data/link")).unwrap();
-        let err = bind_source(&grant, &protected, &format!("{data}/link"), true).unwrap_err();
+        let err = bind_source(&grant, &protected, &format!("{data}/link"), true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("copy-file"), "{err}");
         assert!(
             bind_source(&grant, &protected, "/", true)
                 .unwrap_err()
+                .to_string()
                 .contains("socket")
         );
         assert!(
             bind_source(&grant, &protected, "/run", true)
                 .unwrap_err()
+                .to_string()
                 .contains("socket")
         );
         assert!(
             bind_source(&grant, &protected, &format!("{data}/../project"), true)
                 .unwrap_err()
+                .to_string()
                 .contains("'..'")
         );
     }
@@ -480,7 +533,9 @@ mod tests {
                     31 22 0:41 / /srv/with\\040space rw,nosuid,nodev - tmpfs tmpfs rw\n";
         assert!(writable_mount_ok(Path::new("/srv/scratch/x"), info).is_ok());
         assert!(writable_mount_ok(Path::new("/srv/with space/y"), info).is_ok());
-        let err = writable_mount_ok(Path::new("/srv/data"), info).unwrap_err();
+        let err = writable_mount_ok(Path::new("/srv/data"), info)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nosuid,nodev"), "{err}");
     }
 
@@ -520,16 +575,20 @@ mod tests {
             ..Default::default()
         };
         assert!(remote_bind_source(&grant, "/lib/modules", true).is_ok());
-        let err = remote_bind_source(&grant, "clusters/a.dev/data", true).unwrap_err();
+        let err = remote_bind_source(&grant, "clusters/a.dev/data", true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("copy-file"), "{err}");
         assert!(
             remote_bind_source(&grant, "/lib/modules", false)
                 .unwrap_err()
+                .to_string()
                 .contains("remote")
         );
         assert!(
             remote_bind_source(&grant, "/run", true)
                 .unwrap_err()
+                .to_string()
                 .contains("socket")
         );
         assert!(remote_bind_source(&grant, "/lib/../etc", true).is_err());
@@ -540,6 +599,7 @@ mod tests {
         assert!(
             remote_bind_source(&narrow, "/etc", true)
                 .unwrap_err()
+                .to_string()
                 .contains("host-paths")
         );
     }

@@ -124,13 +124,12 @@ impl KubeCtx {
         let (bytes, shown, own) = match cluster {
             wit::Cluster::Kubeconfig(path) => {
                 if path != &self.own.guest {
-                    return Err(self.denied(
-                        &format!("kubeconfig {path:?}"),
-                        format!(
-                            "a driver uses its own cluster's kubeconfig ({}), and other clusters by domain (kube.clusters)",
-                            self.own.guest
-                        ),
-                    ));
+                    // No grant changes this: no hint about drivers.lock.
+                    return Err(DriverError::Denied(format!(
+                        "kubectl-apply kubeconfig {path:?}: a driver uses its own cluster's kubeconfig ({}), \
+                         and other clusters by domain (kube.clusters)",
+                        self.own.guest
+                    )));
                 }
                 let bytes = self
                     .own

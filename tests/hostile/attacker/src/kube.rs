@@ -1,0 +1,100 @@
+//! Kubeconfigs that would make a client-go-style loader act with the host's authority, and
+//! kubeconfigs that are not the driver's own.
+
+use std::fs;
+
+use lok8s_driver_sdk::kubectl_apply as k;
+use lok8s_driver_sdk::{Context, Outcome, Result};
+
+use crate::files::exec_kubeconfig;
+use crate::{attempt, io, param};
+
+fn kubeconfig(server: &str, cluster_extra: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n{cluster_extra}\
+         contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n{user}"
+    )
+}
+
+/// Writes its own kubeconfig, then lists ConfigMaps through it.
+fn use_own(ctx: &Context, text: String) -> Result<Outcome> {
+    io(fs::write(&ctx.kubeconfig, text))?;
+    list(&k::Cluster::Kubeconfig(ctx.kubeconfig.clone()))
+}
+
+fn list(cluster: &k::Cluster) -> Result<Outcome> {
+    attempt(
+        "kube list",
+        k::list(cluster, "v1", "ConfigMap", Some("kube-system"), None),
+    )
+}
+
+pub fn exec_plugin(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        exec_kubeconfig(&param(ctx, "url"), &param(ctx, "marker")),
+    )
+}
+
+pub fn token_file(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        kubeconfig(&param(ctx, "url"), "", "    tokenFile: /etc/hostname\n"),
+    )
+}
+
+pub fn auth_provider(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        kubeconfig(
+            &param(ctx, "url"),
+            "",
+            "    auth-provider:\n      name: oidc\n      config:\n        idp-issuer-url: https://127.0.0.1:1\n",
+        ),
+    )
+}
+
+pub fn proxy_url(ctx: &Context) -> Result<Outcome> {
+    let proxy = format!("    proxy-url: http://{}\n", param(ctx, "listener"));
+    use_own(
+        ctx,
+        kubeconfig(&param(ctx, "url"), &proxy, "    token: t\n"),
+    )
+}
+
+pub fn cert_paths(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        kubeconfig(
+            &param(ctx, "url"),
+            "",
+            "    client-certificate: /etc/hostname\n    client-key: /etc/hostname\n",
+        ),
+    )
+}
+
+pub fn ca_path(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        kubeconfig(
+            &param(ctx, "url"),
+            "    certificate-authority: /etc/hostname\n",
+            "    token: t\n",
+        ),
+    )
+}
+
+pub fn server_elsewhere(ctx: &Context) -> Result<Outcome> {
+    use_own(
+        ctx,
+        kubeconfig("https://169.254.169.254:443", "", "    token: t\n"),
+    )
+}
+
+pub fn other_kubeconfig_path(_: &Context) -> Result<Outcome> {
+    list(&k::Cluster::Kubeconfig(".kubeconfig/victim.yaml".into()))
+}
+
+pub fn ungranted_domain(_: &Context) -> Result<Outcome> {
+    list(&k::Cluster::Domain("victim.dev".into()))
+}

@@ -1,0 +1,104 @@
+//! TLS names, ssh host spellings and key probing, a remote command that outlives its call,
+//! invisible format characters, an environment secret, and CPU charged for host waits.
+
+use lok8s_driver_sdk::{Context, DriverError, Outcome, Result, ssh, tls};
+
+use crate::{attempt, escaped, io, param};
+
+pub fn tls_malformed_names(_: &Context) -> Result<Outcome> {
+    for name in [
+        "*.*.dev.test",
+        ".dev.test",
+        "evil.*.dev.test",
+        "a\0b.dev.test",
+        "a\nb.dev.test",
+        "a b.dev.test",
+    ] {
+        if tls::issue(&[name.to_string()], None).is_ok() {
+            return escaped(format!("a leaf for {name:?}"));
+        }
+    }
+    Err(DriverError::Denied("no malformed name was issued".into()))
+}
+
+/// Issues a leaf for a public name and leaves it for the test to verify with openssl.
+pub fn tls_public_name(ctx: &Context) -> Result<Outcome> {
+    let leaf = tls::issue(&["bank.example.com".to_string()], None)?;
+    io(std::fs::write(
+        format!("{}/leaf.pem", ctx.cluster_dir),
+        &leaf.certificate_pem,
+    ))?;
+    Err(DriverError::Failed(
+        "issued a leaf for bank.example.com".into(),
+    ))
+}
+
+fn connect(ctx: &Context, host: &str, key: &str) -> Result<ssh::Session> {
+    ssh::Session::connect(&ssh::ConnectOptions {
+        host: host.into(),
+        port: param(ctx, "port").parse().unwrap_or(22),
+        user: param(ctx, "user"),
+        key: key.into(),
+        timeout_ms: Some(5000),
+    })
+}
+
+pub fn ssh_host_case(ctx: &Context) -> Result<Outcome> {
+    attempt(
+        "connect past a pinned key by spelling the host differently",
+        connect(ctx, "LocalHost.", &param(ctx, "key")),
+    )
+}
+
+pub fn ssh_key_probe(ctx: &Context) -> Result<Outcome> {
+    let existing = connect(ctx, "127.0.0.1", "/etc/shadow").err();
+    let missing = connect(ctx, "127.0.0.1", "/nonexistent/attacker-key").err();
+    match (existing, missing) {
+        (Some(a), Some(b)) => Err(DriverError::Failed(format!(
+            "existing: {}; missing: {}",
+            describe(&a),
+            describe(&b)
+        ))),
+        _ => escaped("an ungranted key was used"),
+    }
+}
+
+fn describe(e: &DriverError) -> String {
+    match e {
+        DriverError::Denied(m) => format!("denied({m})"),
+        DriverError::NotFound(m) => format!("not-found({m})"),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn ssh_outlive(ctx: &Context) -> Result<Outcome> {
+    let session = connect(ctx, "127.0.0.1", &param(ctx, "key"))?;
+    let command = format!("sleep {}", param(ctx, "marker"));
+    attempt(
+        "a command that outlives its call",
+        session.exec(&command, None),
+    )
+}
+
+pub fn format_spoof(_: &Context) -> Result<Outcome> {
+    lok8s_driver_sdk::log::write(
+        lok8s_driver_sdk::log::Level::Info,
+        "approved\u{202E}lacol\u{202C} \u{2066}ok\u{2069} ze\u{200B}ro \u{FEFF}bom",
+    );
+    Err(DriverError::Denied("format characters sent".into()))
+}
+
+pub fn env_leak(_: &Context) -> Result<Outcome> {
+    match std::env::var("ATTACKER_SECRET") {
+        Ok(v) => escaped(format!("env {v}")),
+        Err(_) => Err(DriverError::Denied("ATTACKER_SECRET is not visible".into())),
+    }
+}
+
+/// Many host calls that wait on the engine: waits are not guest CPU time.
+pub fn cpu_waits_not_charged(_: &Context) -> Result<Outcome> {
+    for _ in 0..2000 {
+        lok8s_driver_sdk::docker::inspect_network("lok8s-attacker-none")?;
+    }
+    Err(DriverError::Failed("2000 engine calls done".into()))
+}

@@ -1,0 +1,217 @@
+//! The harness for the attacker's cases (tests/hostile/attacker): a throwaway project with a
+//! victim cluster and secrets, the attacker pinned in drivers.lock with exactly the grant a case
+//! starts from, one `lo provision`, and the checks every case shares: a clear refusal, never
+//! "ESCAPED", no terminal sequences, the project outside the driver's own folders byte for byte
+//! as it was, nothing written beside the project, no labelled container or network left.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use lok8s::lock::{Grants, LockEntry, Lockfile};
+
+use crate::docker::{Cleanup, busybox};
+use crate::{Project, Run, fixtures_dir};
+
+/// Where the attacker's own writes go: they may change.
+pub const OWN: &[&str] = &[
+    "clusters/hostile.dev/.state/",
+    ".kubeconfig/.drivers/hostile.dev/",
+];
+
+/// One attack, set up and not yet run.
+pub struct Attack {
+    pub project: Project,
+    pub name: &'static str,
+    /// Prefix for Docker objects the attack makes (unique per test process and case).
+    pub prefix: String,
+    params: Vec<(String, String)>,
+    pub grants: Grants,
+    cpu_seconds: &'static str,
+    /// Paths lo itself writes for the case (a host-key pin, a CA): not the driver's doing.
+    lo_writes: Vec<&'static str>,
+    env: Vec<(String, String)>,
+    component: PathBuf,
+    pub cleanup: Cleanup,
+    /// The last run's peak resident memory, KiB.
+    pub peak_rss_kib: std::cell::Cell<u64>,
+}
+
+impl Attack {
+    pub fn new(name: &'static str) -> Attack {
+        let project = Project::new();
+        let prefix = format!("lok8s-attack-{}-{name}", std::process::id());
+        let cleanup = Cleanup::new(project.root());
+        project.cluster("victim.dev", "Lo", "victim", "");
+        project.write("secret.txt", "the project's secret");
+        project.write(".secrets/id", "not a key");
+        let grants = Grants {
+            docker: Some(Default::default()),
+            kube: Some(lok8s::lock::KubeGrant {
+                namespaces: vec!["kube-system".into()],
+                kinds: vec!["ConfigMap".into()],
+                ..Default::default()
+            }),
+            http: Some(vec![]),
+            ssh: Some(Default::default()),
+            tls: Some(vec![]),
+            ..Default::default()
+        };
+        Attack {
+            project,
+            name,
+            params: vec![
+                ("prefix".into(), prefix.clone()),
+                ("image".into(), busybox().into()),
+            ],
+            prefix,
+            grants,
+            cpu_seconds: "2",
+            lo_writes: vec![],
+            env: vec![],
+            component: fixtures_dir().join("hostile_attacker.wasm"),
+            cleanup,
+            peak_rss_kib: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn grant(mut self, change: impl FnOnce(&mut Grants)) -> Self {
+        change(&mut self.grants);
+        self
+    }
+
+    /// A path lo itself may write during the run (`.lok8s/known_hosts`, `.lok8s/project-ca/`).
+    pub fn lo_writes(mut self, path: &'static str) -> Self {
+        self.lo_writes.push(path);
+        self
+    }
+
+    /// The guest CPU budget (default 2 seconds).
+    pub fn cpu_seconds(mut self, seconds: &'static str) -> Self {
+        self.cpu_seconds = seconds;
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs another component (built from the attacker, such as the table bomb).
+    pub fn component(mut self, file: &str) -> Self {
+        self.component = fixtures_dir().join(file);
+        self
+    }
+
+    /// Writes the spec and the lock, runs `lo provision hostile.dev` under tight limits, and
+    /// checks what every case must hold. The caller checks the refusal and its own evidence.
+    pub fn run(&self) -> Run {
+        let p = &self.project;
+        let mut body = format!("attempt:\n  attack: {}\n", self.name);
+        for (k, v) in &self.params {
+            body.push_str(&format!("  {k}: {v}\n"));
+        }
+        p.cluster("hostile.dev", "Hostile", "hostile", &body);
+        let bytes = std::fs::read(&self.component).expect("the attacker component");
+        p.write("drivers/attacker.wasm", &bytes);
+        let mut lock = Lockfile {
+            version: lok8s::lock::LOCK_VERSION,
+            drivers: BTreeMap::new(),
+        };
+        lock.drivers.insert(
+            "hostile".into(),
+            LockEntry {
+                source: "path+drivers/attacker.wasm".into(),
+                requested: None,
+                sha256: lok8s::lock::sha256_of(&bytes).to_string(),
+                driver: None,
+                contract: None,
+                requests: Grants::default(),
+                grants: self.grants.clone(),
+                limits: Default::default(),
+            },
+        );
+        lock.save(&p.path("drivers.lock"))
+            .expect("writing drivers.lock");
+        let before = self.outside_own();
+        let args = [
+            "provision",
+            "hostile.dev",
+            "--memory-mib",
+            "64",
+            "--cpu-seconds",
+            self.cpu_seconds,
+            "--timeout",
+            "8",
+        ];
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (run, rss) = p.lo_watched(&args, &env, std::time::Duration::from_secs(300));
+        self.peak_rss_kib.set(rss);
+        assert!(
+            !run.stderr.contains("ESCAPED") && !run.stdout.contains("ESCAPED"),
+            "{} escaped:\n{}",
+            self.name,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains('\x1b') && !run.stdout.contains('\x1b'),
+            "{}: escape sequences reached the terminal",
+            self.name
+        );
+        assert_eq!(
+            self.outside_own(),
+            before,
+            "{} changed the project outside its own folders",
+            self.name
+        );
+        assert!(
+            !p.root().parent().unwrap().join("escaped.txt").exists(),
+            "{} wrote outside the project",
+            self.name
+        );
+        run
+    }
+
+    /// Every file of the project outside the driver's own folders, with its content's digest.
+    pub fn outside_own(&self) -> Vec<(String, String)> {
+        self.project
+            .files()
+            .into_iter()
+            .filter(|f| !OWN.iter().any(|own| f.starts_with(own)))
+            .filter(|f| !self.lo_writes.iter().any(|w| f.starts_with(w)))
+            .map(|f| {
+                // Regular files only: a FIFO a case planted must not block the check.
+                let path = self.project.path(&f);
+                let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                let content = if regular {
+                    std::fs::read(&path).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                (f, lok8s::lock::sha256_of(&content).to_string())
+            })
+            .collect()
+    }
+
+    /// Asserts no Docker object labelled for the project is left.
+    pub fn left_nothing(&self) {
+        assert!(
+            self.cleanup.labelled("container").is_empty(),
+            "{} left containers",
+            self.name
+        );
+        assert!(
+            self.cleanup.labelled("network").is_empty(),
+            "{} left networks",
+            self.name
+        );
+    }
+}
