@@ -202,8 +202,11 @@ hostile_tests! {
 
 use std::path::{Path, PathBuf};
 
-use lok8s_tests::attack::Attack;
-use lok8s_tests::sshd::{Sshd, USER, keygen};
+use lok8s_tests::attack::{
+    Attack, Listener, ScratchMount, foreign_container, foreign_network, openssl_verifies,
+    routed_subnet, sshd_for, still_running, suid_capable_dir, user_ca,
+};
+use lok8s_tests::sshd::USER;
 
 /// Every attack the attacker knows, each with a test below.
 const ATTACKS: &[&str] = &[
@@ -287,93 +290,6 @@ fn lo_describe_summary(p: &Project, wasm: &Path) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-/// A container of the test's own, not the driver's.
-fn foreign_container(a: &mut Attack) -> String {
-    let name = format!("{}-foreign", a.prefix);
-    let (code, _) = docker(&["run", "-d", "--name", &name, busybox(), "sleep", "600"]);
-    assert_eq!(code, 0);
-    a.cleanup.containers.push(name.clone());
-    name
-}
-
-fn foreign_network(a: &mut Attack) -> String {
-    let name = format!("{}-foreign-net", a.prefix);
-    assert_eq!(docker(&["network", "create", &name]).0, 0);
-    a.cleanup.networks.push(name.clone());
-    name
-}
-
-fn still_running(container: &str) {
-    assert_eq!(
-        inspect("container", container).unwrap()["State"]["Running"],
-        true,
-        "the foreign container was touched"
-    );
-}
-
-/// A TCP listener on 127.0.0.1 that counts connections (it never answers).
-struct Listener {
-    port: u16,
-    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Listener {
-    fn start() -> Listener {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = hits.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                drop(stream);
-            }
-        });
-        Listener { port, hits }
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// A tmpfs mounted nosuid,nodev (what a writable host-path grant must be on); unmounted on drop.
-struct ScratchMount {
-    dir: tempfile::TempDir,
-}
-
-impl ScratchMount {
-    fn new() -> ScratchMount {
-        let dir = tempfile::Builder::new()
-            .prefix("lok8s-scratch-")
-            .tempdir()
-            .unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "nosuid,nodev,size=4m", "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(ok.success(), "mounting a tmpfs (tests run as root)");
-        ScratchMount { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for ScratchMount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
 }
 
 fn kube_case(name: &'static str) -> (Attack, KubeApi) {
@@ -625,26 +541,6 @@ fn attack_docker_bind_swap() {
     a.left_nothing();
 }
 
-/// A folder on a mount without nosuid (what a writable grant must not be on).
-fn suid_capable_dir() -> tempfile::TempDir {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    for base in [
-        std::env::temp_dir(),
-        PathBuf::from("/var/tmp"),
-        lok8s_tests::workspace().join("target"),
-    ] {
-        let dir = tempfile::Builder::new()
-            .prefix("lok8s-plain-")
-            .tempdir_in(&base)
-            .unwrap();
-        let real = dir.path().canonicalize().unwrap();
-        if lok8s::host::docker::policy::writable_mount_ok(&real, &info).is_err() {
-            return dir;
-        }
-    }
-    panic!("no folder on a mount without nosuid,nodev for this test");
-}
-
 #[test]
 fn attack_docker_writable_suid_mount() {
     let plain = suid_capable_dir();
@@ -740,17 +636,6 @@ fn attack_docker_net_duplicate() {
     ]);
     assert_eq!(listed.lines().filter(|l| *l == net).count(), 1);
     a.left_nothing();
-}
-
-/// A subnet inside one of the host's own routes (default routes excluded).
-fn routed_subnet() -> String {
-    let facts = lok8s::host::docker::networks::read_host_facts();
-    let (route, _) = facts
-        .routes
-        .iter()
-        .find(|(r, _)| matches!(r, ipnet::IpNet::V4(_)))
-        .expect("the host has an IPv4 route");
-    route.trunc().to_string()
 }
 
 #[test]
@@ -888,28 +773,6 @@ fn attack_tls_malformed_names() {
     );
 }
 
-/// A CA in mkcert's layout, as `mkcert` would leave it.
-fn user_ca(dir: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join("rootCA.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("rootCA-key.pem"), key.serialize_pem()).unwrap();
-}
-
-fn openssl_verifies(ca: &Path, leaf: &Path) -> bool {
-    std::process::Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(ca)
-        .arg(leaf)
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
 #[test]
 fn attack_tls_public_name() {
     let ca = tempfile::tempdir().unwrap();
@@ -930,13 +793,6 @@ fn attack_tls_public_name() {
         &a.project.path(".lok8s/project-ca/rootCA.pem"),
         &leaf
     ));
-}
-
-/// An sshd accepting a key the project holds in `.secrets/ssh/`.
-fn sshd_for(a: &Attack) -> Sshd {
-    std::fs::create_dir_all(a.project.path(".secrets/ssh")).unwrap();
-    keygen(&a.project.path(".secrets/ssh/id_ed25519"));
-    Sshd::start(&a.project.path(".secrets/ssh/id_ed25519.pub"))
 }
 
 #[test]

@@ -356,5 +356,5 @@ fn a_spec_symlinked_out_of_its_domain_is_refused() {
     .unwrap();
     p.lo(&["status", "a.dev"])
         .code(1)
-        .stderr_has("outside its domain folder");
+        .stderr_has("is a link, which lo does not follow for specs");
 }

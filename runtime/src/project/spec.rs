@@ -66,10 +66,19 @@ impl SpecFile {
     pub fn load(project: &Project, domain: &str) -> Result<SpecFile, SpecError> {
         let dir = project.clusters_dir().join(domain);
         let cluster = dir.join("cluster.lok8s.yaml");
-        let deploy = dir.join("deploy.lok8s.yaml");
-        if cluster.is_file() {
+        let folder = project
+            .inside()
+            .and_then(|root| root.subdir(&format!("clusters/{domain}"), false));
+        let present = |name: &str| {
+            folder
+                .as_ref()
+                .ok()
+                .and_then(|f| f.kind(name).ok().flatten())
+                .is_some()
+        };
+        if present("cluster.lok8s.yaml") {
             let file = format!("clusters/{domain}/cluster.lok8s.yaml");
-            let text = read(&dir, &cluster, &file)?;
+            let text = read(&folder, "cluster.lok8s.yaml", &file)?;
             let doc = parse(&text, &file)?;
             let kind = string_field(
                 &doc,
@@ -95,9 +104,9 @@ impl SpecFile {
                 kind,
                 name,
             }))
-        } else if deploy.is_file() {
+        } else if present("deploy.lok8s.yaml") {
             let file = format!("clusters/{domain}/deploy.lok8s.yaml");
-            let doc = parse(&read(&dir, &deploy, &file)?, &file)?;
+            let doc = parse(&read(&folder, "deploy.lok8s.yaml", &file)?, &file)?;
             let cluster_ref = lookup(&doc, &["spec", "clusterRef", "domain"])
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
@@ -152,28 +161,27 @@ impl SpecFile {
     }
 }
 
-/// Reads a spec file, refusing one that resolves outside its domain folder: drivers can write
-/// that folder, and a planted symlink must not make `lo` read other files into `ctx.spec`.
+/// Reads a spec file through the domain folder's handle: a regular file of that name, never a
+/// link (to keep a planted link from making `lo` read other files into `ctx.spec`), never a
+/// FIFO, at most 1 MiB.
 fn read(
-    domain_dir: &std::path::Path,
-    path: &std::path::Path,
+    folder: &Result<super::Inside, super::InsideError>,
+    name: &str,
     file: &str,
 ) -> Result<String, SpecError> {
     let unreadable = |message: String| SpecError::Unreadable {
         file: file.to_string(),
         message,
     };
-    let real = path.canonicalize().map_err(|e| unreadable(e.to_string()))?;
-    let dir = domain_dir
-        .canonicalize()
-        .map_err(|e| unreadable(e.to_string()))?;
-    if real.parent() != Some(dir.as_path()) {
-        return Err(unreadable(format!(
-            "resolves to {}, outside its domain folder; replace the link with the file itself",
-            real.display()
-        )));
-    }
-    std::fs::read_to_string(&real).map_err(|e| unreadable(e.to_string()))
+    let folder = folder.as_ref().map_err(|e| unreadable(e.to_string()))?;
+    let bytes = folder.read(name, 1 << 20).map_err(|e| match e {
+        super::InsideError::Link { .. } => unreadable(
+            "is a link, which lo does not follow for specs; replace the link with the file itself"
+                .into(),
+        ),
+        other => unreadable(other.to_string()),
+    })?;
+    String::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8".into()))
 }
 
 fn parse(text: &str, file: &str) -> Result<serde_yaml::Value, SpecError> {
