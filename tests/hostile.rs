@@ -521,7 +521,7 @@ fn attack_docker_bind_around_project() {
 
 #[test]
 fn attack_docker_bind_swap() {
-    let scratch = ScratchMount::new();
+    let scratch = ScratchMount::mount();
     std::fs::create_dir(scratch.path().join("d")).unwrap();
     let w = scratch.path().display().to_string();
     let a = Attack::new("docker-bind-swap")
@@ -554,7 +554,7 @@ fn attack_docker_writable_suid_mount() {
 
 #[test]
 fn attack_docker_mknod() {
-    let scratch = ScratchMount::new();
+    let scratch = ScratchMount::mount();
     let w = scratch.path().display().to_string();
     let a = Attack::new("docker-mknod")
         .param("writable", &w)

@@ -279,7 +279,8 @@ pub struct ScratchMount {
 }
 
 impl ScratchMount {
-    pub fn new() -> ScratchMount {
+    /// Mounts it (tests run as root).
+    pub fn mount() -> ScratchMount {
         let dir = tempfile::Builder::new()
             .prefix("lok8s-scratch-")
             .tempdir()
