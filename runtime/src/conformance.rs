@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::bindings::health_word;
-use crate::engine::bindings::types::Health;
+use crate::contract::health_word;
+use crate::contract::types::Health;
 use crate::host::Verbosity;
 use crate::lifecycle::{self, DriverFailed, Environment, Options};
 use crate::lock::{Grants, Limits};

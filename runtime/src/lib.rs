@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod check;
 pub mod cli;
 pub mod conformance;
+pub mod contract;
 pub mod engine;
 pub mod framework;
 pub mod host;
@@ -17,8 +18,7 @@ pub mod resolve;
 pub mod sanitize;
 pub mod scaffold;
 
-/// The contract version this `lo` implements: `lok8s:driver@1.0.0` and every 1.0.x.
-pub const CONTRACT: (u64, u64, u64) = (1, 0, 0);
+pub use contract::CONTRACT;
 
 /// `lo`'s own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,11 +5,12 @@
 use anyhow::{Context as _, anyhow};
 
 use crate::engine::Runtime;
-use crate::engine::bindings::types;
+use crate::contract::types;
 use crate::engine::cache::{CacheOutcome, CompiledCache};
 use crate::engine::contract;
 use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
-use crate::engine::limits::{RunLimits, StoreLimits};
+use crate::engine::limits::RunLimits;
+use crate::host::limits::StoreLimits;
 use crate::framework;
 use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
 use crate::host::http::HttpCtx;
@@ -140,7 +141,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     log_cache(&log, &cache);
     let session_log = log.clone();
     let env = opts.env.clone();
-    let mut builder = HostBuilder::new(log, StoreLimits::new(&limits))
+    let mut builder = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
         .files(&folders.preopens)?
         .env(&resolved.grants.env, move |name| env.get(name));
     if let Some(grant) = &resolved.grants.docker {
@@ -333,7 +334,7 @@ fn context(opts: &Options, spec: &ClusterSpec, cluster_dir: &str) -> types::Cont
 
 /// With `-v`, says where the compiled code came from (and why a cache entry was not used).
 fn log_cache(log: &Logger, outcome: &CacheOutcome) {
-    use crate::engine::bindings::lok8s::driver::log::Level;
+    use crate::contract::log::Level;
     let text = match outcome {
         CacheOutcome::Hit => "compiled code loaded from the cache".to_string(),
         CacheOutcome::Compiled => "compiled and cached".to_string(),

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use crate::builtin;
 use crate::engine::Runtime;
-use crate::engine::bindings::types;
+use crate::contract::types;
 use crate::engine::cache::CompiledCache;
 use crate::engine::contract::Shape;
 use crate::engine::instance::{DriverId, DriverInstance};
-use crate::engine::limits::{RunLimits, StoreLimits};
+use crate::engine::limits::RunLimits;
+use crate::host::limits::StoreLimits;
 use crate::host::{HostBuilder, Logger, Verbosity};
 use crate::lifecycle::{Interrupted, interrupted};
 use crate::lock::{
@@ -45,7 +46,7 @@ pub async fn inspect(
     let limits = RunLimits::resolve(&Limits::default(), &Limits::default());
     let host = HostBuilder::new(
         Logger::stderr(kind, Verbosity::Normal),
-        StoreLimits::new(&limits),
+        StoreLimits::new(limits.memory_bytes, limits.cpu),
     )
     .build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)

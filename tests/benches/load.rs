@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use lok8s::engine::Runtime;
 use lok8s::engine::cache::{CacheOutcome, CompiledCache};
 use lok8s::engine::instance::{DriverId, DriverInstance};
-use lok8s::engine::limits::{RunLimits, StoreLimits};
+use lok8s::engine::limits::RunLimits;
+use lok8s::host::limits::StoreLimits;
 use lok8s::host::{HostBuilder, Logger, Verbosity};
 use lok8s::lock::{Limits, Verified};
 use lok8s_tests::{Project, fixture};
@@ -48,7 +49,7 @@ async fn alternate<F, Fut>(
     rounds: usize,
     n: u32,
     instance: &mut DriverInstance,
-    through_ctx: &lok8s::engine::bindings::types::Context,
+    through_ctx: &lok8s::contract::types::Context,
     mut direct_call: F,
 ) -> (Duration, Duration)
 where
@@ -118,7 +119,7 @@ async fn probe_instance(
     .unwrap();
     let host = HostBuilder::new(
         Logger::to("bench", Verbosity::Normal, Box::new(std::io::sink())),
-        StoreLimits::new(&limits),
+        StoreLimits::new(limits.memory_bytes, limits.cpu),
     )
     .docker(docker)
     .kube(kube)
@@ -128,13 +129,13 @@ async fn probe_instance(
         .unwrap()
 }
 
-fn bench_ctx(action: &str) -> lok8s::engine::bindings::types::Context {
-    lok8s::engine::bindings::types::Context {
+fn bench_ctx(action: &str) -> lok8s::contract::types::Context {
+    lok8s::contract::types::Context {
         domain: "bench.dev".into(),
         cluster_name: "bench".into(),
         kind: "Probe".into(),
         spec: format!("spec:\n  probe:\n    action: {action}\n"),
-        flags: lok8s::engine::bindings::types::RunFlags::empty(),
+        flags: lok8s::contract::types::RunFlags::empty(),
         cluster_dir: "clusters/bench.dev".into(),
         kubeconfig: ".kubeconfig/bench.yaml".into(),
         project: "bench".into(),
@@ -311,18 +312,18 @@ fn main() {
         };
         let host = HostBuilder::new(
             Logger::to("corners", Verbosity::Normal, Box::new(std::io::sink())),
-            StoreLimits::new(&limits),
+            StoreLimits::new(limits.memory_bytes, limits.cpu),
         )
         .build();
         let mut instance = DriverInstance::start(&prepared, host, id, limits)
             .await
             .unwrap();
-        let ctx = |behaviour: &str| lok8s::engine::bindings::types::Context {
+        let ctx = |behaviour: &str| lok8s::contract::types::Context {
             domain: "a.dev".into(),
             cluster_name: "dev".into(),
             kind: "Corners".into(),
             spec: format!("spec:\n  fixture:\n    behaviour: {behaviour}\n"),
-            flags: lok8s::engine::bindings::types::RunFlags::empty(),
+            flags: lok8s::contract::types::RunFlags::empty(),
             cluster_dir: "clusters/a.dev".into(),
             kubeconfig: ".kubeconfig/dev.yaml".into(),
             project: "bench".into(),

@@ -1,7 +1,7 @@
 //! Printing data: one JSON document with `-o json`, readable text otherwise.
 
 use super::args::Cli;
-use crate::engine::bindings::types;
+use crate::contract::types;
 use crate::lifecycle::Session;
 
 /// Prints `value` as JSON, or the text `text` builds.
@@ -27,7 +27,7 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
         "kind": s.spec.kind,
         "driver": { "name": s.info.name, "version": s.info.version, "sha256": s.instance.id.digest.to_string() },
         "phase": phase,
-        "health": crate::engine::bindings::health_word(report.health),
+        "health": crate::contract::health_word(report.health),
         "message": message,
     });
     data(cli, value, || {
@@ -38,7 +38,7 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
             s.info.name,
             s.info.version,
             s.instance.id.digest.short(),
-            crate::engine::bindings::health_word(report.health)
+            crate::contract::health_word(report.health)
         );
         if !message.is_empty() {
             text.push_str(&format!("\nmessage  {message}"));

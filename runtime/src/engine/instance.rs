@@ -8,8 +8,10 @@ use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{hooks, lifecycle, types};
-use super::limits::{CpuExceeded, MemoryExceeded, Operation, RunLimits};
+use crate::contract::{hooks, lifecycle, types};
+use super::limits::RunLimits;
+use crate::contract::Operation;
+use crate::host::limits::{CpuExceeded, MemoryExceeded};
 use crate::host::HostState;
 use crate::lock::Digest;
 

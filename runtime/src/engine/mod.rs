@@ -1,10 +1,8 @@
 //! The wasmtime side: one engine per process, a compiled-code cache, and driver instances that
 //! run under memory, CPU and wall-clock limits.
 
-pub mod bindings;
 pub mod cache;
 pub mod contract;
-mod frozen;
 pub mod instance;
 pub mod limits;
 
@@ -86,11 +84,11 @@ impl Runtime {
             .linker
             .instantiate_pre(&compiled)
             .map_err(|e| LoadError::Link(e.to_string()))?;
-        let lifecycle = bindings::lifecycle::GuestIndices::new(&pre)
+        let lifecycle = crate::contract::lifecycle::GuestIndices::new(&pre)
             .map_err(|e| LoadError::Link(e.to_string()))?;
         let hooks = if shape.has_hooks {
             Some(
-                bindings::hooks::GuestIndices::new(&pre)
+                crate::contract::hooks::GuestIndices::new(&pre)
                     .map_err(|e| LoadError::Link(e.to_string()))?,
             )
         } else {

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::engine::bindings::lok8s::driver::log::{Host, Level};
+use crate::contract::log::{Host, Level};
 use crate::sanitize;
 
 /// Most bytes one driver run may print; the rest is dropped with one note.

@@ -6,16 +6,17 @@ pub mod docker;
 pub mod files;
 pub mod http;
 pub mod kube;
+pub mod limits;
 pub mod log;
 pub mod ssh;
 pub mod stdio;
 pub mod tls;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::engine::bindings;
-use crate::engine::limits::StoreLimits;
+use crate::contract;
+use limits::StoreLimits;
 pub use files::{FilesError, Preopen};
 pub use log::{Logger, PhaseTiming, Verbosity};
 
@@ -172,44 +173,17 @@ impl HostBuilder {
     }
 }
 
-/// The linker every driver instance is created from: WASI plus the always-on imports.
+/// The linker every driver instance is created from: WASI plus the contract's imports. Every
+/// import is linked for every driver: a component importing one it is not granted is refused
+/// at load, and a call without its capability's context traps.
 pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    bindings::lok8s::driver::types::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    bindings::lok8s::driver::log::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    // Linked for every driver; a driver without the grant is refused at load, and a call
-    // without a context traps.
-    bindings::lok8s::driver::docker::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    bindings::lok8s::driver::tls::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    bindings::lok8s::driver::http::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    bindings::lok8s::driver::ssh::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
-    bindings::lok8s::driver::kubectl_apply::add_to_linker::<HostState, HasSelf<HostState>>(
-        &mut linker,
-        |s| s,
-    )?;
+    contract::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 
-impl bindings::lok8s::driver::types::Host for HostState {}
+impl contract::types::Host for HostState {}
 
 impl HostState {
     /// When a command started now must be stopped: a little before the call's own deadline, so

@@ -15,8 +15,8 @@ use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
 use russh::{ChannelMsg, Disconnect, Sig, client};
 use wasmtime::component::Resource;
 
-use crate::engine::bindings::lok8s::driver::ssh as wit;
-use crate::engine::bindings::types::{DriverError, ExecOutput};
+use crate::contract::ssh as wit;
+use crate::contract::types::{DriverError, ExecOutput};
 use crate::lock::SshGrant;
 
 const MAX_SESSIONS: usize = 32;
@@ -385,46 +385,59 @@ impl client::Handler for PinningHandler {
 
 impl wit::Host for super::HostState {}
 
+/// The guest holds a `session` handle; the table holds the [`SshSession`] behind it, under the
+/// same index.
+fn ours(handle: &Resource<wit::Session>) -> Resource<SshSession> {
+    if handle.owned() {
+        Resource::new_own(handle.rep())
+    } else {
+        Resource::new_borrow(handle.rep())
+    }
+}
+
 impl wit::HostSession for super::HostState {
     async fn connect(
         &mut self,
         options: wit::ConnectOptions,
-    ) -> wasmtime::Result<Result<Resource<SshSession>, DriverError>> {
+    ) -> wasmtime::Result<Result<Resource<wit::Session>, DriverError>> {
         let ssh = self
             .ssh
             .as_mut()
             .ok_or_else(|| wasmtime::format_err!("ssh called without an ssh grant"))?;
         match ssh.connect(options).await {
-            Ok(session) => Ok(Ok(self.table.push(session)?)),
+            Ok(session) => {
+                let pushed = self.table.push(session)?;
+                Ok(Ok(Resource::new_own(pushed.rep())))
+            }
             Err(e) => Ok(Err(e)),
         }
     }
 
     async fn exec(
         &mut self,
-        session: Resource<SshSession>,
+        session: Resource<wit::Session>,
         command: String,
         stdin: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<ExecOutput, DriverError>> {
         let deadline = self.command_deadline();
-        let session = self.table.get(&session)?;
+        let session = self.table.get(&ours(&session))?;
         Ok(session.exec(&command, stdin.as_deref(), deadline).await)
     }
 
     async fn upload(
         &mut self,
-        session: Resource<SshSession>,
+        session: Resource<wit::Session>,
         path: String,
         contents: Vec<u8>,
         mode: u32,
     ) -> wasmtime::Result<Result<(), DriverError>> {
         let deadline = self.command_deadline();
-        let session = self.table.get(&session)?;
+        let session = self.table.get(&ours(&session))?;
         Ok(session.upload(&path, &contents, mode, deadline).await)
     }
 
-    async fn drop(&mut self, session: Resource<SshSession>) -> wasmtime::Result<()> {
-        let session = self.table.delete(session)?;
+    async fn drop(&mut self, session: Resource<wit::Session>) -> wasmtime::Result<()> {
+        let session = self.table.delete(ours(&session))?;
         let _ = session
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")

@@ -19,8 +19,8 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose,
 };
 
-use crate::engine::bindings::lok8s::driver::tls as wit;
-use crate::engine::bindings::types::DriverError;
+use crate::contract::tls as wit;
+use crate::contract::types::DriverError;
 
 const MAX_VALID_DAYS: u32 = 825;
 const MAX_SANS: usize = 100;

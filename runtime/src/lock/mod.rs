@@ -143,7 +143,7 @@ impl Lockfile {
                 });
             }
             for op in entry.limits.timeouts.keys() {
-                if !crate::engine::limits::Operation::ALL
+                if !crate::contract::Operation::ALL
                     .iter()
                     .any(|o| o.name() == op)
                 {

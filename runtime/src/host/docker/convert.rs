@@ -7,8 +7,8 @@ use bollard::models::{
 };
 
 use super::labels_list;
-use crate::engine::bindings::lok8s::driver::docker as wit;
-use crate::engine::bindings::types::DriverError;
+use crate::contract::docker as wit;
+use crate::contract::types::DriverError;
 
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(

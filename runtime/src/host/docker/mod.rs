@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 use bollard::Docker;
 
-use crate::engine::bindings::lok8s::driver::docker as wit;
-use crate::engine::bindings::types::{DriverError, ExecOutput};
+use crate::contract::docker as wit;
+use crate::contract::types::{DriverError, ExecOutput};
 use crate::lock::DockerGrant;
 pub use ops::PrivilegedMode;
 use policy::Scope;

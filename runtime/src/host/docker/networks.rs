@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::policy::may_publish_on;
-use crate::engine::bindings::lok8s::driver::docker as wit;
+use crate::contract::docker as wit;
 use crate::lock::DockerGrant;
 
 /// Names Docker gives a meaning of its own.

@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{DockerCtx, convert, images, networks, policy};
-use crate::engine::bindings::lok8s::driver::docker as wit;
-use crate::engine::bindings::types::{DriverError, ExecOutput};
+use crate::contract::docker as wit;
+use crate::contract::types::{DriverError, ExecOutput};
 use crate::host::Logger;
 
 /// How `privileged: true` is carried out: an operator setting (`LO_PRIVILEGED_MODE`), never a

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use allowlist::{Allowlist, Verdict, address_allowed};
 
-use crate::engine::bindings::lok8s::driver::http as wit;
-use crate::engine::bindings::types::DriverError;
+use crate::contract::http as wit;
+use crate::contract::types::DriverError;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);

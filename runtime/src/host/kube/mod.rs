@@ -16,8 +16,8 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use sha2::{Digest as _, Sha256};
 
-use crate::engine::bindings::lok8s::driver::kubectl_apply as wit;
-use crate::engine::bindings::types::DriverError;
+use crate::contract::kubectl_apply as wit;
+use crate::contract::types::DriverError;
 use crate::host::http::allowlist::Allowlist;
 use crate::lock::KubeGrant;
 use crate::project::{Inside, Project, SpecFile};
