@@ -1,6 +1,6 @@
 //! Built-in driver components and their shipped grants, embedded at build time by `build.rs`.
 
-use crate::lock::Grants;
+use crate::host::grants::Grants;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_drivers.rs"));
 
@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn shipped_grants_parse() {
         for builtin in super::all() {
-            let parsed: Result<crate::lock::Grants, _> = toml::from_str(builtin.grant);
+            let parsed: Result<crate::host::grants::Grants, _> = toml::from_str(builtin.grant);
             assert!(
                 parsed.is_ok(),
                 "drivers/{}/grant.toml: {:?}",

@@ -34,7 +34,7 @@ pub struct Checked {
     pub problems: Vec<String>,
     /// The requests as grants (what `lo drivers add` would grant).
     #[serde(skip)]
-    pub requests: crate::lock::Grants,
+    pub requests: crate::host::grants::Grants,
 }
 
 pub async fn check(path: &Path) -> anyhow::Result<Checked> {

@@ -13,8 +13,9 @@ use serde::Serialize;
 use crate::contract::health_word;
 use crate::contract::types::Health;
 use crate::host::Verbosity;
+use crate::host::grants::Grants;
 use crate::lifecycle::{self, DriverFailed, Environment, Options};
-use crate::lock::{Grants, Limits};
+use crate::lock::Limits;
 use crate::project::Project;
 
 /// The throwaway cluster's domain.

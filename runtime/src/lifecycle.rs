@@ -4,19 +4,14 @@
 
 use anyhow::{Context as _, anyhow};
 
-use crate::engine::Runtime;
 use crate::contract::types;
+use crate::engine::Runtime;
 use crate::engine::cache::{CacheOutcome, CompiledCache};
 use crate::engine::contract;
 use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::RunLimits;
-use crate::host::limits::StoreLimits;
 use crate::framework;
-use crate::host::docker::{DockerCtx, PrivilegedMode, policy::Scope};
-use crate::host::http::HttpCtx;
-use crate::host::kube::{KubeCtx, OwnKubeconfig};
-use crate::host::ssh::SshCtx;
-use crate::host::tls::TlsCtx;
+use crate::host::limits::StoreLimits;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
 use crate::project::{ClusterSpec, Project, SpecFile};
@@ -130,73 +125,26 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         .prepare(&resolved.component, Some(&resolved.grants), &hint)
         .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&opts.limits, &resolved.limits);
-    let folders = host::files::driver_folders(project, &spec.domain, &resolved.grants.files)?;
+    let folders =
+        host::files::driver_folders(project, &spec.domain, &spec.name, &resolved.grants.files)?;
     framework::kubeconfig::seed(
         project,
         &folders.kubeconfigs,
         &spec.domain,
-        &kubeconfig_file(&spec),
+        &folders.kubeconfig_file,
     )?;
     let log = Logger::stderr(&resolved.kind, opts.verbosity);
     log_cache(&log, &cache);
     let session_log = log.clone();
-    let env = opts.env.clone();
-    let mut builder = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
-        .files(&folders.preopens)?
-        .env(&resolved.grants.env, move |name| env.get(name));
-    if let Some(grant) = &resolved.grants.docker {
-        let root = project.root().canonicalize()?;
-        let scope = Scope {
-            project: root.display().to_string(),
-            cluster: spec.domain.clone(),
-            driver: resolved.kind.clone(),
-        };
-        // Never bound into a container: the project (drivers write there; it holds other
-        // clusters' files and the lock) and the local CA's folder.
-        let protected = vec![root, TlsCtx::default_caroot()];
-        let ctx = DockerCtx::new(
-            grant.clone(),
-            scope,
-            protected,
-            PrivilegedMode::from_env(),
-            hint.clone(),
-        )
-        .map_err(|e| anyhow!("drivers.{}.grants: {e}", resolved.kind))?;
-        builder = builder.docker(ctx);
-    }
-    if let Some(patterns) = &resolved.grants.tls {
-        builder = builder.tls(TlsCtx::new(
-            patterns.clone(),
-            TlsCtx::default_caroot(),
-            project.root().join(".lok8s").join("project-ca"),
-            spec.domain.clone(),
-            hint.clone(),
-        ));
-    }
-    if let Some(origins) = &resolved.grants.http {
-        let dev_ca = Some(TlsCtx::default_caroot().join("rootCA.pem"));
-        let ctx = HttpCtx::new(origins.clone(), dev_ca, hint.clone())
-            .map_err(|e| anyhow!("drivers.{}.grants: {e}", resolved.kind))?;
-        builder = builder.http(ctx);
-    }
-    if let Some(grant) = &resolved.grants.ssh {
-        builder = builder.ssh(SshCtx::new(
-            grant.clone(),
-            project.root().canonicalize()?,
-            hint.clone(),
-        ));
-    }
-    if let Some(grant) = &resolved.grants.kube {
-        let own = OwnKubeconfig {
-            guest: format!(".kubeconfig/{}", kubeconfig_file(&spec)),
-            folder: folders.kubeconfigs.try_clone()?,
-            file: kubeconfig_file(&spec),
-        };
-        let ctx = KubeCtx::new(grant.clone(), own, project.clone(), hint.clone())
-            .map_err(|e| anyhow!("drivers.{}.grants: kube.servers: {e}", resolved.kind))?;
-        builder = builder.kube(ctx);
-    }
-    let host = builder.build();
+    let site = host::Site {
+        project,
+        domain: &spec.domain,
+        driver: &resolved.kind,
+        hint: &hint,
+    };
+    let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
+        .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?
+        .build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)
         .await
         .map_err(interrupted)?;

@@ -7,19 +7,17 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::builtin;
-use crate::engine::Runtime;
 use crate::contract::types;
+use crate::engine::Runtime;
 use crate::engine::cache::CompiledCache;
 use crate::engine::contract::Shape;
 use crate::engine::instance::{DriverId, DriverInstance};
 use crate::engine::limits::RunLimits;
+use crate::host::grants::Grants;
 use crate::host::limits::StoreLimits;
 use crate::host::{HostBuilder, Logger, Verbosity};
 use crate::lifecycle::{Interrupted, interrupted};
-use crate::lock::{
-    DockerGrant, Grants, KubeGrant, LOCK_VERSION, Limits, LockEntry, Lockfile, PathGrant, Source,
-    SshGrant, Verified,
-};
+use crate::lock::{LOCK_VERSION, Limits, LockEntry, Lockfile, Source, Verified};
 use crate::project::{Project, SpecFile};
 
 /// A driver as `describe` and its type show it, before it is given anything.
@@ -59,48 +57,7 @@ pub async fn inspect(
 
 /// What a driver's describe asks for, in the lock's shape.
 pub fn requested(info: &types::DriverInfo) -> Grants {
-    let mut grants = Grants::default();
-    for request in &info.capabilities {
-        let mut one = Grants::default();
-        match &request.capability {
-            types::Capability::Docker(d) => {
-                one.docker = Some(DockerGrant {
-                    privileged: d.privileged,
-                    shared_networks: d.shared_networks.clone(),
-                    host_paths: d.host_paths.clone(),
-                    ..Default::default()
-                })
-            }
-            types::Capability::Kube(k) => {
-                one.kube = Some(KubeGrant {
-                    namespaces: k.namespaces.clone(),
-                    kinds: k.kinds.clone(),
-                    clusters: k.clusters.clone(),
-                    ..Default::default()
-                })
-            }
-            types::Capability::Http(hosts) => one.http = Some(hosts.clone()),
-            types::Capability::Ssh(s) => {
-                one.ssh = Some(SshGrant {
-                    hosts: s.hosts.clone(),
-                    keys: s.keys.clone(),
-                })
-            }
-            types::Capability::Tls(sans) => one.tls = Some(sans.clone()),
-            types::Capability::Env(names) => one.env = names.clone(),
-            types::Capability::Files(paths) => {
-                one.files = paths
-                    .iter()
-                    .map(|p| PathGrant {
-                        path: p.path.clone(),
-                        writable: p.writable,
-                    })
-                    .collect()
-            }
-        }
-        grants.merge(one);
-    }
-    grants
+    Grants::requested(info)
 }
 
 /// Each capability `describe` requests as one grant line, with the driver's reason.
@@ -108,10 +65,7 @@ pub fn requested_lines(info: &types::DriverInfo) -> Vec<(String, String)> {
     info.capabilities
         .iter()
         .map(|r| {
-            let one = requested(&types::DriverInfo {
-                capabilities: vec![r.clone()],
-                ..info.clone()
-            });
+            let one = Grants::from_request(&r.capability);
             (one.lines().join("; "), r.reason.clone())
         })
         .collect()

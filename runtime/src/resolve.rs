@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::builtin;
-use crate::lock::{Digest, DigestError, Grants, Limits, LockEntry, Lockfile, Source, Verified};
+use crate::host::grants::Grants;
+use crate::lock::{Digest, DigestError, Limits, LockEntry, Lockfile, Source, Verified};
 use crate::project::Project;
 
 #[derive(Debug, thiserror::Error)]

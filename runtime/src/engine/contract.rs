@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 
 use crate::CONTRACT;
 use crate::host;
-use crate::lock::Grants;
+use crate::host::grants::Grants;
 
 const PACKAGE: &str = "lok8s:driver";
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::contract::{hooks, lifecycle, types};
 use super::limits::RunLimits;
 use crate::contract::Operation;
-use crate::host::limits::{CpuExceeded, MemoryExceeded};
+use crate::contract::{hooks, lifecycle, types};
 use crate::host::HostState;
+use crate::host::limits::{CpuExceeded, MemoryExceeded};
 use crate::lock::Digest;
 
 /// Who is running, for every message about it.

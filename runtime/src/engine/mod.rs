@@ -12,7 +12,8 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use crate::host::HostState;
-use crate::lock::{Grants, Verified};
+use crate::host::grants::Grants;
+use crate::lock::Verified;
 use cache::{CacheOutcome, CompiledCache};
 use contract::{ContractError, Shape};
 use instance::Prepared;
@@ -71,14 +72,7 @@ impl Runtime {
             .load(&self.engine, component)
             .map_err(|e| LoadError::Compile(e.to_string()))?;
         let shape = contract::inspect(&self.engine, &compiled)?;
-        let everything = Grants {
-            docker: Some(Default::default()),
-            kube: Some(Default::default()),
-            http: Some(vec![]),
-            ssh: Some(Default::default()),
-            tls: Some(vec![]),
-            ..Default::default()
-        };
+        let everything = Grants::inspection();
         contract::check_imports(&shape, grants.unwrap_or(&everything), grant_hint)?;
         let pre = self
             .linker

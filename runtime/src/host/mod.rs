@@ -4,10 +4,12 @@
 
 pub mod docker;
 pub mod files;
+pub mod grants;
 pub mod http;
 pub mod kube;
 pub mod limits;
 pub mod log;
+pub mod refusal;
 pub mod ssh;
 pub mod stdio;
 pub mod tls;
@@ -16,8 +18,8 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::contract;
-use limits::StoreLimits;
 pub use files::{FilesError, Preopen};
+use limits::StoreLimits;
 pub use log::{Logger, PhaseTiming, Verbosity};
 
 /// Per-run state of one driver instance.
@@ -64,6 +66,25 @@ pub const WASI_ALLOWED: &[&str] = &[
     "wasi:filesystem/",
 ];
 
+/// Where a driver runs: what its capabilities are made from besides its grants.
+pub struct Site<'a> {
+    pub project: &'a crate::project::Project,
+    /// The cluster's domain.
+    pub domain: &'a str,
+    /// The lower-case kind the driver runs for (its label on Docker objects).
+    pub driver: &'a str,
+    /// Where a missing grant goes, for denials.
+    pub hint: &'a str,
+}
+
+/// A grant `lo` cannot build a capability from (a bad pattern, a reserved name).
+#[derive(Debug, thiserror::Error)]
+#[error("drivers.{driver}.grants: {message}")]
+pub struct GrantError {
+    pub driver: String,
+    pub message: String,
+}
+
 /// Builds a [`HostState`] capability by capability.
 pub struct HostBuilder {
     wasi: WasiCtxBuilder,
@@ -96,6 +117,43 @@ impl HostBuilder {
             ssh: None,
             kube: None,
         }
+    }
+
+    /// Every capability `grants` name, each built by its own module from its grant and the
+    /// site: the one call that decides what a driver can reach (with its folders, which
+    /// [`files::driver_folders`] prepared).
+    pub fn granted(
+        self,
+        grants: &grants::Grants,
+        site: &Site,
+        folders: &files::DriverFolders,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, GrantError> {
+        let fail = |message: String| GrantError {
+            driver: site.driver.to_string(),
+            message,
+        };
+        let mut builder = self
+            .files(&folders.preopens)
+            .map_err(|e| fail(e.to_string()))?
+            .env(&grants.env, env);
+        if let Some(grant) = &grants.docker {
+            builder = builder.docker(docker::DockerCtx::from_grant(grant, site).map_err(fail)?);
+        }
+        if let Some(patterns) = &grants.tls {
+            builder = builder.tls(tls::TlsCtx::from_grant(patterns, site));
+        }
+        if let Some(origins) = &grants.http {
+            builder = builder.http(http::HttpCtx::from_grant(origins, site).map_err(fail)?);
+        }
+        if let Some(grant) = &grants.ssh {
+            builder = builder.ssh(ssh::SshCtx::from_grant(grant, site));
+        }
+        if let Some(grant) = &grants.kube {
+            let ctx = kube::KubeCtx::from_grant(grant, site, folders).map_err(fail)?;
+            builder = builder.kube(ctx);
+        }
+        Ok(builder)
     }
 
     /// Directories the driver may open, each with its permission.

@@ -3,10 +3,12 @@
 //! file is never rewritten.
 
 mod digest;
-mod grants;
+mod limits;
 
 pub use digest::{Digest, DigestError, Verified, sha256_of};
-pub use grants::{DockerGrant, Grants, KubeGrant, Limits, PathGrant, SshGrant};
+pub use limits::Limits;
+
+use crate::host::grants::Grants;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 
 use oci_spec::distribution::Reference;
 
-use crate::lock::DockerGrant;
+use crate::host::docker::grant::DockerGrant;
 
 /// A reference's registry and repository, normalised as Docker does (`registry:2` is
 /// `docker.io/library/registry`).

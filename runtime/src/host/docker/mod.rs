@@ -8,6 +8,7 @@
 //! repositories; privileged containers and loosened confinement only with the privileged grant.
 
 mod convert;
+pub mod grant;
 pub mod images;
 pub mod networks;
 mod ops;
@@ -20,11 +21,11 @@ use bollard::Docker;
 
 use crate::contract::docker as wit;
 use crate::contract::types::{DriverError, ExecOutput};
-use crate::lock::DockerGrant;
+use crate::host::docker::grant::DockerGrant;
 pub use ops::PrivilegedMode;
 use policy::Scope;
 
-type Call<T> = wasmtime::Result<Result<T, DriverError>>;
+use crate::host::refusal::{Call, granted};
 
 /// One driver's view of Docker.
 pub struct DockerCtx {
@@ -37,12 +38,34 @@ pub struct DockerCtx {
     remote: bool,
     /// Routes and interfaces of the engine's machine (none known for a remote engine).
     host: networks::HostFacts,
-    /// Where a missing grant goes, for denial messages.
-    hint: String,
+    refuse: crate::host::refusal::Refusals,
     client: Option<Docker>,
 }
 
 impl DockerCtx {
+    /// The context a grant gives a driver at `site`: objects labelled for its cluster; the
+    /// project and the local CA's folder never bound into a container.
+    pub fn from_grant(grant: &DockerGrant, site: &super::Site) -> Result<Self, String> {
+        let root = site
+            .project
+            .root()
+            .canonicalize()
+            .map_err(|e| format!("the project folder: {e}"))?;
+        let scope = Scope {
+            project: root.display().to_string(),
+            cluster: site.domain.to_string(),
+            driver: site.driver.to_string(),
+        };
+        let protected = vec![root, super::tls::TlsCtx::default_caroot()];
+        DockerCtx::new(
+            grant.clone(),
+            scope,
+            protected,
+            PrivilegedMode::from_env(),
+            site.hint.to_string(),
+        )
+    }
+
     /// `protected`: host paths no container may bind (the project root first).
     pub fn new(
         grant: DockerGrant,
@@ -70,13 +93,13 @@ impl DockerCtx {
             } else {
                 networks::read_host_facts()
             },
-            hint,
+            refuse: crate::host::refusal::Refusals::new("docker", hint),
             client: None,
         })
     }
 
-    fn denied(&self, what: impl std::fmt::Display, fix: &str) -> DriverError {
-        DriverError::Denied(format!("docker {what}: {fix} ({})", self.hint))
+    fn denied(&self, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> DriverError {
+        self.refuse.denied(what, fix)
     }
 
     async fn client(&mut self) -> Result<Docker, DriverError> {
@@ -139,96 +162,85 @@ impl DockerCtx {
     }
 }
 
-/// Runs a call body that returns `Result<T, DriverError>` and wraps it for wasmtime.
-macro_rules! call {
-    ($body:expr) => {
-        Ok(async { $body }.await)
-    };
-}
-
 impl wit::Host for super::HostState {
     async fn create_network(&mut self, spec: wit::NetworkSpec) -> Call<wit::NetworkInfo> {
         let d = self.docker()?;
-        call!(d.create_network(spec).await)
+        Ok(d.create_network(spec).await)
     }
 
     async fn inspect_network(&mut self, name: String) -> Call<Option<wit::NetworkInfo>> {
         let d = self.docker()?;
-        call!(
-            d.usable_network(&name, "inspect")
-                .await
-                .map(|n| n.map(convert::network_info))
-        )
+        Ok(d.usable_network(&name, "inspect")
+            .await
+            .map(|n| n.map(convert::network_info)))
     }
 
     async fn connect_network(&mut self, container: String, endpoint: wit::Endpoint) -> Call<()> {
         let d = self.docker()?;
-        call!(d.connect_network(container, endpoint).await)
+        Ok(d.connect_network(container, endpoint).await)
     }
 
     async fn disconnect_network(&mut self, container: String, network: String) -> Call<()> {
         let d = self.docker()?;
-        call!(d.disconnect_network(container, network).await)
+        Ok(d.disconnect_network(container, network).await)
     }
 
     async fn remove_network(&mut self, name: String) -> Call<bool> {
         let d = self.docker()?;
-        call!(d.remove_network(name).await)
+        Ok(d.remove_network(name).await)
     }
 
     async fn create_volume(&mut self, spec: wit::VolumeSpec) -> Call<()> {
         let d = self.docker()?;
-        call!(d.create_volume(spec).await)
+        Ok(d.create_volume(spec).await)
     }
 
     async fn remove_volume(&mut self, name: String) -> Call<bool> {
         let d = self.docker()?;
-        call!(d.remove_volume(name).await)
+        Ok(d.remove_volume(name).await)
     }
 
     async fn inspect_image(&mut self, reference: String) -> Call<Option<wit::ImageInfo>> {
         let d = self.docker()?;
-        call!(d.inspect_image(reference).await)
+        Ok(d.inspect_image(reference).await)
     }
 
     async fn pull_image(&mut self, reference: String) -> Call<wit::ImageInfo> {
         let log = self.log.clone();
         let d = self.docker()?;
-        call!(d.pull_image(reference, &log).await)
+        Ok(d.pull_image(reference, &log).await)
     }
 
     async fn tag_image(&mut self, source: String, target: String) -> Call<()> {
         let d = self.docker()?;
-        call!(d.tag_image(source, target).await)
+        Ok(d.tag_image(source, target).await)
     }
 
     async fn create_container(&mut self, spec: wit::ContainerSpec) -> Call<wit::ContainerInfo> {
         let d = self.docker()?;
-        call!(d.create_container(spec).await)
+        Ok(d.create_container(spec).await)
     }
 
     async fn start_container(&mut self, name: String) -> Call<()> {
         let d = self.docker()?;
-        call!(d.start_container(name).await)
+        Ok(d.start_container(name).await)
     }
 
     async fn stop_container(&mut self, name: String, timeout_seconds: Option<u32>) -> Call<()> {
         let d = self.docker()?;
-        call!(d.stop_container(name, timeout_seconds).await)
+        Ok(d.stop_container(name, timeout_seconds).await)
     }
 
     async fn remove_container(&mut self, name: String, force: bool) -> Call<bool> {
         let d = self.docker()?;
-        call!(d.remove_container(name, force).await)
+        Ok(d.remove_container(name, force).await)
     }
 
     async fn inspect_container(&mut self, name: String) -> Call<Option<wit::ContainerInfo>> {
         let d = self.docker()?;
-        call!(
-            d.own_container(&name, "inspect")
-                .await
-                .map(|c| c.map(convert::container_info))
-        )
+        Ok(d.own_container(&name, "inspect")
+            .await
+            .map(|c| c.map(convert::container_info)))
     }
 
     async fn list_containers(
@@ -237,12 +249,12 @@ impl wit::Host for super::HostState {
         include_stopped: bool,
     ) -> Call<Vec<wit::ContainerInfo>> {
         let d = self.docker()?;
-        call!(d.list_containers(labels, include_stopped).await)
+        Ok(d.list_containers(labels, include_stopped).await)
     }
 
     async fn exec(&mut self, spec: wit::ExecSpec) -> Call<ExecOutput> {
         let d = self.docker()?;
-        call!(d.exec(spec).await)
+        Ok(d.exec(spec).await)
     }
 
     async fn copy_file(
@@ -253,12 +265,12 @@ impl wit::Host for super::HostState {
         mode: u32,
     ) -> Call<()> {
         let d = self.docker()?;
-        call!(d.copy_file(container, path, contents, mode).await)
+        Ok(d.copy_file(container, path, contents, mode).await)
     }
 
     async fn logs(&mut self, container: String, tail: Option<u32>) -> Call<String> {
         let d = self.docker()?;
-        call!(d.logs(container, tail).await)
+        Ok(d.logs(container, tail).await)
     }
 }
 
@@ -266,9 +278,7 @@ impl super::HostState {
     /// The docker context; a driver without the grant never gets here (its import is refused
     /// at load), but a call without one traps rather than reaching the engine.
     fn docker(&mut self) -> wasmtime::Result<&mut DockerCtx> {
-        self.docker
-            .as_mut()
-            .ok_or_else(|| wasmtime::format_err!("docker called without a docker grant"))
+        granted(&mut self.docker, "docker")
     }
 }
 

@@ -11,7 +11,7 @@ use ipnet::IpNet;
 
 use super::policy::may_publish_on;
 use crate::contract::docker as wit;
-use crate::lock::DockerGrant;
+use crate::host::docker::grant::DockerGrant;
 
 /// Names Docker gives a meaning of its own.
 const RESERVED: &[&str] = &[

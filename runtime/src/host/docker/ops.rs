@@ -570,9 +570,9 @@ impl DockerCtx {
     /// A bind refusal: with the grant hint only when some grant could allow it.
     fn refused(&self, what: &str, refusal: policy::BindRefusal) -> DriverError {
         if refusal.grantable {
-            self.denied(what, &refusal.message)
+            self.refuse.denied(what, &refusal.message)
         } else {
-            DriverError::Denied(format!("docker {what}: {}", refusal.message))
+            self.refuse.never(what, &refusal.message)
         }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use crate::lock::DockerGrant;
+use crate::host::docker::grant::DockerGrant;
 
 pub const LABEL_PROJECT: &str = "dev.lok8s.project";
 pub const LABEL_CLUSTER: &str = "dev.lok8s.cluster";

@@ -14,6 +14,7 @@ use allowlist::{Allowlist, Verdict, address_allowed};
 
 use crate::contract::http as wit;
 use crate::contract::types::DriverError;
+use crate::host::refusal::{Call, granted};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -27,11 +28,18 @@ pub struct HttpCtx {
     entries: Vec<String>,
     /// The local development CA, trusted besides the system roots (read once per run).
     dev_ca: Option<reqwest::Certificate>,
-    hint: String,
+    refuse: crate::host::refusal::Refusals,
 }
 
 impl HttpCtx {
     /// Fails on a malformed grant entry, naming it and the grammar.
+    /// The context a grant gives a driver: the granted origins, and the user's dev CA trusted
+    /// besides the system roots.
+    pub fn from_grant(origins: &[String], site: &crate::host::Site) -> Result<Self, String> {
+        let dev_ca = crate::host::tls::TlsCtx::default_caroot().join("rootCA.pem");
+        HttpCtx::new(origins.to_vec(), Some(dev_ca), site.hint.to_string())
+    }
+
     pub fn new(
         entries: Vec<String>,
         dev_ca: Option<PathBuf>,
@@ -44,12 +52,12 @@ impl HttpCtx {
             allow: Allowlist::parse(&entries)?,
             entries,
             dev_ca,
-            hint,
+            refuse: crate::host::refusal::Refusals::new("http", hint),
         })
     }
 
     fn denied(&self, what: &str, fix: String) -> DriverError {
-        DriverError::Denied(format!("http {what}: {fix} ({})", self.hint))
+        self.refuse.denied(what, fix)
     }
 
     async fn send(&self, request: wit::Request) -> Result<wit::Response, DriverError> {
@@ -217,14 +225,8 @@ fn transport(shown: &str, e: reqwest::Error) -> DriverError {
 }
 
 impl wit::Host for super::HostState {
-    async fn send(
-        &mut self,
-        request: wit::Request,
-    ) -> wasmtime::Result<Result<wit::Response, DriverError>> {
-        let http = self
-            .http
-            .as_ref()
-            .ok_or_else(|| wasmtime::format_err!("http called without an http grant"))?;
+    async fn send(&mut self, request: wit::Request) -> Call<wit::Response> {
+        let http = granted(&mut self.http, "http")?;
         Ok(http.send(request).await)
     }
 }

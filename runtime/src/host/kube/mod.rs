@@ -5,6 +5,7 @@
 //! object read or written must be in a granted namespace and of a granted kind. Writes are
 //! server-side apply under a field manager.
 
+pub mod grant;
 pub mod vetted;
 
 use std::collections::HashMap;
@@ -19,7 +20,8 @@ use sha2::{Digest as _, Sha256};
 use crate::contract::kubectl_apply as wit;
 use crate::contract::types::DriverError;
 use crate::host::http::allowlist::Allowlist;
-use crate::lock::KubeGrant;
+use crate::host::kube::grant::KubeGrant;
+use crate::host::refusal::Call;
 use crate::project::{Inside, Project, SpecFile};
 use vetted::Vetted;
 
@@ -42,7 +44,7 @@ pub struct KubeCtx {
     servers: Allowlist,
     own: OwnKubeconfig,
     project: Project,
-    hint: String,
+    refuse: crate::host::refusal::Refusals,
     /// Clients by the digest of the vetted kubeconfig they were made from.
     clients: HashMap<[u8; 32], Client>,
     /// Discovery answers per (kubeconfig, apiVersion, kind): one lookup per run, not per call.
@@ -96,6 +98,27 @@ fn api_error(what: &str, e: kube::Error) -> DriverError {
 }
 
 impl KubeCtx {
+    /// The context a grant gives a driver at `site`: its own cluster through the kubeconfig
+    /// in its folder, other clusters by granted domain.
+    pub fn from_grant(
+        grant: &KubeGrant,
+        site: &crate::host::Site,
+        folders: &crate::host::files::DriverFolders,
+    ) -> Result<Self, String> {
+        let own = OwnKubeconfig {
+            guest: format!(".kubeconfig/{}", folders.kubeconfig_file),
+            folder: folders.kubeconfigs.try_clone().map_err(|e| e.to_string())?,
+            file: folders.kubeconfig_file.clone(),
+        };
+        KubeCtx::new(
+            grant.clone(),
+            own,
+            site.project.clone(),
+            site.hint.to_string(),
+        )
+        .map_err(|e| format!("kube.servers: {e}"))
+    }
+
     pub fn new(
         grant: KubeGrant,
         own: OwnKubeconfig,
@@ -108,14 +131,14 @@ impl KubeCtx {
             servers,
             own,
             project,
-            hint,
+            refuse: crate::host::refusal::Refusals::new("kubectl-apply", hint),
             clients: HashMap::new(),
             discovered: HashMap::new(),
         })
     }
 
     fn denied(&self, what: &str, fix: String) -> DriverError {
-        DriverError::Denied(format!("kubectl-apply {what}: {fix} ({})", self.hint))
+        self.refuse.denied(what, fix)
     }
 
     /// The kubeconfig a cluster reference names, vetted, and the rule its server must meet
@@ -124,12 +147,13 @@ impl KubeCtx {
         let (bytes, shown, own) = match cluster {
             wit::Cluster::Kubeconfig(path) => {
                 if path != &self.own.guest {
-                    // No grant changes this: no hint about drivers.lock.
-                    return Err(DriverError::Denied(format!(
-                        "kubectl-apply kubeconfig {path:?}: a driver uses its own cluster's kubeconfig ({}), \
-                         and other clusters by domain (kube.clusters)",
-                        self.own.guest
-                    )));
+                    return Err(self.refuse.never(
+                        format!("kubeconfig {path:?}"),
+                        format!(
+                            "a driver uses its own cluster's kubeconfig ({}), and other clusters by domain (kube.clusters)",
+                            self.own.guest
+                        ),
+                    ));
                 }
                 let bytes = self
                     .own
@@ -473,15 +497,11 @@ impl wit::Host for super::HostState {
         cluster: wit::Cluster,
         manifests: String,
         options: wit::ApplyOptions,
-    ) -> wasmtime::Result<Result<Vec<wit::Applied>, DriverError>> {
+    ) -> Call<Vec<wit::Applied>> {
         Ok(self.kube()?.apply(cluster, manifests, options).await)
     }
 
-    async fn get(
-        &mut self,
-        cluster: wit::Cluster,
-        object: wit::ObjectRef,
-    ) -> wasmtime::Result<Result<Option<String>, DriverError>> {
+    async fn get(&mut self, cluster: wit::Cluster, object: wit::ObjectRef) -> Call<Option<String>> {
         Ok(self.kube()?.get(cluster, object).await)
     }
 
@@ -492,18 +512,14 @@ impl wit::Host for super::HostState {
         kind: String,
         namespace: Option<String>,
         label_selector: Option<String>,
-    ) -> wasmtime::Result<Result<Vec<String>, DriverError>> {
+    ) -> Call<Vec<String>> {
         Ok(self
             .kube()?
             .list(cluster, api_version, kind, namespace, label_selector)
             .await)
     }
 
-    async fn delete(
-        &mut self,
-        cluster: wit::Cluster,
-        object: wit::ObjectRef,
-    ) -> wasmtime::Result<Result<bool, DriverError>> {
+    async fn delete(&mut self, cluster: wit::Cluster, object: wit::ObjectRef) -> Call<bool> {
         Ok(self.kube()?.delete(cluster, object).await)
     }
 
@@ -513,7 +529,7 @@ impl wit::Host for super::HostState {
         object: wit::ObjectRef,
         until: wit::WaitFor,
         timeout_seconds: u32,
-    ) -> wasmtime::Result<Result<String, DriverError>> {
+    ) -> Call<String> {
         Ok(self
             .kube()?
             .wait(cluster, object, until, timeout_seconds)
@@ -523,9 +539,7 @@ impl wit::Host for super::HostState {
 
 impl super::HostState {
     fn kube(&mut self) -> wasmtime::Result<&mut KubeCtx> {
-        self.kube
-            .as_mut()
-            .ok_or_else(|| wasmtime::format_err!("kubectl-apply called without a kube grant"))
+        crate::host::refusal::granted(&mut self.kube, "kubectl-apply")
     }
 }
 

@@ -21,6 +21,7 @@ use rcgen::{
 
 use crate::contract::tls as wit;
 use crate::contract::types::DriverError;
+use crate::host::refusal::Call;
 
 const MAX_VALID_DAYS: u32 = 825;
 const MAX_SANS: usize = 100;
@@ -47,7 +48,7 @@ pub struct TlsCtx {
     project_ca: PathBuf,
     /// The cluster's domain: names under it are the project's own.
     domain: String,
-    hint: String,
+    refuse: crate::host::refusal::Refusals,
 }
 
 /// A SAN after its syntax was checked.
@@ -105,8 +106,20 @@ impl TlsCtx {
             caroot,
             project_ca,
             domain: domain.to_ascii_lowercase(),
-            hint,
+            refuse: crate::host::refusal::Refusals::new("tls", hint),
         }
+    }
+
+    /// The context a grant gives a driver at `site`: the user's CA for the cluster's own
+    /// names, the project's CA (`.lok8s/project-ca/`) for the rest.
+    pub fn from_grant(patterns: &[String], site: &crate::host::Site) -> Self {
+        TlsCtx::new(
+            patterns.to_vec(),
+            TlsCtx::default_caroot(),
+            site.project.root().join(".lok8s").join("project-ca"),
+            site.domain.to_string(),
+            site.hint.to_string(),
+        )
     }
 
     /// mkcert's CAROOT: `$CAROOT`, else `$XDG_DATA_HOME/mkcert`, else `~/.local/share/mkcert`.
@@ -149,19 +162,20 @@ impl TlsCtx {
         }
         let mut parsed = Vec::new();
         for san in sans {
-            let checked = parse_san(san).map_err(|e| {
-                DriverError::Denied(format!("tls issue: {}", crate::sanitize::clean(&e)))
-            })?;
+            let checked = parse_san(san)
+                .map_err(|e| self.refuse.never("issue", crate::sanitize::clean(&e)))?;
             let text = match &checked {
                 San::Dns(n) => n.clone(),
                 San::Ip(ip) => ip.to_string(),
             };
             if !san_allowed(&self.patterns, &text) {
-                return Err(DriverError::Denied(format!(
-                    "tls issue for {san:?}: not among the granted names [{}]; add it to tls ({})",
-                    self.patterns.join(", "),
-                    self.hint
-                )));
+                return Err(self.refuse.denied(
+                    format!("issue for {san:?}"),
+                    format!(
+                        "not among the granted names [{}]; add it to tls",
+                        self.patterns.join(", ")
+                    ),
+                ));
             }
             parsed.push(checked);
         }
@@ -334,15 +348,8 @@ fn key_matches(cert_pem: &str, key: &KeyPair) -> bool {
 }
 
 impl wit::Host for super::HostState {
-    async fn issue(
-        &mut self,
-        sans: Vec<String>,
-        valid_days: Option<u32>,
-    ) -> wasmtime::Result<Result<wit::Leaf, DriverError>> {
-        let tls = self
-            .tls
-            .as_ref()
-            .ok_or_else(|| wasmtime::format_err!("tls called without a tls grant"))?;
+    async fn issue(&mut self, sans: Vec<String>, valid_days: Option<u32>) -> Call<wit::Leaf> {
+        let tls = crate::host::refusal::granted(&mut self.tls, "tls")?;
         Ok(tls.issue(&sans, valid_days).map(|(leaf, note)| {
             if let Some(note) = note {
                 self.log.host_note(&note);
@@ -351,11 +358,8 @@ impl wit::Host for super::HostState {
         }))
     }
 
-    async fn ca_certificate(&mut self) -> wasmtime::Result<Result<String, DriverError>> {
-        let tls = self
-            .tls
-            .as_ref()
-            .ok_or_else(|| wasmtime::format_err!("tls called without a tls grant"))?;
+    async fn ca_certificate(&mut self) -> Call<String> {
+        let tls = crate::host::refusal::granted(&mut self.tls, "tls")?;
         Ok(tls.ca_bundle().map(|(pem, note)| {
             if let Some(note) = note {
                 self.log.host_note(&note);

@@ -6,10 +6,12 @@
 //! project's handle without following links; inside a preopen, wasmtime-wasi (cap-std) refuses
 //! `..` and symlink escapes.
 
+pub mod grant;
+
 use std::path::{Component, Path};
 
-use crate::lock::PathGrant;
 use crate::project::{DRIVER_KUBECONFIGS, Entry, Inside, InsideError, Project, STATE_DIR};
+use grant::PathGrant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -57,6 +59,8 @@ pub struct DriverFolders {
     pub cluster_dir: String,
     /// The driver's kubeconfig folder (its `.kubeconfig/`).
     pub kubeconfigs: Inside,
+    /// `<cluster name>.yaml`: the kubeconfig the driver writes there (`ctx.kubeconfig`).
+    pub kubeconfig_file: String,
     pub created: CreatedDirs,
 }
 
@@ -68,6 +72,7 @@ const RESERVED: &[&str] = &[".lok8s", ".kubeconfig", "clusters", "drivers.lock"]
 pub fn driver_folders(
     project: &Project,
     domain: &str,
+    cluster_name: &str,
     granted: &[PathGrant],
 ) -> Result<DriverFolders, FilesError> {
     let root = project.inside()?;
@@ -132,6 +137,7 @@ pub fn driver_folders(
         preopens,
         cluster_dir: state_rel,
         kubeconfigs,
+        kubeconfig_file: format!("{cluster_name}.yaml"),
         created,
     })
 }
@@ -178,7 +184,7 @@ mod tests {
     #[test]
     fn the_spec_folder_is_read_only_and_the_drivers_own_are_not() {
         let (dir, p) = project();
-        let folders = driver_folders(&p, "a.dev", &[]).unwrap();
+        let folders = driver_folders(&p, "a.dev", "dev", &[]).unwrap();
         let seen: Vec<(&str, bool)> = folders
             .preopens
             .iter()
@@ -214,11 +220,11 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("clusters/a.dev/.state"))
             .unwrap();
-        let err = driver_folders(&p, "a.dev", &[]).unwrap_err();
+        let err = driver_folders(&p, "a.dev", "dev", &[]).unwrap_err();
         assert!(err.to_string().contains("is a link"), "{err}");
         let (dir, p) = project();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("clusters/evil.dev")).unwrap();
-        assert!(driver_folders(&p, "evil.dev", &[]).is_err());
+        assert!(driver_folders(&p, "evil.dev", "dev", &[]).is_err());
     }
 
     #[test]
@@ -230,7 +236,7 @@ mod tests {
             path: path.into(),
             writable,
         };
-        assert!(driver_folders(&p, "a.dev", &[grant("shared", true)]).is_ok());
+        assert!(driver_folders(&p, "a.dev", "dev", &[grant("shared", true)]).is_ok());
         for (path, writable) in [
             ("../x", false),
             ("/etc", false),
@@ -242,7 +248,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    driver_folders(&p, "a.dev", &[grant(path, writable)]),
+                    driver_folders(&p, "a.dev", "dev", &[grant(path, writable)]),
                     Err(FilesError::BadGrant { .. })
                 ),
                 "{path}"

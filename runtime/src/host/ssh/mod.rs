@@ -6,6 +6,8 @@
 //! pins) and a changed key is refused; a command that outlives its call is signalled and its
 //! channel closed, so nothing keeps running on the remote host.
 
+pub mod grant;
+
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +19,8 @@ use wasmtime::component::Resource;
 
 use crate::contract::ssh as wit;
 use crate::contract::types::{DriverError, ExecOutput};
-use crate::lock::SshGrant;
+use crate::host::refusal::{Call, granted};
+use grant::SshGrant;
 
 const MAX_SESSIONS: usize = 32;
 const MAX_OUTPUT: usize = 16 << 20;
@@ -30,7 +33,7 @@ pub struct SshCtx {
     grant: SshGrant,
     project_root: PathBuf,
     known_hosts: PathBuf,
-    hint: String,
+    refuse: crate::host::refusal::Refusals,
     open: usize,
 }
 
@@ -65,19 +68,30 @@ pub fn normalize_host(host: &str) -> Result<String, String> {
 }
 
 impl SshCtx {
+    /// The context a grant gives a driver at `site`: pins kept in the project's
+    /// `.lok8s/known_hosts`, key paths relative to its root.
+    pub fn from_grant(grant: &SshGrant, site: &crate::host::Site) -> Self {
+        let root = site
+            .project
+            .root()
+            .canonicalize()
+            .unwrap_or_else(|_| site.project.root().to_path_buf());
+        SshCtx::new(grant.clone(), root, site.hint.to_string())
+    }
+
     pub fn new(grant: SshGrant, project_root: PathBuf, hint: String) -> Self {
         let known_hosts = project_root.join(".lok8s").join("known_hosts");
         SshCtx {
             grant,
             project_root,
             known_hosts,
-            hint,
+            refuse: crate::host::refusal::Refusals::new("ssh", hint),
             open: 0,
         }
     }
 
     fn denied(&self, what: &str, fix: String) -> DriverError {
-        DriverError::Denied(format!("ssh {what}: {fix} ({})", self.hint))
+        self.refuse.denied(what, fix)
     }
 
     /// `host` is normalised ([`normalize_host`]); so is each grant entry.
@@ -396,14 +410,8 @@ fn ours(handle: &Resource<wit::Session>) -> Resource<SshSession> {
 }
 
 impl wit::HostSession for super::HostState {
-    async fn connect(
-        &mut self,
-        options: wit::ConnectOptions,
-    ) -> wasmtime::Result<Result<Resource<wit::Session>, DriverError>> {
-        let ssh = self
-            .ssh
-            .as_mut()
-            .ok_or_else(|| wasmtime::format_err!("ssh called without an ssh grant"))?;
+    async fn connect(&mut self, options: wit::ConnectOptions) -> Call<Resource<wit::Session>> {
+        let ssh = granted(&mut self.ssh, "ssh")?;
         match ssh.connect(options).await {
             Ok(session) => {
                 let pushed = self.table.push(session)?;
@@ -418,7 +426,7 @@ impl wit::HostSession for super::HostState {
         session: Resource<wit::Session>,
         command: String,
         stdin: Option<Vec<u8>>,
-    ) -> wasmtime::Result<Result<ExecOutput, DriverError>> {
+    ) -> Call<ExecOutput> {
         let deadline = self.command_deadline();
         let session = self.table.get(&ours(&session))?;
         Ok(session.exec(&command, stdin.as_deref(), deadline).await)
@@ -430,7 +438,7 @@ impl wit::HostSession for super::HostState {
         path: String,
         contents: Vec<u8>,
         mode: u32,
-    ) -> wasmtime::Result<Result<(), DriverError>> {
+    ) -> Call<()> {
         let deadline = self.command_deadline();
         let session = self.table.get(&ours(&session))?;
         Ok(session.upload(&path, &contents, mode, deadline).await)
