@@ -93,14 +93,14 @@ async fn probe_instance(
         driver: "bench".into(),
     };
     let docker = lok8s::host::docker::DockerCtx::new(
-        lok8s::lock::DockerGrant::default(),
+        lok8s::host::docker::grant::DockerGrant::default(),
         scope,
         vec![root.clone()],
         lok8s::host::docker::PrivilegedMode::Privileged,
         String::new(),
     )
     .unwrap();
-    let kube_grant = lok8s::lock::KubeGrant {
+    let kube_grant = lok8s::host::kube::grant::KubeGrant {
         namespaces: vec!["kube-system".into()],
         kinds: vec!["ConfigMap".into()],
         ..Default::default()

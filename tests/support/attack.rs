@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lok8s::lock::{Grants, LockEntry, Lockfile};
+use lok8s::host::grants::Grants;
+use lok8s::lock::{LockEntry, Lockfile};
 
 use crate::docker::{Cleanup, busybox, docker, inspect};
 use crate::sshd::{Sshd, keygen};
@@ -47,7 +48,7 @@ impl Attack {
         project.write(".secrets/id", "not a key");
         let grants = Grants {
             docker: Some(Default::default()),
-            kube: Some(lok8s::lock::KubeGrant {
+            kube: Some(lok8s::host::kube::grant::KubeGrant {
                 namespaces: vec!["kube-system".into()],
                 kinds: vec!["ConfigMap".into()],
                 ..Default::default()

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::settings::{PrivilegedMode, Settings};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -34,15 +37,35 @@ pub struct Global {
     /// Provision on remote infrastructure (the spec's provider).
     #[arg(short = 'r', long, global = true)]
     pub remote: bool,
-    /// Run only drivers pinned in drivers.lock and never change it (also LO_LOCKED=1 or CI=true).
-    #[arg(long, global = true)]
+    /// Run only drivers pinned in drivers.lock and never change it.
+    #[arg(long, global = true, env = "LO_LOCKED", value_parser = FalseyValueParser::new())]
     pub locked: bool,
+    /// A CI run: --locked and --plain. Most CI systems set CI=true.
+    #[arg(long, global = true, env = "CI", value_parser = FalseyValueParser::new())]
+    pub ci: bool,
+    /// Plain progress lines instead of bars (also when stderr is not a terminal).
+    #[arg(long, global = true, env = "LO_PLAIN", value_parser = FalseyValueParser::new())]
+    pub plain: bool,
     /// The project root (default: the nearest ancestor holding clusters/).
     #[arg(long, global = true, value_name = "DIR")]
     pub project: Option<PathBuf>,
-    /// The cluster domain (default: clusters/.active, then DOMAIN_NAME, then lok8s.dev).
+    /// The cluster domain (default: clusters/.active, then --default-domain, then lok8s.dev).
     #[arg(long = "domain", global = true, value_name = "DOMAIN")]
     pub domain: Option<String>,
+    /// The domain when neither an argument nor clusters/.active names one.
+    #[arg(long, global = true, env = "DOMAIN_NAME", value_name = "DOMAIN")]
+    pub default_domain: Option<String>,
+    /// Where compiled driver code is cached (default: the user's cache folder, lok8s/compiled);
+    /// it must be private to the user.
+    #[arg(long, global = true, env = "LO_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How privileged containers run: Docker's --privileged, or every capability the host has
+    /// (for kernels that refuse --privileged with "unable to apply caps").
+    #[arg(long, global = true, env = "LO_PRIVILEGED_MODE", value_enum, default_value_t = PrivilegedMode::Privileged)]
+    pub privileged_mode: PrivilegedMode,
+    /// The local CA's folder, in mkcert's layout (default: mkcert's own).
+    #[arg(long, global = true, env = "CAROOT", value_name = "DIR")]
+    pub caroot: Option<PathBuf>,
     /// Output format for data.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -165,7 +188,7 @@ pub enum DriverCommand {
         /// The driver's name: lowercase letters, digits and '-'.
         name: String,
         /// The guest language.
-        #[arg(long, default_value = "rust", value_parser = clap::builder::PossibleValuesParser::new(crate::scaffold::LANGUAGES))]
+        #[arg(long, default_value = "rust", value_parser = clap::builder::PossibleValuesParser::new(crate::authoring::scaffold::LANGUAGES))]
         lang: String,
         /// The spec kind it provisions (default: the name in CamelCase).
         #[arg(long)]
@@ -202,13 +225,17 @@ pub enum DriversCommand {
 }
 
 impl Cli {
-    /// `--locked`, `LO_LOCKED=1` or `CI=true`.
-    pub fn locked(&self) -> bool {
-        let truthy = |name: &str| {
-            std::env::var(name)
-                .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        };
-        self.global.locked || truthy("LO_LOCKED") || truthy("CI")
+    /// The operator's settings, from flags and their environment variables.
+    pub fn settings(&self) -> Settings {
+        let g = &self.global;
+        Settings {
+            locked: g.locked || g.ci,
+            plain: g.plain || g.ci,
+            cache_dir: g.cache_dir.clone(),
+            privileged_mode: g.privileged_mode,
+            caroot: g.caroot.clone(),
+            default_domain: g.default_domain.clone(),
+        }
     }
 
     pub fn json(&self) -> bool {

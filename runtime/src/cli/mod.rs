@@ -1,9 +1,11 @@
-//! The `lo` command line: parses, calls the library, prints. Data goes to stdout (as JSON with
-//! `-o json`), progress and errors to stderr. Exit codes: 0 ok, 1 failure, 2 usage, 130 Ctrl-C.
+//! The `lo` command line: parses, dispatches each command once, prints. Data goes to stdout (as
+//! JSON with `-o json`), progress and errors to stderr. Exit codes: 0 ok, 1 failure, 2 usage,
+//! 130 Ctrl-C, carried by [`error::CliError`].
 
 mod args;
-mod drivers;
-mod lifecycle;
+mod commands;
+mod context;
+mod error;
 mod print;
 
 use std::process::ExitCode;
@@ -11,11 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command};
-
-/// A bad argument: exits 2 like clap's own usage errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use error::CliError;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -45,33 +43,33 @@ pub fn main() -> ExitCode {
     code
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> Result<(), CliError> {
+    use commands::{author, cluster, domains, drivers};
     match cli.command.clone() {
         None => {
             use clap::CommandFactory;
-            Cli::command().print_help()?;
+            Cli::command().print_help().map_err(anyhow::Error::from)?;
             Ok(())
         }
-        Some(Command::Drivers { command }) => drivers::run(&cli, command).await,
-        Some(Command::Driver { command }) => drivers::author(&cli, command).await,
+        Some(Command::Provision { target }) => cluster::provision(&cli, target).await,
+        Some(Command::Destroy { target }) => cluster::destroy(&cli, target).await,
+        Some(Command::Status { target }) => cluster::status(&cli, target).await,
+        Some(Command::Kubeconfig { target }) => cluster::kubeconfig(&cli, target).await,
+        Some(Command::Use { target }) => domains::run(&cli, target),
+        Some(Command::Drivers { command }) => Ok(drivers::run(&cli, command).await?),
+        Some(Command::Driver { command }) => author::run(&cli, command).await,
         Some(Command::Version) => {
             print::version(&cli);
             Ok(())
         }
-        Some(command) => lifecycle::run(&cli, command).await,
     }
 }
 
-fn report(e: &anyhow::Error) -> ExitCode {
+fn report(e: &CliError) -> ExitCode {
     // Driver names, versions and trap backtraces are guest-controlled text.
-    eprintln!("error: {}", crate::sanitize::clean(&format!("{e:#}")));
-    if e.downcast_ref::<crate::lifecycle::Interrupted>().is_some() {
-        return ExitCode::from(130);
-    }
-    let usage = e.downcast_ref::<UsageError>().is_some()
-        || matches!(
-            e.downcast_ref::<crate::project::DomainError>(),
-            Some(crate::project::DomainError::Invalid(_) | crate::project::DomainError::Empty)
-        );
-    ExitCode::from(if usage { 2 } else { 1 })
+    eprintln!(
+        "error: {}",
+        crate::sanitize::clean(&format!("{:#}", e.error))
+    );
+    e.exit_code()
 }

@@ -1,8 +1,8 @@
 //! Printing data: one JSON document with `-o json`, readable text otherwise.
 
 use super::args::Cli;
+use crate::cluster::Session;
 use crate::contract::types;
-use crate::lifecycle::Session;
 
 /// Prints `value` as JSON, or the text `text` builds.
 pub fn data(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {

@@ -35,11 +35,9 @@ pub struct CompiledCache {
 }
 
 impl CompiledCache {
-    /// `LO_CACHE_DIR`, else `<user cache dir>/lok8s/compiled`.
+    /// `<user cache dir>/lok8s/compiled` (`LO_CACHE_DIR` overrides it: see `settings`).
     pub fn default_location() -> CompiledCache {
-        let dir = std::env::var_os("LO_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::cache_dir().map(|d| d.join("lok8s").join("compiled")));
+        let dir = dirs::cache_dir().map(|d| d.join("lok8s").join("compiled"));
         CompiledCache { dir }
     }
 

@@ -61,14 +61,11 @@ struct State {
 }
 
 impl Logger {
-    /// Progress bars when stderr is a terminal and neither `CI` nor `LOK8S_NONINTERACTIVE`
-    /// is set; plain lines otherwise.
-    pub fn stderr(driver: &str, verbosity: Verbosity) -> Logger {
+    /// Progress bars when stderr is a terminal and `plain` is not asked for (`LO_PLAIN`,
+    /// `CI`); plain lines otherwise.
+    pub fn stderr(driver: &str, verbosity: Verbosity, plain: bool) -> Logger {
         use std::io::IsTerminal;
-        let quiet_env = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
-        let interactive = std::io::stderr().is_terminal()
-            && !quiet_env("CI")
-            && !quiet_env("LOK8S_NONINTERACTIVE");
+        let interactive = std::io::stderr().is_terminal() && !plain;
         let logger = Logger::to(driver, verbosity, Box::new(std::io::stderr()));
         logger.lock().interactive = interactive;
         logger

@@ -75,6 +75,10 @@ pub struct Site<'a> {
     pub driver: &'a str,
     /// Where a missing grant goes, for denials.
     pub hint: &'a str,
+    /// The user's CA folder (the tls capability signs with it; no container may bind it).
+    pub caroot: &'a std::path::Path,
+    /// How privileged containers are run (an operator setting).
+    pub privileged_mode: docker::PrivilegedMode,
 }
 
 /// A grant `lo` cannot build a capability from (a bad pattern, a reserved name).

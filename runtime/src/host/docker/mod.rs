@@ -56,12 +56,12 @@ impl DockerCtx {
             cluster: site.domain.to_string(),
             driver: site.driver.to_string(),
         };
-        let protected = vec![root, super::tls::TlsCtx::default_caroot()];
+        let protected = vec![root, site.caroot.to_path_buf()];
         DockerCtx::new(
             grant.clone(),
             scope,
             protected,
-            PrivilegedMode::from_env(),
+            site.privileged_mode,
             site.hint.to_string(),
         )
     }

@@ -25,7 +25,7 @@ use crate::host::Logger;
 
 /// How `privileged: true` is carried out: an operator setting (`LO_PRIVILEGED_MODE`), never a
 /// driver's choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PrivilegedMode {
     /// Docker's `--privileged`.
     Privileged,
@@ -33,16 +33,6 @@ pub enum PrivilegedMode {
     /// system paths, seccomp and AppArmor, and all devices: for hosts whose kernel refuses
     /// `--privileged` ("unable to apply caps").
     Capabilities,
-}
-
-impl PrivilegedMode {
-    /// `LO_PRIVILEGED_MODE=capabilities` selects [`PrivilegedMode::Capabilities`].
-    pub fn from_env() -> PrivilegedMode {
-        match std::env::var("LO_PRIVILEGED_MODE").as_deref() {
-            Ok("capabilities") => PrivilegedMode::Capabilities,
-            _ => PrivilegedMode::Privileged,
-        }
-    }
 }
 
 /// Most bytes of exec output or logs handed back to a driver.

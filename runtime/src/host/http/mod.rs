@@ -36,7 +36,7 @@ impl HttpCtx {
     /// The context a grant gives a driver: the granted origins, and the user's dev CA trusted
     /// besides the system roots.
     pub fn from_grant(origins: &[String], site: &crate::host::Site) -> Result<Self, String> {
-        let dev_ca = crate::host::tls::TlsCtx::default_caroot().join("rootCA.pem");
+        let dev_ca = site.caroot.join("rootCA.pem");
         HttpCtx::new(origins.to_vec(), Some(dev_ca), site.hint.to_string())
     }
 

@@ -115,21 +115,11 @@ impl TlsCtx {
     pub fn from_grant(patterns: &[String], site: &crate::host::Site) -> Self {
         TlsCtx::new(
             patterns.to_vec(),
-            TlsCtx::default_caroot(),
+            site.caroot.to_path_buf(),
             site.project.root().join(".lok8s").join("project-ca"),
             site.domain.to_string(),
             site.hint.to_string(),
         )
-    }
-
-    /// mkcert's CAROOT: `$CAROOT`, else `$XDG_DATA_HOME/mkcert`, else `~/.local/share/mkcert`.
-    pub fn default_caroot() -> PathBuf {
-        if let Some(dir) = std::env::var_os("CAROOT").filter(|v| !v.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        dirs::data_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("mkcert")
     }
 
     /// Which CA signs a leaf for these SANs.

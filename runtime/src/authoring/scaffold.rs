@@ -7,88 +7,97 @@ use anyhow::{Context as _, bail};
 
 /// The contract files, as this lo was built with them.
 const WIT: &[(&str, &str)] = &[
-    ("docker.wit", include_str!("../../wit/1.0.0/docker.wit")),
-    ("http.wit", include_str!("../../wit/1.0.0/http.wit")),
+    ("docker.wit", include_str!("../../../wit/1.0.0/docker.wit")),
+    ("http.wit", include_str!("../../../wit/1.0.0/http.wit")),
     (
         "kubectl-apply.wit",
-        include_str!("../../wit/1.0.0/kubectl-apply.wit"),
+        include_str!("../../../wit/1.0.0/kubectl-apply.wit"),
     ),
     (
         "lifecycle.wit",
-        include_str!("../../wit/1.0.0/lifecycle.wit"),
+        include_str!("../../../wit/1.0.0/lifecycle.wit"),
     ),
-    ("log.wit", include_str!("../../wit/1.0.0/log.wit")),
-    ("ssh.wit", include_str!("../../wit/1.0.0/ssh.wit")),
-    ("tls.wit", include_str!("../../wit/1.0.0/tls.wit")),
-    ("types.wit", include_str!("../../wit/1.0.0/types.wit")),
-    ("world.wit", include_str!("../../wit/1.0.0/world.wit")),
+    ("log.wit", include_str!("../../../wit/1.0.0/log.wit")),
+    ("ssh.wit", include_str!("../../../wit/1.0.0/ssh.wit")),
+    ("tls.wit", include_str!("../../../wit/1.0.0/tls.wit")),
+    ("types.wit", include_str!("../../../wit/1.0.0/types.wit")),
+    ("world.wit", include_str!("../../../wit/1.0.0/world.wit")),
 ];
 
 const RUST: &[(&str, &str)] = &[
     (
         "Cargo.toml",
-        include_str!("../templates/rust/Cargo.toml.tmpl"),
+        include_str!("../../templates/rust/Cargo.toml.tmpl"),
     ),
     (
         "src/lib.rs",
-        include_str!("../templates/rust/src/lib.rs.tmpl"),
+        include_str!("../../templates/rust/src/lib.rs.tmpl"),
     ),
-    ("justfile", include_str!("../templates/rust/justfile.tmpl")),
+    (
+        "justfile",
+        include_str!("../../templates/rust/justfile.tmpl"),
+    ),
     (
         "README.md",
-        include_str!("../templates/rust/README.md.tmpl"),
+        include_str!("../../templates/rust/README.md.tmpl"),
     ),
     (
         ".gitignore",
-        include_str!("../templates/rust/gitignore.tmpl"),
+        include_str!("../../templates/rust/gitignore.tmpl"),
     ),
 ];
 
 const PYTHON: &[(&str, &str)] = &[
-    ("app.py", include_str!("../templates/python/app.py.tmpl")),
+    ("app.py", include_str!("../../templates/python/app.py.tmpl")),
     (
         "wit/world.wit",
-        include_str!("../templates/python/world.wit.tmpl"),
+        include_str!("../../templates/python/world.wit.tmpl"),
     ),
     (
         "justfile",
-        include_str!("../templates/python/justfile.tmpl"),
+        include_str!("../../templates/python/justfile.tmpl"),
     ),
     (
         "README.md",
-        include_str!("../templates/python/README.md.tmpl"),
+        include_str!("../../templates/python/README.md.tmpl"),
     ),
     (
         ".gitignore",
-        include_str!("../templates/python/gitignore.tmpl"),
+        include_str!("../../templates/python/gitignore.tmpl"),
     ),
 ];
 
 const JS: &[(&str, &str)] = &[
-    ("app.js", include_str!("../templates/js/app.js.tmpl")),
+    ("app.js", include_str!("../../templates/js/app.js.tmpl")),
     (
         "wit/world.wit",
-        include_str!("../templates/js/world.wit.tmpl"),
+        include_str!("../../templates/js/world.wit.tmpl"),
     ),
     (
         "package.json",
-        include_str!("../templates/js/package.json.tmpl"),
+        include_str!("../../templates/js/package.json.tmpl"),
     ),
-    ("justfile", include_str!("../templates/js/justfile.tmpl")),
-    ("README.md", include_str!("../templates/js/README.md.tmpl")),
-    (".gitignore", include_str!("../templates/js/gitignore.tmpl")),
+    ("justfile", include_str!("../../templates/js/justfile.tmpl")),
+    (
+        "README.md",
+        include_str!("../../templates/js/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/js/gitignore.tmpl"),
+    ),
     // The WASI packages the JavaScript world imports directly (files), as lo implements them.
     (
         "wit/deps/wasi-io/io.wit",
-        include_str!("../../wit/wasi-0.2.12/io/io.wit"),
+        include_str!("../../../wit/wasi-0.2.12/io/io.wit"),
     ),
     (
         "wit/deps/wasi-clocks/clocks.wit",
-        include_str!("../../wit/wasi-0.2.12/clocks/clocks.wit"),
+        include_str!("../../../wit/wasi-0.2.12/clocks/clocks.wit"),
     ),
     (
         "wit/deps/wasi-filesystem/filesystem.wit",
-        include_str!("../../wit/wasi-0.2.12/filesystem/filesystem.wit"),
+        include_str!("../../../wit/wasi-0.2.12/filesystem/filesystem.wit"),
     ),
 ];
 

@@ -5,8 +5,9 @@
 use anyhow::{Context as _, anyhow};
 
 use crate::contract::types;
+use crate::drivers::resolve;
 use crate::engine::Runtime;
-use crate::engine::cache::{CacheOutcome, CompiledCache};
+use crate::engine::cache::CacheOutcome;
 use crate::engine::contract;
 use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
 use crate::engine::limits::RunLimits;
@@ -15,7 +16,7 @@ use crate::host::limits::StoreLimits;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
 use crate::project::{ClusterSpec, Project, SpecFile};
-use crate::resolve;
+use crate::settings::Settings;
 
 /// Everything a lifecycle command needs besides the domain.
 #[derive(Debug, Clone)]
@@ -24,8 +25,8 @@ pub struct Options {
     pub force: bool,
     pub verbosity: Verbosity,
     pub remote: bool,
-    pub locked: bool,
     pub limits: Limits,
+    pub settings: Settings,
     /// Where granted environment variables get their values: the caller's environment for
     /// `lo` commands, only what the author passed for `lo driver test`.
     pub env: Environment,
@@ -112,8 +113,8 @@ pub fn load_cluster(
 pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> {
     let project = &opts.project;
     let lock = Lockfile::load(&project.lock_path())?;
-    let resolved = resolve::resolve(project, &lock, &spec.kind, opts.locked)?;
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
+    let runtime = Runtime::new(opts.settings.cache())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
     let id = DriverId {
         kind: resolved.kind.clone(),
@@ -133,14 +134,17 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         &spec.domain,
         &folders.kubeconfig_file,
     )?;
-    let log = Logger::stderr(&resolved.kind, opts.verbosity);
+    let log = Logger::stderr(&resolved.kind, opts.verbosity, opts.settings.plain);
     log_cache(&log, &cache);
     let session_log = log.clone();
+    let caroot = opts.settings.caroot();
     let site = host::Site {
         project,
         domain: &spec.domain,
         driver: &resolved.kind,
         hint: &hint,
+        caroot: &caroot,
+        privileged_mode: opts.settings.privileged_mode,
     };
     let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
         .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?

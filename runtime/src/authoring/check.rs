@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::engine::cache::CompiledCache;
+use crate::drivers::pinning;
 use crate::engine::contract::{self, ContractError};
 use crate::engine::{LoadError, Runtime};
 use crate::lock::Verified;
-use crate::pinning;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Checked {
@@ -37,7 +36,7 @@ pub struct Checked {
     pub requests: crate::host::grants::Grants,
 }
 
-pub async fn check(path: &Path) -> anyhow::Result<Checked> {
+pub async fn check(path: &Path, settings: &crate::settings::Settings) -> anyhow::Result<Checked> {
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     let component = Verified::unpinned(Arc::from(bytes));
@@ -47,7 +46,7 @@ pub async fn check(path: &Path) -> anyhow::Result<Checked> {
         size: component.bytes().len(),
         ..Default::default()
     };
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let runtime = Runtime::new(settings.cache())?;
     let shape = match runtime.prepare(&component, None, "") {
         Ok((_, shape, _)) => shape,
         Err(LoadError::Contract(ContractError::Imports(list))) => {

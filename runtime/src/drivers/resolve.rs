@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::builtin;
+use crate::drivers::builtin;
 use crate::host::grants::Grants;
 use crate::lock::{Digest, DigestError, Limits, LockEntry, Lockfile, Source, Verified};
 use crate::project::Project;

@@ -6,19 +6,19 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::builtin;
+use crate::cluster::{Interrupted, interrupted};
 use crate::contract::types;
+use crate::drivers::builtin;
 use crate::engine::Runtime;
-use crate::engine::cache::CompiledCache;
 use crate::engine::contract::Shape;
 use crate::engine::instance::{DriverId, DriverInstance};
 use crate::engine::limits::RunLimits;
 use crate::host::grants::Grants;
 use crate::host::limits::StoreLimits;
 use crate::host::{HostBuilder, Logger, Verbosity};
-use crate::lifecycle::{Interrupted, interrupted};
 use crate::lock::{LOCK_VERSION, Limits, LockEntry, Lockfile, Source, Verified};
 use crate::project::{Project, SpecFile};
+use crate::settings::Settings;
 
 /// A driver as `describe` and its type show it, before it is given anything.
 pub struct Inspected {
@@ -43,7 +43,7 @@ pub async fn inspect(
         .with_context(|| format!("loading {id}"))?;
     let limits = RunLimits::resolve(&Limits::default(), &Limits::default());
     let host = HostBuilder::new(
-        Logger::stderr(kind, Verbosity::Normal),
+        Logger::stderr(kind, Verbosity::Normal, true),
         StoreLimits::new(limits.memory_bytes, limits.cpu),
     )
     .build();
@@ -84,15 +84,16 @@ pub struct Listed {
 }
 
 /// Under `locked`, unpinned built-ins are listed with their hash but not run.
-pub async fn list(project: Option<&Project>, locked: bool) -> anyhow::Result<Vec<Listed>> {
+pub async fn list(project: Option<&Project>, settings: &Settings) -> anyhow::Result<Vec<Listed>> {
+    let locked = settings.locked;
     let lock = match project {
         Some(p) => Lockfile::load(&p.lock_path())?,
         None => Lockfile::default(),
     };
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let runtime = Runtime::new(settings.cache())?;
     let mut rows = Vec::new();
     for (kind, entry) in &lock.drivers {
-        let state = match project.map(|p| crate::resolve::from_entry(p, kind, entry)) {
+        let state = match project.map(|p| crate::drivers::resolve::from_entry(p, kind, entry)) {
             Some(Ok(_)) => "ok".to_string(),
             Some(Err(e)) => e.to_string(),
             None => "ok".into(),
@@ -145,8 +146,13 @@ pub struct Added {
 }
 
 /// Pins the component at `path` for `kind`, granting what it requests.
-pub async fn add(project: &Project, kind: &str, path: &std::path::Path) -> anyhow::Result<Added> {
-    add_granting(project, kind, path, None).await
+pub async fn add(
+    project: &Project,
+    kind: &str,
+    path: &std::path::Path,
+    settings: &Settings,
+) -> anyhow::Result<Added> {
+    add_granting(project, kind, path, None, settings).await
 }
 
 /// Pins the component at `path` for `kind`, granting `grants` (None: what it requests).
@@ -155,6 +161,7 @@ pub async fn add_granting(
     kind: &str,
     path: &std::path::Path,
     grants: Option<Grants>,
+    settings: &Settings,
 ) -> anyhow::Result<Added> {
     let key = kind.to_ascii_lowercase();
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -165,7 +172,7 @@ pub async fn add_granting(
             .to_string()
     });
     let component = Verified::unpinned(Arc::from(bytes));
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let runtime = Runtime::new(settings.cache())?;
     let inspected = inspect(&runtime, &key, &component).await?;
     let info = &inspected.info;
     if !info.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)) {
@@ -212,7 +219,8 @@ pub async fn add_granting(
 /// `lo drivers lock`: brings every pin up to date with the bytes on disk and pins the built-in
 /// drivers the project's specs use. Returns the changes; under `locked` any change is an error
 /// and nothing is written.
-pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<String>> {
+pub async fn relock(project: &Project, settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let locked = settings.locked;
     let lock_path = project.lock_path();
     let mut lock = Lockfile::load(&lock_path)?;
     lock.version = LOCK_VERSION;
@@ -284,7 +292,7 @@ pub async fn relock(project: &Project, locked: bool) -> anyhow::Result<Vec<Strin
         return Ok(changes);
     }
 
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let runtime = Runtime::new(settings.cache())?;
     for (kind, component) in updates {
         let inspected = inspect(&runtime, &kind, &component).await?;
         if let Some(entry) = lock.drivers.get_mut(&kind) {
@@ -333,7 +341,7 @@ pub fn verify(project: &Project) -> anyhow::Result<Vec<VerifiedRow>> {
         .drivers
         .iter()
         .map(
-            |(kind, entry)| match crate::resolve::from_entry(project, kind, entry) {
+            |(kind, entry)| match crate::drivers::resolve::from_entry(project, kind, entry) {
                 Ok(r) => VerifiedRow {
                     kind: kind.clone(),
                     ok: true,
@@ -368,19 +376,24 @@ pub struct Shown {
     pub files: Vec<String>,
 }
 
-pub async fn show(project: Option<&Project>, kind: &str, locked: bool) -> anyhow::Result<Shown> {
+pub async fn show(
+    project: Option<&Project>,
+    kind: &str,
+    settings: &Settings,
+) -> anyhow::Result<Shown> {
+    let locked = settings.locked;
     let lock = match project {
         Some(p) => Lockfile::load(&p.lock_path())?,
         None => Lockfile::default(),
     };
     let resolved = match project {
-        Some(p) => crate::resolve::resolve(p, &lock, kind, locked)?,
+        Some(p) => crate::drivers::resolve::resolve(p, &lock, kind, locked)?,
         None if locked => anyhow::bail!(
             "outside a project nothing is pinned, and --locked (or LO_LOCKED / CI) runs only pinned drivers"
         ),
         None => {
             let b = builtin::find(kind).ok_or_else(|| anyhow::anyhow!("no built-in driver for kind {kind:?} (outside a project only built-in drivers are known)"))?;
-            crate::resolve::Resolved {
+            crate::drivers::resolve::Resolved {
                 kind: b.kind.to_string(),
                 source: Source::Builtin,
                 component: Verified::unpinned(Arc::from(b.component)),
@@ -389,7 +402,7 @@ pub async fn show(project: Option<&Project>, kind: &str, locked: bool) -> anyhow
             }
         }
     };
-    let runtime = Runtime::new(CompiledCache::default_location())?;
+    let runtime = Runtime::new(settings.cache())?;
     let inspected = inspect(&runtime, &resolved.kind, &resolved.component).await?;
     let info = inspected.info;
     let requested = requested_lines(&info);

@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cluster::{self, DriverFailed, Environment, Options};
 use crate::contract::health_word;
 use crate::contract::types::Health;
 use crate::host::Verbosity;
 use crate::host::grants::Grants;
-use crate::lifecycle::{self, DriverFailed, Environment, Options};
 use crate::lock::Limits;
 use crate::project::Project;
+use crate::settings::Settings;
 
 /// The throwaway cluster's domain.
 pub const DOMAIN: &str = "conformance.test";
@@ -93,8 +94,9 @@ pub async fn run(
     verbosity: Verbosity,
     grants: TestGrants,
     env: std::collections::BTreeMap<String, String>,
+    settings: &Settings,
 ) -> anyhow::Result<Report> {
-    let checked = crate::check::check(component).await?;
+    let checked = crate::authoring::check::check(component, settings).await?;
     let mut report = Report {
         component: component.display().to_string(),
         kind: checked.kinds.first().cloned().unwrap_or_default(),
@@ -128,7 +130,8 @@ pub async fn run(
     std::fs::copy(component, &copy)?;
     let requested = checked.requests.clone();
     let granted = grants.resolve(requested.clone());
-    crate::pinning::add_granting(&project, &kind, &copy, Some(granted.clone())).await?;
+    crate::drivers::pinning::add_granting(&project, &kind, &copy, Some(granted.clone()), settings)
+        .await?;
     let withheld: Vec<String> = requested
         .lines()
         .into_iter()
@@ -147,9 +150,12 @@ pub async fn run(
         force: false,
         verbosity,
         remote: false,
-        locked: true,
         limits: Limits::default(),
         env: Environment::Given(env),
+        settings: Settings {
+            locked: true,
+            ..settings.clone()
+        },
     };
 
     let mut step = |name: &str, start: Instant, result: anyhow::Result<String>| {
@@ -167,13 +173,13 @@ pub async fn run(
     };
 
     let t = Instant::now();
-    let provisioned = lifecycle::provision(&opts, DOMAIN).await.map(|p| match p {
-        lifecycle::Provisioned::Handled => "handled".to_string(),
-        lifecycle::Provisioned::Continued(after) if after.exported.is_empty() => {
+    let provisioned = cluster::provision(&opts, DOMAIN).await.map(|p| match p {
+        cluster::Provisioned::Handled => "handled".to_string(),
+        cluster::Provisioned::Continued(after) if after.exported.is_empty() => {
             "continue".to_string()
         }
         // The hooks ran; name what `export` gave the framework.
-        lifecycle::Provisioned::Continued(after) => {
+        cluster::Provisioned::Continued(after) => {
             let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
             format!("continue; export: {}", names.join(", "))
         }
@@ -182,7 +188,7 @@ pub async fn run(
         return Ok(report);
     }
     let t = Instant::now();
-    let status = lifecycle::status(&opts, DOMAIN).await.and_then(|(_, r)| {
+    let status = cluster::status(&opts, DOMAIN).await.and_then(|(_, r)| {
         if matches!(r.health, Health::NotFound | Health::Failed) {
             anyhow::bail!(
                 "after provision, status says {} ({:?}): {}",
@@ -195,22 +201,22 @@ pub async fn run(
     });
     step("status after provision", t, status);
     let t = Instant::now();
-    let kubeconfig = lifecycle::kubeconfig(&opts, DOMAIN)
+    let kubeconfig = cluster::kubeconfig(&opts, DOMAIN)
         .await
         .map(|p| p.display().to_string());
     step("kubeconfig", t, kubeconfig);
     let t = Instant::now();
-    let again = lifecycle::provision(&opts, DOMAIN)
+    let again = cluster::provision(&opts, DOMAIN)
         .await
         .map(|_| "converged".to_string());
     step("provision again", t, again);
     let t = Instant::now();
-    let destroyed = lifecycle::destroy(&opts, DOMAIN)
+    let destroyed = cluster::destroy(&opts, DOMAIN)
         .await
         .map(|_| "destroyed".to_string());
     step("destroy", t, destroyed);
     let t = Instant::now();
-    let gone = lifecycle::status(&opts, DOMAIN).await.and_then(|(_, r)| {
+    let gone = cluster::status(&opts, DOMAIN).await.and_then(|(_, r)| {
         if r.health != Health::NotFound {
             anyhow::bail!(
                 "after destroy, status says {} ({:?}), not not-found",
@@ -228,12 +234,12 @@ pub async fn run(
         format!("kind: {kind}\nmetadata:\n  name: conformance\nspec:\n  - not\n  - a mapping\n"),
     )?;
     let t = Instant::now();
-    let malformed = match lifecycle::provision(&opts, DOMAIN).await {
+    let malformed = match cluster::provision(&opts, DOMAIN).await {
         Ok(_) => Ok("accepted (the driver reads nothing from spec)".to_string()),
         Err(e) if e.downcast_ref::<DriverFailed>().is_some() => Ok(format!("refused: {e:#}")),
         Err(e) => Err(anyhow::anyhow!("did not answer with a driver error: {e:#}")),
     };
     step("malformed spec", t, malformed);
-    let _ = lifecycle::destroy(&opts, DOMAIN).await;
+    let _ = cluster::destroy(&opts, DOMAIN).await;
     Ok(report)
 }
