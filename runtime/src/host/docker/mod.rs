@@ -141,7 +141,7 @@ impl DockerCtx {
                 } else {
                     Err(self.denied(
                         format!("{action} container {name:?}"),
-                        &format!(
+                        format!(
                             "it does not belong to cluster {} of this project",
                             self.scope.cluster
                         ),

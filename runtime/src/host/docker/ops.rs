@@ -371,7 +371,7 @@ impl DockerCtx {
             .iter()
             .find(|o| !policy::security_opt_allowed(&self.grant, o))
         {
-            return Err(self.denied(&what, &format!("security option {opt:?} loosens confinement and needs privileged = true in the docker grant")));
+            return Err(self.denied(&what, format!("security option {opt:?} loosens confinement and needs privileged = true in the docker grant")));
         }
         if spec.cgroupns.as_deref() == Some("host") && !self.grant.privileged {
             return Err(self.denied(
@@ -407,7 +407,7 @@ impl DockerCtx {
                         Ok(_) => {
                             return Err(self.denied(
                                 &what,
-                                &format!("volume {:?} is not this cluster's", m.source),
+                                format!("volume {:?} is not this cluster's", m.source),
                             ));
                         }
                         Err(e) if convert::is_not_found(&e) => {
