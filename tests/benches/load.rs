@@ -236,7 +236,7 @@ fn main() {
         "driver", "cold compile", "cached load", "ratio"
     );
     // Built-in drivers, then the example drivers in other languages (`just build-examples`).
-    let mut drivers: Vec<(String, Arc<[u8]>)> = lok8s::builtin::all()
+    let mut drivers: Vec<(String, Arc<[u8]>)> = lok8s::drivers::builtin::all()
         .map(|b| (b.kind.to_string(), Arc::from(b.component)))
         .collect();
     for (name, file) in [("python", "k3s_python.wasm"), ("javascript", "k3s_js.wasm")] {
