@@ -93,8 +93,10 @@ fn attempts(language: Language) -> Vec<String> {
             "128",
             "--cpu-seconds",
             "2",
+            // Generous: each attempt ends on its own (a refusal, the memory cap, 2 s of guest
+            // CPU); a busy machine must not turn one into a wall-clock timeout.
             "--timeout",
-            "20",
+            "300",
         ]);
         let expected = if is_file_escape(escape) {
             language.file_refusal()

@@ -87,11 +87,9 @@ fn a_trap_is_reported_with_the_driver_and_stops_the_run() {
 #[test]
 fn an_endless_loop_runs_out_of_cpu() {
     let p = corners("loop");
-    let start = Instant::now();
     p.lo(&["provision", "a.dev", "--cpu-seconds", "1"])
         .code(1)
         .stderr_has("provision: ran out of CPU time: used its CPU budget of 1s");
-    assert!(start.elapsed() < Duration::from_secs(60));
 }
 
 #[test]

@@ -29,6 +29,8 @@ pub struct Attack {
     params: Vec<(String, String)>,
     pub grants: Grants,
     cpu_seconds: &'static str,
+    /// The wall-clock budget per call: generous unless the case is about the wall clock.
+    timeout: &'static str,
     /// Paths lo itself writes for the case (a host-key pin, a CA): not the driver's doing.
     lo_writes: Vec<&'static str>,
     env: Vec<(String, String)>,
@@ -68,6 +70,7 @@ impl Attack {
             prefix,
             grants,
             cpu_seconds: "2",
+            timeout: "300",
             lo_writes: vec![],
             env: vec![],
             component: fixtures_dir().join("hostile_attacker.wasm"),
@@ -89,6 +92,13 @@ impl Attack {
     /// A path lo itself may write during the run (`.lok8s/known_hosts`, `.lok8s/project-ca/`).
     pub fn lo_writes(mut self, path: &'static str) -> Self {
         self.lo_writes.push(path);
+        self
+    }
+
+    /// The wall-clock budget per call (default 300 seconds, so a busy machine cuts nothing
+    /// short), for the cases where the wall clock is what stops the driver.
+    pub fn timeout(mut self, seconds: &'static str) -> Self {
+        self.timeout = seconds;
         self
     }
 
@@ -148,7 +158,7 @@ impl Attack {
             "--cpu-seconds",
             self.cpu_seconds,
             "--timeout",
-            "8",
+            self.timeout,
         ];
         let env: Vec<(&str, &str)> = self
             .env
