@@ -94,7 +94,11 @@ fn attempt(name: &str) {
         let before = outside();
         // The wall clock is what stops a driver that waits forever; every other attempt ends
         // on its own, so a busy machine must not cut it short.
-        let timeout = if name == "endless-host-waits" { "5" } else { "300" };
+        let timeout = if name == "endless-host-waits" {
+            "5"
+        } else {
+            "300"
+        };
         let run = p.lo_env(
             &[
                 "provision",

@@ -3,7 +3,7 @@
 //! `certs.d` tree on disk and in the nodes, kind-compatible node containers driven through
 //! `docker exec` (the stand-in node image records kubeadm and kubectl calls and serves the
 //! Kubernetes API double on 6443), the cluster objects read back through the published port,
-//! convergence, status, destroy, and the original's bugs (lo-driver §7) each failing on the
+//! convergence, status, destroy, and the original's bugs each failing on the
 //! original behaviour. Needs a running dockerd (`.ci/run` starts one).
 
 use std::path::Path;
@@ -193,7 +193,7 @@ fn provision_converges_reports_and_destroys() {
         lo.net.as_str()
     );
 
-    // Registries: fixed IPs, restart always, a volume, no bind mounts (7.2 items 1 and 4).
+    // Registries: fixed IPs, restart always, a volume, no bind mounts.
     for (reg, ip) in [
         ("build", "10.214.1.101"),
         ("cache", "10.214.1.102"),
@@ -220,7 +220,7 @@ fn provision_converges_reports_and_destroys() {
     let out = tls_verify(lo.caroot.path(), &port, "docker.io");
     assert!(
         !out.contains("Verify return code: 0 (ok)"),
-        "build's certificate must not claim docker.io (7.4): {out}"
+        "build's certificate must not claim docker.io: {out}"
     );
     // The mirror serves docker.io with its own certificate, signed by the project's CA (which
     // only the nodes trust): the user's CA never signs a public name. It pulls through its
@@ -304,7 +304,7 @@ fn provision_converges_reports_and_destroys() {
             .iter()
             .any(|e| e == "KUBECONFIG=/etc/kubernetes/admin.conf")
     );
-    // 7.2 item 4: nothing from this machine is bind-mounted (files are copied in), so a
+    // The original: nothing from this machine is bind-mounted (files are copied in), so a
     // remote engine works; only the host's kernel modules, where the host has them.
     let mounts = c["Mounts"].as_array().unwrap();
     let binds: Vec<&serde_json::Value> = mounts.iter().filter(|m| m["Type"] == "bind").collect();
@@ -368,7 +368,7 @@ fn provision_converges_reports_and_destroys() {
         kubeadm.contains("controlPlaneEndpoint: \"loe2e1-control-plane:6443\""),
         "{kubeadm}"
     );
-    // 7.1 item 2: OIDC is wired on a fresh provision.
+    // The original: OIDC is wired on a fresh provision.
     assert!(kubeadm.contains("authentication-config"), "{kubeadm}");
     let oidc = lo.exec(&node, "cat /etc/kubernetes/oidc/auth-config.yaml");
     assert!(oidc.contains("url: \"https://id.example.test\""), "{oidc}");
@@ -376,7 +376,7 @@ fn provision_converges_reports_and_destroys() {
         oidc + "\n",
         lo.p.read("clusters/lo-e2e.test/.state/.oidc/auth-config.yaml")
     );
-    // 7.1 item 5: max_concurrent_downloads where containerd reads it.
+    // The original: max_concurrent_downloads where containerd reads it.
     let toml = lo.exec(&node, "cat /etc/containerd/config.toml");
     assert!(toml.contains("max_concurrent_downloads = 5"), "{toml}");
     assert!(
@@ -409,10 +409,10 @@ fn provision_converges_reports_and_destroys() {
             .contains("host: \"10.214.1.101\"")
     );
     let regs = client.get("/api/v1/namespaces/kube-system/configmaps/lok8s-registries");
-    assert_eq!(regs["data"]["build.port"], "443", "7.1 item 4");
+    assert_eq!(regs["data"]["build.port"], "443");
     assert!(
         regs["data"].get("io-docker.shared").is_none(),
-        "7.1 item 4: not shared here"
+        "not shared here"
     );
     let custom = client.get("/api/v1/namespaces/kube-system/configmaps/coredns-custom");
     assert!(
@@ -469,7 +469,7 @@ fn provision_converges_reports_and_destroys() {
     let dep = client.get("/apis/apps/v1/namespaces/kube-system/deployments/coredns");
     assert_eq!(
         dep["spec"]["template"]["metadata"]["annotations"]["lok8s.dev/coredns-config"], hash,
-        "7.2 item 7"
+        "coredns-custom is removed when nothing feeds it"
     );
     assert_eq!(
         dep["spec"]["template"]["spec"]["tolerations"]
@@ -507,7 +507,7 @@ fn provision_converges_reports_and_destroys() {
 
 #[test]
 fn invalid_spec_stops_before_anything_is_created() {
-    // 7.1 item 1: the original reported success after a failed validation and carried on.
+    // The original: the original reported success after a failed validation and carried on.
     let lo = Lo::new(
         2,
         "nodes: {workers: -1}\nloadBalancer: {pool: 10.214.2.100-10.214.2.90}\n",
@@ -530,13 +530,13 @@ fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
     let build = format!("{}-registry-build", lo.net);
     let mirror = format!("{}-registry-io-docker", lo.net);
 
-    // 7.2 item 1: the configuration lives in the container, so a restart keeps it.
+    // The original: the configuration lives in the container, so a restart keeps it.
     docker(&["restart", "-t", "1", &build]);
     let port = forward(&mut lo.cleanup, &lo.net, "10.214.3.101", 443);
     let out = tls_verify(lo.caroot.path(), &port, "lok8s.local");
     assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
 
-    // 7.2 item 2: a changed spec reconfigures running registries (TLS off → plain :80),
+    // The original: a changed spec reconfigures running registries (TLS off → plain :80),
     // keeping their volumes; a mirror dropped from the spec is removed.
     lo.exec(&build, "echo kept > /var/lib/registry/marker");
     let spec = lo.p.read(&format!("clusters/{DOMAIN}/cluster.lok8s.yaml"));
@@ -632,7 +632,7 @@ fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
         true
     );
 
-    // 7.2 item 6: a new subnet while nodes are attached is refused with the fix, not ignored.
+    // The original: a new subnet while nodes are attached is refused with the fix, not ignored.
     lo.p.write(
         &format!("clusters/{DOMAIN}/cluster.lok8s.yaml"),
         spec.replace("10.214.3.0/24", "10.214.4.0/24"),

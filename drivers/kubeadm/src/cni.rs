@@ -1,4 +1,4 @@
-//! kind's default CNI manifest handling (kind-node-contract §4.5): a manifest marked
+//! kind's default CNI manifest handling: a manifest marked
 //! "would you kindly template this file" gets its `{{ .PodSubnet }}`; one marked "would you
 //! kindly patch this file" gets `CONTROL_PLANE_ENDPOINT` on container 0 of every apps/v1
 //! DaemonSet.

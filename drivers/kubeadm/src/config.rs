@@ -1,4 +1,4 @@
-//! kind's kubeadm configuration (kind-node-contract §4.3): ClusterConfiguration,
+//! kind's kubeadm configuration: ClusterConfiguration,
 //! InitConfiguration, JoinConfiguration (control planes), KubeletConfiguration and
 //! KubeProxyConfiguration, in the kubeadm API the node's Kubernetes version reads: v1beta2
 //! before 1.23, v1beta3 up to 1.35, v1beta4 (list-style extra args) from 1.36.

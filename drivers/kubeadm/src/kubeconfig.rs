@@ -1,4 +1,4 @@
-//! The external kubeconfig (kind-node-contract §5): admin.conf with its one cluster, user and
+//! The external kubeconfig: admin.conf with its one cluster, user and
 //! context renamed `kind-<cluster>` and the server pointed where the API is published.
 
 use serde_yaml::{Mapping, Value};

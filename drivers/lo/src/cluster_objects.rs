@@ -74,7 +74,7 @@ fn apply_all(ctx: &Context, plan: &Plan, cluster: &Cluster) -> Result<()> {
     kube::apply(cluster, &dns, &options())?;
     let files = custom_files(plan, &coredns_imports(ctx, plan)?);
     if files.is_empty() {
-        // Nothing feeds it any more: drop it (the original left it: 7.2 item 7).
+        // Nothing feeds it any more: drop it (the original left it).
         kube::delete(
             cluster,
             &object("v1", "ConfigMap", "kube-system", "coredns-custom"),

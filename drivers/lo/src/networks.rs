@@ -1,7 +1,7 @@
-//! The project network and the shared registries network (lo-driver §3.2, §3.3). A project
+//! The project network and the shared registries network. A project
 //! network whose subnet no longer matches the spec is recreated only when nothing is attached;
 //! otherwise provision stops and says how to fix it (the original's `rm -f` failed silently
-//! while nodes were attached: 7.2 item 6).
+//! while nodes were attached).
 
 use lok8s_driver_sdk::docker::{self, NetworkSpec, Subnet};
 use lok8s_driver_sdk::{DriverError, Result, info};

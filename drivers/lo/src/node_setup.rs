@@ -1,6 +1,6 @@
 //! What kind's `config` action and the Lo specifics do inside running nodes, each step
 //! skipped when the node already has it: join the shared registries network, copy the
-//! `certs.d` tree (copied, not bind-mounted, so a remote engine works: 7.2 item 4), patch the
+//! `certs.d` tree (copied, not bind-mounted, so a remote engine works), patch the
 //! containerd config, place the OIDC auth-config, write `/kind/kubeadm.conf`, then
 //! `kubeadm init` / `join` through the kubeadm library.
 

@@ -1,7 +1,7 @@
-//! Node containers the way kind creates them (kind-node-contract §2.4), without kind: the same
+//! Node containers the way kind creates them, without kind: the same
 //! names, labels, privileges, tmpfs, anonymous `/var`, read-only `/lib/modules`, restart
 //! policy and API port published on 127.0.0.1 (a port the engine picks, so a remote engine
-//! works too), then a wait for the boot line. Nodes get fixed addresses (7.2 item 5). A node
+//! works too), then a wait for the boot line. Nodes get fixed addresses. A node
 //! that exists is started if stopped, never recreated.
 
 use std::time::{Duration, Instant};

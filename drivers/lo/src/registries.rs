@@ -1,9 +1,9 @@
-//! Registry containers (lo-driver §3.5): build, cache and mirrors at fixed addresses, each with
+//! Registry containers: build, cache and mirrors at fixed addresses, each with
 //! its own certificate from the local CA (SANs: its host name and address, not every mirrored
 //! domain: 7.4). Config and certificate are copied into the container before it starts, so a
-//! Docker or host restart finds them (7.2 item 1) and a remote engine needs no local paths
-//! (7.2 item 4). A container created from another configuration is recreated, keeping its
-//! volume (7.2 item 2); registries the spec no longer lists are removed.
+//! Docker or host restart finds them and a remote engine needs no local paths
+//!. A container created from another configuration is recreated, keeping its
+//! volume; registries the spec no longer lists are removed.
 
 use lok8s_driver_sdk::docker::{self, Endpoint, Mount, MountKind, RestartPolicy, VolumeSpec};
 use lok8s_driver_sdk::{Result, info, log, tls, warn};
@@ -112,7 +112,7 @@ fn ensure_one(plan: &Plan, reg: &Registry) -> Result<()> {
     let files = (|| -> Result<()> {
         docker::copy_file(&reg.container, REGISTRY_CONFIG, config.as_bytes(), 0o644)?;
         if plan.tls {
-            // A mirrored `host:port` names the host in the certificate (errata 6).
+            // A mirrored `host:port` names the host in the certificate.
             let host = reg.host.split(':').next().unwrap_or_default().to_string();
             let leaf = tls::issue(&[host, reg.ip.to_string()], Some(CERT_DAYS))?;
             docker::copy_file(

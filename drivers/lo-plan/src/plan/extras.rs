@@ -237,7 +237,7 @@ fn bootstraps_a_cni(r: &mut Reader) -> bool {
 }
 
 pub(super) fn read(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> Extras {
-    // The original's nginx proxy (7.1 item 6) needs a remote VM provider; refuse rather than
+    // The original's nginx proxy needs a remote VM provider; refuse rather than
     // silently ignore it.
     if r.boolean("spec.remote.expose", false) {
         r.fail(

@@ -1,4 +1,4 @@
-//! Spec fields to the plan (behaviour spec, lo-driver §1–2). Differences from the original,
+//! Spec fields to the plan. Differences from the original,
 //! each deliberate: errors are collected and stop provision; node counts, the pool, booleans
 //! and mirror entries are validated; an empty mirror list means no mirrors; slot digits are
 //! decimal; the cluster domain falls back to the domain folder.
@@ -96,7 +96,7 @@ pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.1";
 /// The registry image of the original.
 pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:2.8.3";
 /// Nodes get fixed addresses from base + 151 (the range the original's docs promised), so a
-/// recreated registry can never find its address taken by a node (7.2 item 5).
+/// recreated registry can never find its address taken by a node.
 const NODE_OFFSET: u32 = 151;
 
 /// kind's names: `<c>-control-plane`, `<c>-control-plane2`, …, `<c>-worker`, `<c>-worker2`, ….
@@ -402,7 +402,7 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
 
     let prefix = network.clone();
     // Project mirrors on a network named `lok8s` would take the shared mirrors' container
-    // names (lok8s-registry-<mirror>) and one would silently reuse the other (7.2 item 3).
+    // names (lok8s-registry-<mirror>) and one would silently reuse the other.
     if !shared && network == "lok8s" && !mirrors.is_empty() {
         r.fail("spec.network.name", "\"lok8s\" with unshared mirrors collides with the shared mirrors' container names (lok8s-registry-<mirror>); pick another network name".into());
     }

@@ -1,5 +1,5 @@
-//! The behaviour specification's worked examples (lo-driver §2.6) and the original's bugs
-//! (§7.1) that the plan fixes.
+//! The behaviour specification's worked examples and the original's bugs
+//! that the plan fixes.
 
 use super::*;
 
@@ -147,7 +147,7 @@ fn missing_network_outside_slots_names_both_fields() {
 
 #[test]
 fn unshared_mirrors_on_a_network_named_lok8s_are_refused() {
-    // The original's no-shared fixture: its mirrors took the shared mirrors' names (7.2 item 3).
+    // The original's no-shared fixture: its mirrors took the shared mirrors' names.
     let body = "network:\n  name: lok8s\n  cidr: 10.125.125.0/24\nregistries:\n  shared:\n    enabled: false";
     let errors = plan(&spec("test-no-shared", body), "test.lok8s.dev").unwrap_err();
     assert!(
@@ -160,7 +160,7 @@ fn unshared_mirrors_on_a_network_named_lok8s_are_refused() {
 
 #[test]
 fn original_bugs_are_validation_errors_now() {
-    // 7.1 item 10: node counts and the Kubernetes version were not validated.
+    // The original: node counts and the Kubernetes version were not validated.
     let errors = plan(
         &spec(
             "a",
@@ -178,7 +178,7 @@ fn original_bugs_are_validation_errors_now() {
             "spec.kubernetes.version"
         ]
     );
-    // 7.1 item 8: `false` was read as `true`.
+    // The original: `false` was read as `true`.
     let p = plan(
         &spec(
             "a",
@@ -188,7 +188,7 @@ fn original_bugs_are_validation_errors_now() {
     )
     .unwrap();
     assert_eq!((p.tls, p.port, p.shared), (false, 80, false));
-    // 7.1 item 9: an empty mirror list means no mirrors; a nameless mirror is an error.
+    // The original: an empty mirror list means no mirrors; a nameless mirror is an error.
     let p = plan(&spec("a", "registries:\n  mirrors: []"), "42.lok8s.dev").unwrap();
     assert_eq!(p.registries.len(), 2);
     let errors = plan(
@@ -308,13 +308,13 @@ fn errata_mirror_without_host_and_gateway_without_pool_are_errors() {
         fields.contains(&"spec.coredns.hosts[0].target"),
         "{errors:?}"
     );
-    // 7.1 item 2 / errata 7: an http issuer is an error before anything is created.
+    // The original: an http issuer is an error before anything is created.
     assert!(fields.contains(&"spec.oidc.issuer"), "{errors:?}");
 }
 
 #[test]
 fn remote_features_not_built_are_refused_not_ignored() {
-    // 7.1 items 6 and 7: expose and remote CI mode returned success whatever happened.
+    // The original: expose and remote CI mode returned success whatever happened.
     let errors = plan(
         &spec("a", "remote:\n  mode: ci\n  expose: true"),
         "42.lok8s.dev",

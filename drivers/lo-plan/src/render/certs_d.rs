@@ -1,7 +1,7 @@
-//! The containerd `certs.d` tree (lo-driver §3.6): two `hosts.toml` per registry, one under the
-//! registry's host name and one under its IP, plus the dev CA in TLS mode. Written under
-//! `clusters/<domain>/.containerd/certs.d` (the cluster's own domain, never a global default:
-//! §7.3) and copied into every node.
+//! The containerd `certs.d` tree: two `hosts.toml` per registry, one under the
+//! registry's host name and one under its IP, plus the CAs in TLS mode. Written in the
+//! cluster's own folder (`.containerd/certs.d` under `clusters/<domain>/.state`, never a
+//! global default domain) and copied into every node.
 
 use crate::{Plan, RegistryKind};
 

@@ -1,6 +1,6 @@
 //! The registry ConfigMaps applied into the cluster: KEP-1755's `local-registry-hosting`
-//! (lo-driver §3.11) and `lok8s-registries` (§3.12) with the port registries really listen on
-//! and `shared` only for mirrors that are shared (7.1 item 4).
+//! and `lok8s-registries` with the port registries really listen on
+//! and `shared` only for mirrors that are shared.
 
 use serde_json::{Map, Value, json};
 

@@ -1,6 +1,6 @@
 //! The containerd patch kind would apply from `containerdConfigPatches`: `config_path` for the
 //! `certs.d` tree and `max_concurrent_downloads` in the table containerd actually reads it
-//! from (the original put it under `.containerd`, where it is ignored: 7.1 item 5). Version 2
+//! from (the original put it under `.containerd`, where it is ignored). Version 2
 //! (containerd 1.x) and version 3 (containerd 2.x) configs name that table differently.
 
 use toml_edit::{DocumentMut, Item, Table, value};

@@ -1,7 +1,7 @@
-//! CoreDNS (lo-driver §3.13): the Corefile, the `coredns-external` Service pinned to the last
-//! pool address of the effective pool (7.1 item 3), `coredns-custom` from the spec and the
+//! CoreDNS: the Corefile, the `coredns-external` Service pinned to the last
+//! pool address of the effective pool, `coredns-custom` from the spec and the
 //! import folder, and the Deployment changes as a server-side apply that is the same on every
-//! run. The pods restart only when the configuration changed (7.2 item 7), through a hash
+//! run. The pods restart only when the configuration changed, through a hash
 //! annotation on the pod template; `coredns-custom` is deleted when nothing feeds it.
 
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! The `LOK8S_SPEC_*` set for bootstrap addons (lo-driver §4.4), from the plan alone, with the
+//! The `LOK8S_SPEC_*` set for bootstrap addons, from the plan alone, with the
 //! effective pool (slot default included).
 
 use crate::Plan;

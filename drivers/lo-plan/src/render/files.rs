@@ -1,5 +1,5 @@
-//! Files the driver keeps next to the spec: `.registries.json` (lo-driver §2.5) and the OIDC
-//! auth-config (§3.7).
+//! Files the driver keeps next to the spec: `.registries.json` and the OIDC
+//! auth-config.
 
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
-//! Registry container configuration (lo-driver §3.5). The config and certificate are copied
+//! Registry container configuration. The config and certificate are copied
 //! into the container before it starts, so they live in its own filesystem: nothing is
-//! bind-mounted from a temp file (7.2 item 1) and a remote engine needs no local paths
-//! (7.2 item 4). Both the official `registry` image and Debian's serve this path by default.
+//! bind-mounted from a temp file and a remote engine needs no local paths
+//!. Both the official `registry` image and Debian's serve this path by default.
 
 use crate::{Plan, Registry, RegistryKind};
 

@@ -1,4 +1,4 @@
-//! Rendered files against the behaviour specification's exact texts, and the §7.1 fixes.
+//! Rendered files against the behaviour specification's exact texts, and the fixes of the original's bugs.
 
 use super::*;
 use crate::plan;
@@ -91,7 +91,7 @@ fn registries_json_keeps_the_original_shape() {
 
 #[test]
 fn registry_configmap_has_the_real_port_and_shared_only_when_shared() {
-    // 7.1 item 4: the original advertised 5000 and shared=true for every mirror.
+    // The original: the original advertised 5000 and shared=true for every mirror.
     let v: serde_json::Value = serde_json::from_str(&lok8s_registries(&shared_fixture())).unwrap();
     assert_eq!(v["data"]["build.port"], "443");
     assert_eq!(v["data"]["io-docker.shared"], "true");
@@ -107,7 +107,7 @@ fn registry_configmap_has_the_real_port_and_shared_only_when_shared() {
 
 #[test]
 fn coredns_uses_the_effective_pool() {
-    // 7.1 item 3: a slot domain without an explicit pool still pins and resolves `gateway`.
+    // The original: a slot domain without an explicit pool still pins and resolves `gateway`.
     let p = plan(
         "kind: Lo\nmetadata:\n  name: local\nspec:\n  cluster: {domain: lok8s.dev}\n  coredns:\n    hosts:\n      - {name: apps.test, target: gateway}\n",
         "lok8s.dev",
@@ -167,10 +167,7 @@ fn containerd_patch_targets_the_table_containerd_reads() {
         cri["registry"]["config_path"].as_str(),
         Some("/etc/containerd/certs.d")
     );
-    assert!(
-        cri.get("containerd").is_none(),
-        "7.1 item 5: not under .containerd"
-    );
+    assert!(cri.get("containerd").is_none(), "not under .containerd");
     assert_eq!(
         cri["sandbox_image"].as_str(),
         Some("registry.k8s.io/pause:3.10")
