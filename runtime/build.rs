@@ -17,12 +17,8 @@ fn main() {
     for watched in [
         "wit",
         "drivers/sdk",
-        "drivers/lo",
-        "drivers/lo-plan",
-        "drivers/kubeadm",
-        "drivers/capi",
-        "drivers/kubeone",
-        "drivers/kkp",
+        "drivers/builtin",
+        "drivers/lib",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -41,7 +37,7 @@ fn main() {
         let wasm = guest_dir
             .join("wasm32-wasip2/guest")
             .join(format!("{}.wasm", package.replace('-', "_")));
-        let grant = root.join("drivers").join(kind).join("grant.toml");
+        let grant = root.join("drivers/builtin").join(kind).join("grant.toml");
         table.push_str(&format!(
             "    ({kind:?}, include_bytes!({:?}), include_str!({:?})),\n",
             wasm.display().to_string(),
