@@ -14,12 +14,7 @@ const BUILTINS: &[(&str, &str)] = &[
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for watched in [
-        "wit",
-        "drivers/sdk",
-        "drivers/builtin",
-        "drivers/lib",
-    ] {
+    for watched in ["wit", "drivers/sdk", "drivers/builtin", "drivers/lib"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let guest_dir = guest_target_dir(&root);

@@ -1,7 +1,7 @@
 //! drivers.lock: pinning by sha256, refusal before compile, --locked, contract versions and
 //! import checks. Runs the real `lo` on throwaway projects.
 
-use lok8s_tests::{Project, files_under, fixture};
+use lok8s_tests::{Project, files_under, fixture, shared_cache};
 
 fn sha256_file(path: &std::path::Path) -> String {
     let out = std::process::Command::new("sha256sum")
@@ -226,4 +226,33 @@ fn show_prints_requests_grants_and_files() {
             .iter()
             .any(|g| g.as_str().unwrap().contains("privileged"))
     );
+}
+
+/// A built-in driver states its requests in `describe` and ships its grant in grant.toml: the
+/// grant must cover every request, or the driver would be refused at load or denied at use.
+#[test]
+fn each_built_in_driver_is_granted_what_it_requests() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine =
+            lok8s::engine::Runtime::new(lok8s::engine::cache::CompiledCache::at(shared_cache()))
+                .unwrap();
+        for builtin in lok8s::drivers::builtin::all() {
+            let component =
+                lok8s::lock::Verified::unpinned(std::sync::Arc::from(builtin.component));
+            let inspected = lok8s::drivers::pinning::inspect(&engine, builtin.kind, &component)
+                .await
+                .unwrap();
+            let requested = lok8s::host::grants::Grants::requested(&inspected.info);
+            let missing = builtin.grants().missing(&requested);
+            assert!(
+                missing.is_empty(),
+                "drivers/builtin/{}/grant.toml does not grant what describe() requests: {missing:?}",
+                builtin.kind
+            );
+        }
+    });
 }

@@ -132,11 +132,7 @@ pub async fn run(
     let granted = grants.resolve(requested.clone());
     crate::drivers::pinning::add_granting(&project, &kind, &copy, Some(granted.clone()), settings)
         .await?;
-    let withheld: Vec<String> = requested
-        .lines()
-        .into_iter()
-        .filter(|line| !granted.lines().contains(line))
-        .collect();
+    let withheld = granted.missing(&requested);
     if let Some(first) = report.steps.first_mut()
         && !withheld.is_empty()
     {

@@ -116,6 +116,63 @@ impl Grants {
         }
     }
 
+    /// The lines of `requested` these grants do not cover (empty: every request is granted).
+    pub fn missing(&self, requested: &Grants) -> Vec<String> {
+        let subset = |want: &[String], have: &[String]| want.iter().all(|w| have.contains(w));
+        let mut out = Vec::new();
+        if let Some(want) = &requested.docker {
+            let have = self.docker.clone().unwrap_or_default();
+            let ok = self.docker.is_some()
+                && (!want.privileged || have.privileged)
+                && subset(&want.shared_networks, &have.shared_networks)
+                && subset(&want.host_paths, &have.host_paths);
+            if !ok {
+                out.push(want.line());
+            }
+        }
+        if let Some(want) = &requested.kube {
+            let have = self.kube.clone().unwrap_or_default();
+            let ok = self.kube.is_some()
+                && subset(&want.namespaces, &have.namespaces)
+                && subset(&want.kinds, &have.kinds)
+                && subset(&want.clusters, &have.clusters);
+            if !ok {
+                out.push(want.line());
+            }
+        }
+        if let Some(want) = &requested.ssh {
+            let have = self.ssh.clone().unwrap_or_default();
+            if self.ssh.is_none()
+                || !subset(&want.hosts, &have.hosts)
+                || !subset(&want.keys, &have.keys)
+            {
+                out.push(want.line());
+            }
+        }
+        let list =
+            |name: &str, want: &Option<Vec<String>>, have: &Option<Vec<String>>| match (want, have)
+            {
+                (Some(w), Some(h)) if subset(w, h) => None,
+                (Some(w), _) => Some(format!("{name}: {}", or_none(w))),
+                (None, _) => None,
+            };
+        out.extend(list("http", &requested.http, &self.http));
+        out.extend(list("tls", &requested.tls, &self.tls));
+        if !subset(&requested.env, &self.env) {
+            out.push(format!("env: {}", requested.env.join(", ")));
+        }
+        for f in &requested.files {
+            if !self
+                .files
+                .iter()
+                .any(|g| g.path == f.path && (g.writable || !f.writable))
+            {
+                out.push(f.line());
+            }
+        }
+        out
+    }
+
     /// One line per capability, for `lo drivers show` and `lo drivers add`.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -182,5 +239,26 @@ mod tests {
             ["https://x:443", "https://y:443"]
         );
         assert!(a.allows_interface("http") && !a.allows_interface("docker"));
+    }
+
+    #[test]
+    fn missing_names_what_a_grant_does_not_cover() {
+        let requested = Grants {
+            docker: Some(DockerGrant {
+                privileged: true,
+                host_paths: vec!["/lib/modules".into()],
+                ..Default::default()
+            }),
+            tls: Some(vec!["*".into()]),
+            env: vec!["TOKEN".into()],
+            ..Default::default()
+        };
+        let mut granted = requested.clone();
+        assert!(granted.missing(&requested).is_empty());
+        granted.docker.as_mut().unwrap().privileged = false;
+        granted.env.clear();
+        let missing = granted.missing(&requested);
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].starts_with("docker:") && missing[1] == "env: TOKEN");
     }
 }
