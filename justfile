@@ -83,7 +83,8 @@ bench:
     cargo build --release -p lok8s --bin lo
     LO_BIN="$PWD/target/release/lo" cargo bench -p lok8s-tests --bench load
 
-# Formatting and lints.
+# Formatting, lints, and the runtime's layering (runtime/tests/layers.rs).
 lint:
     cargo fmt --all --check
     cargo clippy -p lok8s -p lok8s-tests --all-targets -- -D warnings
+    cargo test -q -p lok8s --test layers

@@ -9,7 +9,9 @@ use crate::drivers::resolve;
 use crate::engine::Runtime;
 use crate::engine::cache::CacheOutcome;
 use crate::engine::contract;
-use crate::engine::instance::{DriverId, DriverInstance, RunError, RunFailure};
+use crate::engine::instance::{
+    DriverId, DriverInstance, Interrupted, RunError, RunFailure, interrupted,
+};
 use crate::engine::limits::RunLimits;
 use crate::framework;
 use crate::host::limits::StoreLimits;
@@ -63,11 +65,6 @@ pub enum Provisioned {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct DriverFailed(pub String);
-
-/// The user pressed Ctrl-C while the driver ran.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Interrupted(pub String);
 
 /// A driver instance bound to one cluster.
 pub struct Session {
@@ -316,14 +313,6 @@ pub fn describe_error(e: &types::DriverError) -> String {
 fn driver_failed(id: &DriverId, op: &str, e: types::DriverError) -> anyhow::Error {
     let message = crate::sanitize::clean(&describe_error(&e));
     DriverFailed(format!("{id}: {op}: {message}")).into()
-}
-
-/// Turns a Ctrl-C into [`Interrupted`] (exit 130); other run errors pass through.
-pub fn interrupted(e: RunError) -> anyhow::Error {
-    if matches!(e.failure, RunFailure::Interrupted) {
-        return Interrupted(format!("{}: {}: stopped by Ctrl-C", e.driver, e.op)).into();
-    }
-    e.into()
 }
 
 /// A run that stopped midway: say what may be left and how to converge.

@@ -35,7 +35,7 @@ impl CliError {
 /// from inside a run with a code of its own, exits 130.
 impl From<anyhow::Error> for CliError {
     fn from(error: anyhow::Error) -> Self {
-        let code = if error.is::<crate::cluster::Interrupted>() {
+        let code = if error.is::<crate::engine::instance::Interrupted>() {
             130
         } else {
             1

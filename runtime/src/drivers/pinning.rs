@@ -6,12 +6,12 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::cluster::{Interrupted, interrupted};
 use crate::contract::types;
 use crate::drivers::builtin;
 use crate::engine::Runtime;
 use crate::engine::contract::Shape;
 use crate::engine::instance::{DriverId, DriverInstance};
+use crate::engine::instance::{Interrupted, interrupted};
 use crate::engine::limits::RunLimits;
 use crate::host::grants::Grants;
 use crate::host::limits::StoreLimits;

@@ -65,6 +65,19 @@ pub struct RunError {
     pub failure: RunFailure,
 }
 
+/// The user pressed Ctrl-C while the driver ran (the command exits 130).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// Turns a Ctrl-C into [`Interrupted`]; other run errors pass through.
+pub fn interrupted(e: RunError) -> anyhow::Error {
+    if matches!(e.failure, RunFailure::Interrupted) {
+        return Interrupted(format!("{}: {}: stopped by Ctrl-C", e.driver, e.op)).into();
+    }
+    e.into()
+}
+
 /// A compiled, checked component ready to be instantiated.
 pub struct Prepared {
     pub pre: InstancePre<HostState>,
