@@ -4,6 +4,7 @@
 //! would be refused at load (or when pinned with what it requests) is a problem; any problem
 //! fails the check.
 
+use anyhow::Context as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,8 +38,7 @@ pub struct Checked {
 }
 
 pub async fn check(path: &Path, settings: &crate::settings::Settings) -> anyhow::Result<Checked> {
-    let bytes =
-        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let component = Verified::unpinned(Arc::from(bytes));
     let mut out = Checked {
         path: path.display().to_string(),

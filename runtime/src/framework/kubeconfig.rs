@@ -80,7 +80,7 @@ pub fn publish(
         Err(e) => return Err(e).with_context(|| format!("the driver's {shown}")),
     };
     let vetted = Vetted::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("the driver wrote {shown}, which lo will not publish: {e}"))?;
+        .with_context(|| format!("the driver wrote {shown}, which lo will not publish"))?;
     let text = format!("{}{}", marker(domain), vetted.to_yaml());
     if existing.as_deref() != Some(text.as_str()) {
         published.write(file, text.as_bytes(), 0o600)?;
@@ -138,9 +138,10 @@ mod tests {
         let (dir, project, staged) = setup();
         let exec = KC.replace("    token: abc\n", "    exec:\n      command: /bin/sh\n      apiVersion: client.authentication.k8s.io/v1\n");
         staged.write("dev.yaml", exec.as_bytes(), 0o644).unwrap();
-        let err = publish(&project, &staged, "a.dev", "dev.yaml")
-            .unwrap_err()
-            .to_string();
+        let err = format!(
+            "{:#}",
+            publish(&project, &staged, "a.dev", "dev.yaml").unwrap_err()
+        );
         assert!(err.contains("exec"), "{err}");
         assert!(!dir.path().join(".kubeconfig/dev.yaml").exists());
         staged.remove("dev.yaml").unwrap();

@@ -1,6 +1,7 @@
 //! Which domain a command works on, and what a valid domain name is.
 
 use super::{Project, SpecFile};
+use anyhow::Context as _;
 
 /// Used when nothing else names a domain.
 pub const DEFAULT_DOMAIN: &str = "lok8s.dev";
@@ -119,7 +120,7 @@ impl ActiveDomain {
         }
         let path = project.clusters_dir().join(".active");
         std::fs::write(&path, format!("{domain}\n"))
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 }

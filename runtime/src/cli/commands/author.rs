@@ -1,5 +1,6 @@
 //! `lo driver …`: tools for driver authors.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use crate::cli::args::{Cli, DriverCommand};
@@ -19,15 +20,15 @@ pub async fn run(cli: &Cli, command: DriverCommand) -> Result<(), CliError> {
         } => {
             let body = match &spec {
                 Some(f) => std::fs::read_to_string(f)
-                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?,
+                    .with_context(|| format!("reading {}", f.display()))?,
                 None => String::new(),
             };
             let grants = match (grants, grant_requests) {
                 (Some(file), _) => {
                     let text = std::fs::read_to_string(&file)
-                        .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+                        .with_context(|| format!("reading {}", file.display()))?;
                     let parsed = toml::from_str(&text)
-                        .map_err(|e| anyhow::anyhow!("--grants {}: {e}", file.display()))?;
+                        .with_context(|| format!("--grants {}", file.display()))?;
                     crate::authoring::conformance::TestGrants::File(Box::new(parsed))
                 }
                 (None, true) => crate::authoring::conformance::TestGrants::Requests,
