@@ -98,10 +98,6 @@ impl DockerCtx {
         })
     }
 
-    fn denied(&self, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> DriverError {
-        self.refuse.denied(what, fix)
-    }
-
     async fn client(&mut self) -> Result<Docker, DriverError> {
         if let Some(c) = &self.client {
             return Ok(c.clone());
@@ -126,8 +122,10 @@ impl DockerCtx {
         name: &str,
         action: &str,
     ) -> Result<Option<bollard::models::ContainerInspectResponse>, DriverError> {
-        policy::check_object_name("container", name)
-            .map_err(|e| self.denied(format!("{action} container {name:?}"), &e))?;
+        policy::check_object_name("container", name).map_err(|e| {
+            self.refuse
+                .denied(format!("{action} container {name:?}"), &e)
+        })?;
         let docker = self.client().await?;
         match docker.inspect_container(name, None).await {
             Ok(c) => {
@@ -139,7 +137,7 @@ impl DockerCtx {
                 if policy::usable(&self.scope, &self.grant, &labels) {
                     Ok(Some(c))
                 } else {
-                    Err(self.denied(
+                    Err(self.refuse.denied(
                         format!("{action} container {name:?}"),
                         format!(
                             "it does not belong to cluster {} of this project",

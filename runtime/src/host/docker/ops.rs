@@ -46,19 +46,22 @@ impl DockerCtx {
         spec: wit::NetworkSpec,
     ) -> Result<wit::NetworkInfo, DriverError> {
         let what = format!("create network {:?}", spec.name);
-        networks::check_spec(&spec, &self.grant, &self.host).map_err(|e| self.denied(&what, &e))?;
+        networks::check_spec(&spec, &self.grant, &self.host)
+            .map_err(|e| self.refuse.denied(&what, &e))?;
         let shared = policy::shared(&self.grant, &spec.name);
         let labels = if shared {
             let mut l: HashMap<String, String> = spec.labels.iter().cloned().collect();
             if l.keys().any(|k| k.starts_with("dev.lok8s.")) {
-                return Err(self.denied(&what, "labels under dev.lok8s. are set by lo"));
+                return Err(self
+                    .refuse
+                    .denied(&what, "labels under dev.lok8s. are set by lo"));
             }
             l.insert(policy::LABEL_SHARED.into(), "true".into());
             l
         } else {
             self.scope
                 .merge(&spec.labels)
-                .map_err(|e| self.denied(&what, &e))?
+                .map_err(|e| self.refuse.denied(&what, &e))?
         };
         let docker = self.client().await?;
         if !self.networks_named(&spec.name).await?.is_empty() {
@@ -139,7 +142,7 @@ impl DockerCtx {
         action: &str,
     ) -> Result<Option<bollard::models::NetworkInspect>, DriverError> {
         let what = format!("{action} network {name:?}");
-        networks::check_name(name).map_err(|e| self.denied(&what, &e))?;
+        networks::check_name(name).map_err(|e| self.refuse.denied(&what, &e))?;
         let ids = self.networks_named(name).await?;
         let id = match ids.as_slice() {
             [] => return Ok(None),
@@ -161,7 +164,7 @@ impl DockerCtx {
         if self.scope.owns(&labels) || policy::shared(&self.grant, name) {
             Ok(Some(network))
         } else {
-            Err(self.denied(
+            Err(self.refuse.denied(
                 &what,
                 "it is neither this cluster's nor a shared network in the grant (shared-networks); \
                  if it is left from something else, remove it (docker network rm) or name the cluster's network differently",
@@ -231,13 +234,14 @@ impl DockerCtx {
 
     pub(super) async fn create_volume(&mut self, spec: wit::VolumeSpec) -> Result<(), DriverError> {
         let what = format!("create volume {:?}", spec.name);
-        policy::check_object_name("volume", &spec.name).map_err(|e| self.denied(&what, &e))?;
+        policy::check_object_name("volume", &spec.name)
+            .map_err(|e| self.refuse.denied(&what, &e))?;
         let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
-            .map_err(|e| self.denied(&what, &e))?;
+            .map_err(|e| self.refuse.denied(&what, &e))?;
         let docker = self.client().await?;
         if let Ok(existing) = docker.inspect_volume(&spec.name).await {
             if !policy::usable(&self.scope, &self.grant, &existing.labels) {
-                return Err(self.denied(
+                return Err(self.refuse.denied(
                     &what,
                     "a volume of that name exists and is not this cluster's",
                 ));
@@ -258,11 +262,11 @@ impl DockerCtx {
 
     pub(super) async fn remove_volume(&mut self, name: String) -> Result<bool, DriverError> {
         let what = format!("remove volume {name:?}");
-        policy::check_object_name("volume", &name).map_err(|e| self.denied(&what, &e))?;
+        policy::check_object_name("volume", &name).map_err(|e| self.refuse.denied(&what, &e))?;
         let docker = self.client().await?;
         match docker.inspect_volume(&name).await {
             Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
-            Ok(_) => return Err(self.denied(&what, "it is not this cluster's")),
+            Ok(_) => return Err(self.refuse.denied(&what, "it is not this cluster's")),
             Err(e) if convert::is_not_found(&e) => return Ok(false),
             Err(e) => return Err(convert::error(e)),
         }
@@ -278,8 +282,10 @@ impl DockerCtx {
         reference: String,
     ) -> Result<Option<wit::ImageInfo>, DriverError> {
         // Checked first: the reference goes into the engine's URL.
-        images::check_reference(&reference)
-            .map_err(|e| self.denied(format!("inspect image {reference:?}"), &e))?;
+        images::check_reference(&reference).map_err(|e| {
+            self.refuse
+                .denied(format!("inspect image {reference:?}"), &e)
+        })?;
         let docker = self.client().await?;
         match docker.inspect_image(&reference).await {
             Ok(i) => Ok(Some(convert::image_info(i))),
@@ -294,7 +300,7 @@ impl DockerCtx {
         log: &Logger,
     ) -> Result<wit::ImageInfo, DriverError> {
         images::check(&self.grant, "pull", &reference)
-            .map_err(|e| self.denied(format!("pull {reference:?}"), &e))?;
+            .map_err(|e| self.refuse.denied(format!("pull {reference:?}"), &e))?;
         let docker = self.client().await?;
         log.phase_begin(&format!("pulling {reference}"), None);
         let options = CreateImageOptions {
@@ -335,8 +341,8 @@ impl DockerCtx {
         target: String,
     ) -> Result<(), DriverError> {
         let what = format!("tag {source:?} as {target:?}");
-        images::check_reference(&source).map_err(|e| self.denied(&what, &e))?;
-        images::check(&self.grant, "tag", &target).map_err(|e| self.denied(&what, &e))?;
+        images::check_reference(&source).map_err(|e| self.refuse.denied(&what, &e))?;
+        images::check(&self.grant, "tag", &target).map_err(|e| self.refuse.denied(&what, &e))?;
         let docker = self.client().await?;
         let (repo, tag) = match target.rsplit_once(':') {
             Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
@@ -357,11 +363,12 @@ impl DockerCtx {
         spec: wit::ContainerSpec,
     ) -> Result<wit::ContainerInfo, DriverError> {
         let what = format!("create container {:?}", spec.name);
-        policy::check_object_name("container", &spec.name).map_err(|e| self.denied(&what, &e))?;
+        policy::check_object_name("container", &spec.name)
+            .map_err(|e| self.refuse.denied(&what, &e))?;
         let labels = policy::labels_for(&self.scope, &self.grant, &spec.labels)
-            .map_err(|e| self.denied(&what, &e))?;
+            .map_err(|e| self.refuse.denied(&what, &e))?;
         if spec.privileged && !self.grant.privileged {
-            return Err(self.denied(
+            return Err(self.refuse.denied(
                 &what,
                 "privileged containers need privileged = true in the docker grant",
             ));
@@ -371,10 +378,10 @@ impl DockerCtx {
             .iter()
             .find(|o| !policy::security_opt_allowed(&self.grant, o))
         {
-            return Err(self.denied(&what, format!("security option {opt:?} loosens confinement and needs privileged = true in the docker grant")));
+            return Err(self.refuse.denied(&what, format!("security option {opt:?} loosens confinement and needs privileged = true in the docker grant")));
         }
         if spec.cgroupns.as_deref() == Some("host") && !self.grant.privileged {
-            return Err(self.denied(
+            return Err(self.refuse.denied(
                 &what,
                 "the host cgroup namespace needs privileged = true in the docker grant",
             ));
@@ -400,12 +407,12 @@ impl DockerCtx {
                 }
                 wit::MountKind::Volume => {
                     policy::check_object_name("volume", &m.source)
-                        .map_err(|e| self.denied(&what, &e))?;
+                        .map_err(|e| self.refuse.denied(&what, &e))?;
                     let docker = self.client().await?;
                     match docker.inspect_volume(&m.source).await {
                         Ok(v) if policy::usable(&self.scope, &self.grant, &v.labels) => {}
                         Ok(_) => {
-                            return Err(self.denied(
+                            return Err(self.refuse.denied(
                                 &what,
                                 format!("volume {:?} is not this cluster's", m.source),
                             ));
@@ -441,7 +448,7 @@ impl DockerCtx {
                 id
             }
             None if !spec.ports.is_empty() => {
-                return Err(self.denied(
+                return Err(self.refuse.denied(
                     &what,
                     "publishing ports needs a network of the cluster's own: create one (create-network) and name it in network",
                 ));
@@ -452,7 +459,7 @@ impl DockerCtx {
         let mut exposed = Vec::new();
         for p in &spec.ports {
             let address = policy::port_address(&self.grant, &p.host_ip, p.host_port)
-                .map_err(|e| self.denied(&what, &e))?;
+                .map_err(|e| self.refuse.denied(&what, &e))?;
             let key = format!("{}/{}", p.container_port, p.protocol);
             exposed.push(key.clone());
             port_bindings.insert(

@@ -56,10 +56,6 @@ impl HttpCtx {
         })
     }
 
-    fn denied(&self, what: &str, fix: String) -> DriverError {
-        self.refuse.denied(what, fix)
-    }
-
     async fn send(&self, request: wit::Request) -> Result<wit::Response, DriverError> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| {
@@ -75,7 +71,7 @@ impl HttpCtx {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("host"))
         {
-            return Err(self.denied(
+            return Err(self.refuse.denied(
                 &request.url,
                 format!("the {name:?} header is set by lo from the URL"),
             ));
@@ -154,7 +150,7 @@ impl HttpCtx {
                 } else {
                     self.entries.join(", ")
                 };
-                return Err(self.denied(&shown, format!("not among the granted origins ({granted}); add \"{scheme}://{host}:{port}\" to http")));
+                return Err(self.refuse.denied(&shown, format!("not among the granted origins ({granted}); add \"{scheme}://{host}:{port}\" to http")));
             }
             Verdict::Allowed { loopback } => loopback,
         };
@@ -179,7 +175,9 @@ impl HttpCtx {
         // Every answer must pass: a name that also resolves somewhere forbidden is refused.
         for addr in &addrs {
             if let Err(why) = address_allowed(addr.ip(), loopback) {
-                return Err(self.denied(&shown, format!("{host} resolves to {}, {why}", addr.ip())));
+                return Err(self
+                    .refuse
+                    .denied(&shown, format!("{host} resolves to {}, {why}", addr.ip())));
             }
         }
         let mut builder = reqwest::Client::builder()

@@ -137,10 +137,6 @@ impl KubeCtx {
         })
     }
 
-    fn denied(&self, what: &str, fix: String) -> DriverError {
-        self.refuse.denied(what, fix)
-    }
-
     /// The kubeconfig a cluster reference names, vetted, and the rule its server must meet
     /// (a granted domain's was published by `lo`, so any server it names is the user's).
     fn kubeconfig(&self, cluster: &wit::Cluster) -> Result<(Vetted, bool), DriverError> {
@@ -172,7 +168,7 @@ impl KubeCtx {
             }
             wit::Cluster::Domain(domain) => {
                 if !self.grant.clusters.iter().any(|c| c == "*" || c == domain) {
-                    return Err(self.denied(
+                    return Err(self.refuse.denied(
                         &format!("cluster {domain:?}"),
                         format!("add \"{domain}\" to kube.clusters"),
                     ));
@@ -226,7 +222,7 @@ impl KubeCtx {
                 wit::Cluster::Domain(d) => format!("cluster {d}"),
             };
             if e.contains("kube.servers") {
-                self.denied(&what, e)
+                self.refuse.denied(&what, e)
             } else {
                 DriverError::Denied(format!("kubectl-apply {what}: {e}"))
             }
@@ -267,7 +263,7 @@ impl KubeCtx {
                 .as_deref()
                 .map(|n| format!("namespace {n}"))
                 .unwrap_or_else(|| "cluster scope".into());
-            return Err(self.denied(
+            return Err(self.refuse.denied(
                 &format!("{action} {key} in {place}"),
                 format!(
                     "granted kinds [{}] in namespaces [{}]; add the kind to kube.kinds and the namespace to kube.namespaces (\"*\" for cluster-scoped objects)",

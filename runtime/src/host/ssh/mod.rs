@@ -25,6 +25,8 @@ use grant::SshGrant;
 const MAX_SESSIONS: usize = 32;
 const MAX_OUTPUT: usize = 16 << 20;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest private key file read.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
 /// How long a signalled command gets to exit before it is killed.
 const TERM_GRACE: Duration = Duration::from_secs(2);
 
@@ -90,10 +92,6 @@ impl SshCtx {
         }
     }
 
-    fn denied(&self, what: &str, fix: String) -> DriverError {
-        self.refuse.denied(what, fix)
-    }
-
     /// `host` is normalised ([`normalize_host`]); so is each grant entry.
     fn host_allowed(&self, host: &str, port: u16) -> bool {
         self.grant.hosts.iter().any(|pattern| {
@@ -108,11 +106,22 @@ impl SshCtx {
         })
     }
 
-    /// The key file, if the grant covers it: a granted file, or a file under a granted folder.
-    /// The grant is checked on the path as written before anything on disk is looked at (so
-    /// whether an ungranted file exists stays unknown), then again after links are resolved.
-    fn key_path(&self, key: &str) -> Result<PathBuf, DriverError> {
-        let resolve = |p: &str| {
+    /// The private key's text, if the grant covers its path: a granted file, or a file under a
+    /// granted folder. The grant is checked on the path as written before anything on disk is
+    /// looked at (so whether an ungranted file exists stays unknown). A project-relative key is
+    /// read through the project's handle (no links, a regular file); a key elsewhere on this
+    /// machine must still be under a granted path once links are resolved.
+    fn key_text(&self, key: &str) -> Result<String, DriverError> {
+        let refused = || {
+            self.refuse.denied(
+                format!("key {key:?}"),
+                format!(
+                    "not under a granted key path ({}); add it to ssh.keys",
+                    self.grant.keys.join(", ")
+                ),
+            )
+        };
+        let absolute = |p: &str| {
             let path = Path::new(p);
             if path.is_absolute() {
                 path.to_path_buf()
@@ -120,16 +129,7 @@ impl SshCtx {
                 self.project_root.join(path)
             }
         };
-        let refused = || {
-            self.denied(
-                &format!("key {key:?}"),
-                format!(
-                    "not under a granted key path ({}); add it to ssh.keys",
-                    self.grant.keys.join(", ")
-                ),
-            )
-        };
-        let wanted = resolve(key);
+        let wanted = absolute(key);
         let lexically = !wanted
             .components()
             .any(|c| matches!(c, Component::ParentDir))
@@ -137,22 +137,29 @@ impl SshCtx {
                 .grant
                 .keys
                 .iter()
-                .any(|g| wanted.starts_with(resolve(g)));
+                .any(|g| wanted.starts_with(absolute(g)));
         if !lexically {
             return Err(refused());
         }
+        let not_found = |e: String| DriverError::NotFound(format!("ssh key {key:?}: {e}"));
+        if !Path::new(key).is_absolute() {
+            let bytes = crate::project::Inside::open(&self.project_root)
+                .and_then(|root| root.read(key, MAX_KEY_BYTES))
+                .map_err(|e| not_found(e.to_string()))?;
+            return String::from_utf8(bytes).map_err(|_| not_found("not a text key file".into()));
+        }
         let real = wanted
             .canonicalize()
-            .map_err(|e| DriverError::NotFound(format!("ssh key {key:?}: {e}")))?;
+            .map_err(|e| not_found(e.to_string()))?;
         let covered = self.grant.keys.iter().any(|g| {
-            resolve(g)
+            absolute(g)
                 .canonicalize()
                 .is_ok_and(|granted| real.starts_with(granted))
         });
         if !covered {
             return Err(refused());
         }
-        Ok(real)
+        std::fs::read_to_string(&real).map_err(|e| not_found(e.to_string()))
     }
 
     fn pinned(&self, target: &str) -> Option<String> {
@@ -183,14 +190,14 @@ impl SshCtx {
     }
 
     async fn connect(&mut self, o: wit::ConnectOptions) -> Result<SshSession, DriverError> {
-        let host = normalize_host(&o.host).map_err(|e| self.denied("connect", e))?;
+        let host = normalize_host(&o.host).map_err(|e| self.refuse.denied("connect", e))?;
         let target = if host.contains(':') {
             format!("[{host}]:{}", o.port)
         } else {
             format!("{host}:{}", o.port)
         };
         if !self.host_allowed(&host, o.port) {
-            return Err(self.denied(
+            return Err(self.refuse.denied(
                 &format!("connect {}@{target}", o.user),
                 format!("not a granted host; add \"{target}\" to ssh.hosts"),
             ));
@@ -200,8 +207,8 @@ impl SshCtx {
                 "ssh connect {target}: more than {MAX_SESSIONS} sessions open"
             )));
         }
-        let key_path = self.key_path(&o.key)?;
-        let key = russh::keys::load_secret_key(&key_path, None).map_err(|e| {
+        let key_text = self.key_text(&o.key)?;
+        let key = russh::keys::decode_secret_key(&key_text, None).map_err(|e| {
             DriverError::Failed(format!(
                 "ssh key {:?}: {e} (keys with a passphrase are not supported)",
                 o.key
