@@ -215,7 +215,7 @@ fn show_prints_requests_grants_and_files() {
         .stdout_has("corners 0.1.0")
         .stdout_has("env: FIXTURE_SECRET\n    why: proves env grants")
         .stdout_has("hooks     post-provision, export")
-        .stdout_has("clusters/<domain>/ (read-write)");
+        .stdout_has("clusters/<domain>/.state/ (read-write: its own files)");
     let shown = p.lo(&["drivers", "show", "lo", "-o", "json"]);
     let v = shown.json();
     assert_eq!(v["source"], "builtin");

@@ -38,13 +38,13 @@ pub struct Global {
     #[arg(short = 'r', long, global = true)]
     pub remote: bool,
     /// Run only drivers pinned in drivers.lock and never change it.
-    #[arg(long, global = true, env = "LO_LOCKED", value_parser = FalseyValueParser::new())]
+    #[arg(long, global = true, env = "LO_LOCKED", hide_env_values = true, value_parser = FalseyValueParser::new())]
     pub locked: bool,
     /// A CI run: --locked and --plain. Most CI systems set CI=true.
-    #[arg(long, global = true, env = "CI", value_parser = FalseyValueParser::new())]
+    #[arg(long, global = true, env = "CI", hide_env_values = true, value_parser = FalseyValueParser::new())]
     pub ci: bool,
     /// Plain progress lines instead of bars (also when stderr is not a terminal).
-    #[arg(long, global = true, env = "LO_PLAIN", value_parser = FalseyValueParser::new())]
+    #[arg(long, global = true, env = "LO_PLAIN", hide_env_values = true, value_parser = FalseyValueParser::new())]
     pub plain: bool,
     /// The project root (default: the nearest ancestor holding clusters/).
     #[arg(long, global = true, value_name = "DIR")]
@@ -53,18 +53,36 @@ pub struct Global {
     #[arg(long = "domain", global = true, value_name = "DOMAIN")]
     pub domain: Option<String>,
     /// The domain when neither an argument nor clusters/.active names one.
-    #[arg(long, global = true, env = "DOMAIN_NAME", value_name = "DOMAIN")]
+    #[arg(
+        long,
+        global = true,
+        env = "DOMAIN_NAME",
+        hide_env_values = true,
+        value_name = "DOMAIN"
+    )]
     pub default_domain: Option<String>,
     /// Where compiled driver code is cached (default: the user's cache folder, lok8s/compiled);
     /// it must be private to the user.
-    #[arg(long, global = true, env = "LO_CACHE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "LO_CACHE_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub cache_dir: Option<PathBuf>,
     /// How privileged containers run: Docker's --privileged, or every capability the host has
     /// (for kernels that refuse --privileged with "unable to apply caps").
-    #[arg(long, global = true, env = "LO_PRIVILEGED_MODE", value_enum, default_value_t = PrivilegedMode::Privileged)]
+    #[arg(long, global = true, env = "LO_PRIVILEGED_MODE", hide_env_values = true, value_enum, default_value_t = PrivilegedMode::Privileged)]
     pub privileged_mode: PrivilegedMode,
     /// The local CA's folder, in mkcert's layout (default: mkcert's own).
-    #[arg(long, global = true, env = "CAROOT", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAROOT",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub caroot: Option<PathBuf>,
     /// Output format for data.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]

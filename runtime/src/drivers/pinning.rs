@@ -407,8 +407,10 @@ pub async fn show(
     let info = inspected.info;
     let requested = requested_lines(&info);
     let mut files = vec![
-        "clusters/<domain>/ (read-write)".to_string(),
-        ".kubeconfig/ (read-write)".to_string(),
+        "clusters/<domain>/ (read-only: the spec and the user's inputs)".to_string(),
+        "clusters/<domain>/.state/ (read-write: its own files)".to_string(),
+        ".kubeconfig/ (read-write: its own cluster's only, published by lo after vetting)"
+            .to_string(),
     ];
     files.extend(resolved.grants.files.iter().map(|f| {
         format!(
