@@ -169,7 +169,7 @@ impl KubeCtx {
             wit::Cluster::Domain(domain) => {
                 if !self.grant.clusters.iter().any(|c| c == "*" || c == domain) {
                     return Err(self.refuse.denied(
-                        &format!("cluster {domain:?}"),
+                        format!("cluster {domain:?}"),
                         format!("add \"{domain}\" to kube.clusters"),
                     ));
                 }
@@ -264,7 +264,7 @@ impl KubeCtx {
                 .map(|n| format!("namespace {n}"))
                 .unwrap_or_else(|| "cluster scope".into());
             return Err(self.refuse.denied(
-                &format!("{action} {key} in {place}"),
+                format!("{action} {key} in {place}"),
                 format!(
                     "granted kinds [{}] in namespaces [{}]; add the kind to kube.kinds and the namespace to kube.namespaces (\"*\" for cluster-scoped objects)",
                     self.grant.kinds.join(", "),

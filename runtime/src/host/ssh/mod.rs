@@ -198,7 +198,7 @@ impl SshCtx {
         };
         if !self.host_allowed(&host, o.port) {
             return Err(self.refuse.denied(
-                &format!("connect {}@{target}", o.user),
+                format!("connect {}@{target}", o.user),
                 format!("not a granted host; add \"{target}\" to ssh.hosts"),
             ));
         }
