@@ -117,7 +117,10 @@ pub enum Command {
         target: Option<String>,
     },
     /// Remove the cluster of a domain.
-    #[command(after_help = "Example:\n  lo destroy dev.example.com")]
+    #[command(
+        visible_alias = "down",
+        after_help = "Examples:\n  lo destroy dev.example.com\n  lo down"
+    )]
     Destroy {
         /// The domain (a folder under clusters/); same as --domain.
         #[arg(value_name = "DOMAIN")]

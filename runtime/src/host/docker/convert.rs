@@ -30,11 +30,27 @@ pub fn error(e: bollard::errors::Error) -> DriverError {
             status_code,
             message,
         } => DriverError::Failed(format!("docker engine ({status_code}): {message}")),
-        other if other.to_string().contains("onnect") => {
-            DriverError::Unavailable(format!("docker engine: {other}"))
-        }
+        other if engine_gone(&other) => DriverError::Unavailable(format!(
+            "the Docker engine stopped answering ({other}); start it again (or check \
+             DOCKER_HOST), then run the same lo command again: it carries on from where this \
+             run stopped"
+        )),
         other => DriverError::Failed(format!("docker engine: {other}")),
     }
+}
+
+/// Whether the engine went away mid-call (connection refused or reset, socket gone, no
+/// answer), as opposed to answering with an error.
+fn engine_gone(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error;
+    matches!(
+        e,
+        Error::HyperLegacyError { .. }
+            | Error::IOError { .. }
+            | Error::RequestTimeoutError
+            | Error::SocketNotFoundError(_)
+            | Error::HttpClientError { .. }
+    ) || e.to_string().contains("onnect")
 }
 
 pub fn restart_to_docker(r: wit::RestartPolicy) -> RestartPolicyNameEnum {
@@ -207,5 +223,30 @@ pub fn container_info(c: ContainerInspectResponse) -> wit::ContainerInfo {
         mounts,
         restart: restart_from_docker(host.restart_policy.and_then(|r| r.name)),
         privileged: host.privileged.unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_that_went_away_is_said_in_the_users_words() {
+        let gone = error(bollard::errors::Error::SocketNotFoundError(
+            "/var/run/docker.sock".into(),
+        ));
+        let DriverError::Unavailable(message) = gone else {
+            panic!("{gone:?}")
+        };
+        assert!(
+            message.starts_with("the Docker engine stopped answering")
+                && message.contains("run the same lo command again"),
+            "{message}"
+        );
+        let answered = error(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message: "conflict".into(),
+        });
+        assert!(matches!(answered, DriverError::Failed(m) if m.contains("(409): conflict")));
     }
 }
