@@ -148,6 +148,9 @@ impl<'a> Reader<'a> {
         match self.get(path) {
             None => default,
             Some(Value::Bool(b)) => *b,
+            // The original read booleans as text, so a quoted "true"/"false" was valid.
+            Some(Value::String(s)) if s == "true" => true,
+            Some(Value::String(s)) if s == "false" => false,
             Some(other) => {
                 self.fail(path, format!("must be true or false, got {other:?}"));
                 default
@@ -374,10 +377,9 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
     };
     let mut lb_pool = None;
     if let Some(text) = pool_text {
-        match text
-            .split_once('-')
-            .map(|(a, b)| (Ipv4::parse(a.trim()), Ipv4::parse(b.trim())))
-        {
+        // A single address is a pool of one (the original accepted it; it becomes the gateway).
+        let (first, last) = text.split_once('-').unwrap_or((&text, &text));
+        match Some((Ipv4::parse(first.trim()), Ipv4::parse(last.trim()))) {
             Some((Some(start), Some(end))) => {
                 if !cidr.contains(start) || !cidr.contains(end) {
                     r.fail(
@@ -395,7 +397,9 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
             }
             _ => r.fail(
                 "spec.loadBalancer.pool",
-                format!("{text:?} is not a range such as 10.125.50.125-10.125.50.150"),
+                format!(
+                    "{text:?} is not an address or a range such as 10.125.50.125-10.125.50.150"
+                ),
             ),
         }
     }
@@ -452,14 +456,14 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
         });
     }
     for reg in &registries {
-        let subnet = if reg.kind == RegistryKind::Mirror && shared {
-            shared_cidr
+        let (subnet, field) = if reg.kind == RegistryKind::Mirror && shared {
+            (shared_cidr, "spec.registries.shared.network.cidr")
         } else {
-            cidr
+            (cidr, "spec.network.cidr")
         };
         if !subnet.contains(reg.ip) {
             r.fail(
-                "spec.network.cidr",
+                field,
                 format!(
                     "registry {:?} would get {}, outside {subnet}; use a larger network",
                     reg.name, reg.ip

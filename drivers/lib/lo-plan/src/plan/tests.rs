@@ -340,3 +340,40 @@ fn default_cni_only_without_a_cni_addon() {
     assert!(cni("bootstrap: []"));
     assert!(cni("bootstrap:\n  - metallb"));
 }
+
+#[test]
+fn what_the_original_accepted_is_accepted() {
+    // A single pool address is a pool of one; it is also the gateway.
+    let p = plan(
+        &spec("a", "loadBalancer:\n  pool: 10.125.42.140"),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    let pool = p.lb_pool.map(|(a, b)| format!("{a}-{b}"));
+    assert_eq!(pool.as_deref(), Some("10.125.42.140-10.125.42.140"));
+    // Quoted booleans were read as text by the original.
+    let p = plan(
+        &spec(
+            "a",
+            "registries:\n  tls: \"false\"\nnodes:\n  hostPorts: \"true\"",
+        ),
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    assert_eq!((p.tls, p.port, p.nodes.host_ports), (false, 80, true));
+    let errors = plan(&spec("a", "registries:\n  tls: \"no\""), "42.lok8s.dev").unwrap_err();
+    assert_eq!(errors[0].field, "spec.registries.tls", "{errors:?}");
+}
+
+#[test]
+fn a_full_shared_network_names_the_shared_field() {
+    let body =
+        "registries:\n  shared:\n    network:\n      name: team-mirrors\n      cidr: 10.99.0.0/31";
+    let errors = plan(&spec("a", body), "42.lok8s.dev").unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.field == "spec.registries.shared.network.cidr"),
+        "{errors:?}"
+    );
+}

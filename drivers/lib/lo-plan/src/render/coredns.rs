@@ -82,13 +82,13 @@ pub fn custom_files(plan: &Plan, imported: &[CoreDnsFile]) -> Vec<CoreDnsFile> {
     if let Some(s) = &plan.coredns.servers {
         files.push(CoreDnsFile {
             name: "inline.server".into(),
-            contents: format!("{s}\n"),
+            contents: with_final_newline(s),
         });
     }
     if let Some(o) = &plan.coredns.overrides {
         files.push(CoreDnsFile {
             name: "inline.override".into(),
-            contents: format!("{o}\n"),
+            contents: with_final_newline(o),
         });
     }
     for f in imported
@@ -99,6 +99,11 @@ pub fn custom_files(plan: &Plan, imported: &[CoreDnsFile]) -> Vec<CoreDnsFile> {
         files.push(f.clone());
     }
     files
+}
+
+/// YAML block scalars (`servers: |`) already end in a newline; add one only when missing.
+fn with_final_newline(text: &str) -> String {
+    format!("{}\n", text.trim_end_matches('\n'))
 }
 
 /// `kube-system/coredns-custom` with one key per file.

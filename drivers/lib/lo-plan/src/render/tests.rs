@@ -121,6 +121,19 @@ fn coredns_uses_the_effective_pool() {
         "{}",
         files[0].contents
     );
+    // Block scalars already end in a newline: each key ends in exactly one.
+    let p2 = plan(
+        "kind: Lo\nmetadata:\n  name: local\nspec:\n  cluster: {domain: lok8s.dev}\n  coredns:\n    servers: |\n      a.test:53 {\n      }\n    overrides: 'rewrite name x y'\n",
+        "lok8s.dev",
+    )
+    .unwrap();
+    for f in custom_files(&p2, &[]) {
+        assert!(
+            f.contents.ends_with("}\n") || f.contents.ends_with("y\n"),
+            "{f:?}"
+        );
+        assert!(!f.contents.ends_with("\n\n"), "{f:?}");
+    }
     let svc: serde_json::Value = serde_json::from_str(&coredns_external(&p)).unwrap();
     assert_eq!(
         svc["metadata"]["annotations"]["metallb.universe.tf/loadBalancerIPs"],
