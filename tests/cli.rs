@@ -200,6 +200,16 @@ fn use_sets_lists_and_refuses_unknown_domains() {
     let listed = p.lo(&["use", "-o", "json"]);
     assert_eq!(listed.json()["active"], "a.dev");
     p.lo(&["use", "../x"]).code(2);
+    // A spec still being written is a domain: listed, and it can be made active.
+    p.write("clusters/new.dev/cluster.lok8s.yaml", "");
+    p.lo(&["use"])
+        .success()
+        .stdout_has("  new.dev (spec not ready)");
+    p.lo(&["use", "new.dev"])
+        .success()
+        .stdout_has("Active domain: new.dev")
+        .stderr_has("not ready for 'lo provision'");
+    assert_eq!(p.read("clusters/.active"), "new.dev\n");
 }
 
 #[test]

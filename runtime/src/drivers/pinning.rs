@@ -248,7 +248,7 @@ pub async fn relock(project: &Project, settings: &Settings) -> anyhow::Result<Ve
     }
     let mut additions: Vec<(String, Verified)> = Vec::new();
     for (domain, spec) in project.domains() {
-        let SpecFile::Cluster(spec) = spec else {
+        let Ok(SpecFile::Cluster(spec)) = spec else {
             continue;
         };
         let key = spec.kind.to_ascii_lowercase();

@@ -1,6 +1,6 @@
 //! Which domain a command works on, and what a valid domain name is.
 
-use super::{Project, SpecFile};
+use super::{Project, SpecError, SpecFile};
 use anyhow::Context as _;
 
 /// Used when nothing else names a domain.
@@ -106,10 +106,12 @@ impl ActiveDomain {
         ))
     }
 
-    /// `lo use <domain>`: checks the domain has a spec, then writes `clusters/.active`.
-    pub fn set(project: &Project, domain: &str) -> Result<(), anyhow::Error> {
+    /// `lo use <domain>`: checks the domain has a spec file, then writes `clusters/.active`.
+    /// A spec still being written is fine; the answer is a note saying what it lacks.
+    pub fn set(project: &Project, domain: &str) -> Result<Option<String>, anyhow::Error> {
         validate_domain(domain)?;
-        if SpecFile::load(project, domain).is_err() {
+        let loaded = SpecFile::load(project, domain);
+        if let Err(SpecError::Missing(_)) = loaded {
             let available: Vec<String> = project.domains().into_iter().map(|(d, _)| d).collect();
             let list = if available.is_empty() {
                 "none".to_string()
@@ -121,7 +123,9 @@ impl ActiveDomain {
         let path = project.clusters_dir().join(".active");
         std::fs::write(&path, format!("{domain}\n"))
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        Ok(loaded
+            .err()
+            .map(|e| format!("the spec is not ready for 'lo provision' yet: {e}")))
     }
 }
 

@@ -139,7 +139,9 @@ impl Project {
     }
 
     /// Domains with a spec, sorted: (domain, spec file).
-    pub fn domains(&self) -> Vec<(String, SpecFile)> {
+    /// Every domain folder holding a spec file, with the spec or why it cannot be read yet
+    /// (an empty or half-written spec is still a domain).
+    pub fn domains(&self) -> Vec<(String, Result<SpecFile, spec::SpecError>)> {
         let mut found = Vec::new();
         let Ok(entries) = std::fs::read_dir(self.clusters_dir()) else {
             return found;
@@ -149,8 +151,9 @@ impl Project {
             if name.starts_with('.') || !entry.path().is_dir() || validate_domain(&name).is_err() {
                 continue;
             }
-            if let Ok(spec) = SpecFile::load(self, &name) {
-                found.push((name, spec));
+            match SpecFile::load(self, &name) {
+                Err(spec::SpecError::Missing(_)) => {}
+                loaded => found.push((name, loaded)),
             }
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
