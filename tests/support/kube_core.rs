@@ -1,9 +1,12 @@
 //! The core of the Kubernetes API double: an in-memory object store and the axum router that
-//! serves it. It stands in for kube-apiserver (with its etcd), which cannot run here, and speaks
-//! the real wire protocol for what lok8s and its drivers use, from the public API documentation:
-//! `/version`, discovery (`/api`, `/api/v1`, `/apis`, `/apis/<g>/<v>`), get, list (with equality
-//! label selectors), delete, and server-side apply (`PATCH` with `application/apply-patch+yaml`,
-//! `fieldManager`, `force`, field ownership and 409 conflicts). Errors are `Status` objects.
+//! serves it. It stands in for kube-apiserver (with its etcd and the controllers lok8s relies
+//! on), which cannot run here, and speaks the real wire protocol for what lok8s and its drivers
+//! use, from the public API documentation: `/version`, discovery (`/api`, `/api/v1`, `/apis`,
+//! `/apis/<g>/<v>`), get, list (with equality label selectors), watch ([`crate::kube_watch`]),
+//! delete, JSON merge patch, server-side apply (`PATCH` with `application/apply-patch+yaml`,
+//! `fieldManager`, `force`, field ownership and 409 conflicts) and a namespace's `finalize`
+//! ([`crate::kube_writes`]). Errors are `Status` objects. Custom resources are served once their
+//! CustomResourceDefinition is `Established` ([`crate::kube_kinds`]).
 //!
 //! Apply merges like Kubernetes does for the lists lok8s touches: an array whose items are all
 //! objects with a `name` key (containers, volumes, volumeMounts, ports, env) merges item by
@@ -23,44 +26,40 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// A resource the double serves: (group, version, plural, kind, namespaced).
-const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
-    ("", "v1", "configmaps", "ConfigMap", true),
-    ("", "v1", "secrets", "Secret", true),
-    ("", "v1", "services", "Service", true),
-    ("", "v1", "namespaces", "Namespace", false),
-    ("", "v1", "nodes", "Node", false),
-    ("apps", "v1", "deployments", "Deployment", true),
-];
+use crate::kube_kinds::{Kind, built_in, group_list, resource_list};
 
 /// (group, plural, namespace, name); namespace is empty for cluster-scoped objects.
-type ObjectKey = (String, String, String, String);
+pub(crate) type ObjectKey = (String, String, String, String);
 
 /// One step of a field path: an object key, or the item of a named list with that `name`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Named(String),
 }
 
-type FieldPath = Vec<Seg>;
+pub(crate) type FieldPath = Vec<Seg>;
 
 /// The objects, their field owners, and what was asked of the double.
 #[derive(Default)]
 pub struct Store {
-    objects: BTreeMap<ObjectKey, Value>,
+    pub(crate) objects: BTreeMap<ObjectKey, Value>,
     /// Per object: field path -> owning field manager.
-    owners: HashMap<ObjectKey, BTreeMap<FieldPath, String>>,
+    pub(crate) owners: HashMap<ObjectKey, BTreeMap<FieldPath, String>>,
     requests: Vec<String>,
-    version: u64,
+    pub(crate) version: u64,
     git_version: Option<String>,
     request_log: Option<PathBuf>,
+    /// Kinds defined by CRDs: the kind, the request count from which it is served, the CRD.
+    pub(crate) custom: Vec<(Kind, usize, ObjectKey)>,
+    /// Applies of an object still to fail as if its admission webhook did not answer.
+    pub(crate) webhook_failures: HashMap<ObjectKey, u32>,
 }
 
 /// A store shared between the server and whoever inspects it.
 pub type SharedStore = Arc<Mutex<Store>>;
 
-fn key(group: &str, plural: &str, namespace: &str, name: &str) -> ObjectKey {
+pub(crate) fn key(group: &str, plural: &str, namespace: &str, name: &str) -> ObjectKey {
     (
         group.to_string(),
         plural.to_string(),
@@ -116,6 +115,67 @@ impl Store {
         self.objects.insert(key, object);
     }
 
+    /// Requests received so far (the double's clock).
+    pub(crate) fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// The kinds served now: the built-in ones and established custom ones.
+    pub fn kinds(&self) -> Vec<Kind> {
+        let mut kinds = built_in();
+        kinds.extend(
+            self.custom
+                .iter()
+                .filter(|(_, from, _)| self.requests.len() >= *from)
+                .map(|(k, _, _)| k.clone()),
+        );
+        kinds
+    }
+
+    /// Every object, for tests that check what reached the "cluster".
+    pub fn all_objects(&self) -> Vec<Value> {
+        self.objects.values().cloned().collect()
+    }
+
+    /// A client watches CRDs: the apiextensions controller gets there while it waits, so
+    /// every pending CRD is `Established` now (without this, a watch that makes no request
+    /// would wait out its timeout).
+    pub(crate) fn settle_crds(&mut self) {
+        let count = self.requests.len();
+        for (_, from, _) in &mut self.custom {
+            *from = (*from).min(count);
+        }
+        self.establish_due();
+    }
+
+    /// Marks CRDs whose time has come `Established`, as the apiextensions controller does.
+    fn establish_due(&mut self) {
+        let count = self.requests.len();
+        let due: Vec<ObjectKey> = self
+            .custom
+            .iter()
+            .filter(|(_, from, _)| count >= *from)
+            .map(|(_, _, crd)| crd.clone())
+            .collect();
+        for crd in due {
+            let established = self
+                .objects
+                .get(&crd)
+                .is_some_and(|o| o["status"]["conditions"][0]["type"] == "Established");
+            if established {
+                continue;
+            }
+            self.version += 1;
+            let rv = self.version.to_string();
+            if let Some(o) = self.objects.get_mut(&crd) {
+                o["status"] = json!({"conditions": [
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"}]});
+                o["metadata"]["resourceVersion"] = json!(rv);
+            }
+        }
+    }
+
     fn record(&mut self, line: String) {
         if let Some(path) = &self.request_log {
             let appended = std::fs::OpenOptions::new()
@@ -159,35 +219,18 @@ pub async fn serve_tls(
     }
 }
 
-fn status(code: StatusCode, reason: &str, message: String) -> Response {
+pub(crate) fn status(code: StatusCode, reason: &str, message: String) -> Response {
     let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": message, "reason": reason, "code": code.as_u16()});
     (code, axum::Json(body)).into_response()
 }
 
-fn not_found(what: String) -> Response {
+pub(crate) fn not_found(what: String) -> Response {
     status(StatusCode::NOT_FOUND, "NotFound", what)
 }
 
-fn discovery(group: &str, version: &str) -> Value {
-    let resources: Vec<Value> = RESOURCES
-        .iter()
-        .filter(|r| r.0 == group && r.1 == version)
-        .map(|(_, _, plural, kind, namespaced)| {
-            json!({"name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind,
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
-        })
-        .collect();
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
-}
-
 /// Whether an array merges by item `name` (a Kubernetes list-map keyed by name).
-fn is_named_list(items: &[Value]) -> bool {
+pub(crate) fn is_named_list(items: &[Value]) -> bool {
     !items.is_empty()
         && items
             .iter()
@@ -195,7 +238,7 @@ fn is_named_list(items: &[Value]) -> bool {
 }
 
 /// Field paths of an object's leaves, except identity fields. Named lists are descended into.
-fn leaf_paths(v: &Value) -> Vec<(FieldPath, Value)> {
+pub(crate) fn leaf_paths(v: &Value) -> Vec<(FieldPath, Value)> {
     fn walk(prefix: &mut FieldPath, v: &Value, out: &mut Vec<(FieldPath, Value)>) {
         match v {
             Value::Object(map) if !map.is_empty() => {
@@ -234,14 +277,14 @@ fn leaf_paths(v: &Value) -> Vec<(FieldPath, Value)> {
     out
 }
 
-fn path_get<'a>(v: &'a Value, path: &FieldPath) -> Option<&'a Value> {
+pub(crate) fn path_get<'a>(v: &'a Value, path: &FieldPath) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, seg| match seg {
         Seg::Key(k) => v.get(k),
         Seg::Named(n) => v.as_array()?.iter().find(|i| i["name"] == n.as_str()),
     })
 }
 
-fn merge(into: &mut Value, from: &Value) {
+pub(crate) fn merge(into: &mut Value, from: &Value) {
     match (into, from) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {
@@ -272,17 +315,23 @@ async fn handle(
         .unwrap_or_default()
         .split('&')
         .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.replace("%3D", "=").replace("%2C", ",")))
+            kv.split_once('=').map(|(k, v)| {
+                let v = v
+                    .replace("%3D", "=")
+                    .replace("%2C", ",")
+                    .replace("%2F", "/");
+                (k.to_string(), v)
+            })
         })
         .collect();
-    let git_version = {
+    let (git_version, kinds) = {
         let mut s = store.lock().unwrap();
         s.record(format!(
             "{method} {}",
             uri.path_and_query().map(|p| p.as_str()).unwrap_or("")
         ));
-        s.git_version.clone()
+        s.establish_due();
+        (s.git_version.clone(), s.kinds())
     };
     let parts: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     match parts.as_slice() {
@@ -298,24 +347,29 @@ async fn handle(
             json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
         )
         .into_response(),
-        ["api", "v1"] => return axum::Json(discovery("", "v1")).into_response(),
-        ["apis"] => {
-            return axum::Json(
-                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [{"name": "apps",
-                "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]}),
-            )
-            .into_response();
+        ["api", "v1"] => {
+            return axum::Json(resource_list(&kinds, "", "v1").unwrap_or_default()).into_response();
         }
-        ["apis", g, v] => return axum::Json(discovery(g, v)).into_response(),
+        ["apis"] => return axum::Json(group_list(&kinds)).into_response(),
+        ["apis", g, v] => {
+            return match resource_list(&kinds, g, v) {
+                Some(list) => axum::Json(list).into_response(),
+                None => not_found(format!(
+                    "the server could not find the requested resource ({g}/{v})"
+                )),
+            };
+        }
         _ => {}
     }
     // /api/v1/... or /apis/<g>/<v>/...; then [namespaces/<ns>/]<plural>[/<name>]
-    let (group, rest) = match parts.as_slice() {
-        ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", g, _v, rest @ ..] => (*g, rest),
+    let (group, version, rest) = match parts.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return not_found(format!("the server could not find {}", uri.path())),
     };
+    if let (&Method::PUT, ["namespaces", ns, "finalize"]) = (&method, rest) {
+        return store.lock().unwrap().finalize_namespace(ns, &body);
+    }
     let (namespace, plural, name) = match rest {
         ["namespaces", ns, plural] => (ns.to_string(), *plural, None),
         ["namespaces", ns, plural, name] => (ns.to_string(), *plural, Some(*name)),
@@ -323,17 +377,19 @@ async fn handle(
         [plural, name] => (String::new(), *plural, Some(*name)),
         _ => return not_found(format!("the server could not find {}", uri.path())),
     };
-    let Some(&(_, version, _, kind, _)) = RESOURCES.iter().find(|r| r.0 == group && r.2 == plural)
+    let Some(kind) = kinds
+        .iter()
+        .find(|k| k.group == group && k.version == version && k.plural == plural)
+        .cloned()
     else {
         return not_found(format!(
             "the server doesn't have a resource type {plural:?}"
         ));
     };
-    let api_version = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
+    let watching = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    if method == Method::GET && name.is_none() && watching {
+        return crate::kube_watch::watch(store.clone(), kind, namespace, &query);
+    }
     let mut s = store.lock().unwrap();
     match (method.clone(), name) {
         (Method::GET, Some(name)) => match s.objects.get(&key(group, plural, &namespace, name)) {
@@ -341,121 +397,28 @@ async fn handle(
             None => not_found(format!("{plural} {name:?} not found")),
         },
         (Method::GET, None) => {
-            let selector: Vec<(String, String)> = query
-                .get("labelSelector")
-                .map(|sel| {
-                    sel.split(',')
-                        .filter_map(|kv| kv.split_once('='))
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let items: Vec<Value> = s
-                .objects
-                .iter()
-                .filter(|((g, p, ns, _), _)| {
-                    g == group && p == plural && (namespace.is_empty() || *ns == namespace)
-                })
-                .map(|(_, o)| o.clone())
-                .filter(|o| {
-                    selector
-                        .iter()
-                        .all(|(k, v)| o["metadata"]["labels"][k] == v.as_str())
-                })
-                .collect();
+            let items = s.matching(&kind, &namespace, &query);
             axum::Json(
-                json!({"kind": format!("{kind}List"), "apiVersion": api_version,
+                json!({"kind": format!("{}List", kind.kind), "apiVersion": kind.api_version(),
                 "metadata": {"resourceVersion": s.version.to_string()}, "items": items}),
             )
             .into_response()
         }
-        (Method::DELETE, Some(name)) => {
-            let key = key(group, plural, &namespace, name);
-            s.owners.remove(&key);
-            match s.objects.remove(&key) {
-                Some(obj) => axum::Json(obj).into_response(),
-                None => not_found(format!("{plural} {name:?} not found")),
-            }
-        }
+        (Method::DELETE, Some(name)) => s.delete(&kind, &namespace, name),
         (Method::PATCH, Some(name)) => {
             let content_type = headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if content_type != "application/apply-patch+yaml" {
-                return status(
+            match content_type {
+                "application/apply-patch+yaml" => s.apply(&kind, &namespace, name, &query, &body),
+                "application/merge-patch+json" => s.merge_patch(&kind, &namespace, name, &body),
+                other => status(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "UnsupportedMediaType",
-                    format!("only server-side apply is served, not {content_type}"),
-                );
+                    format!("only server-side apply and merge patches are served, not {other}"),
+                ),
             }
-            let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()).cloned() else {
-                return status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Invalid",
-                    "fieldManager is required for apply patch".into(),
-                );
-            };
-            let force = query.get("force").is_some_and(|f| f == "true");
-            let Ok(applied) = serde_json::from_slice::<Value>(&body) else {
-                return status(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "the body is not JSON".into(),
-                );
-            };
-            let key = key(group, plural, &namespace, name);
-            let owners = s.owners.get(&key).cloned().unwrap_or_default();
-            let existing = s.objects.get(&key).cloned();
-            let applied_paths = leaf_paths(&applied);
-            let mut conflicts = Vec::new();
-            for (path, value) in &applied_paths {
-                if let (Some(owner), Some(current)) = (
-                    owners.get(path),
-                    existing.as_ref().and_then(|e| path_get(e, path)),
-                ) && owner != &manager
-                    && current != value
-                {
-                    conflicts.push(format!("conflict with {owner:?}: {}", show(path)));
-                }
-            }
-            if !conflicts.is_empty() && !force {
-                return status(
-                    StatusCode::CONFLICT,
-                    "Conflict",
-                    format!(
-                        "Apply failed with {} conflict(s): {}",
-                        conflicts.len(),
-                        conflicts.join("; ")
-                    ),
-                );
-            }
-            let created = existing.is_none();
-            let mut object = existing.unwrap_or_else(|| json!({}));
-            merge(&mut object, &applied);
-            s.version += 1;
-            let rv = s.version.to_string();
-            object["apiVersion"] = json!(api_version);
-            object["kind"] = json!(kind);
-            object["metadata"]["name"] = json!(name);
-            if !namespace.is_empty() {
-                object["metadata"]["namespace"] = json!(namespace);
-            }
-            object["metadata"]["resourceVersion"] = json!(rv);
-            if created {
-                object["metadata"]["uid"] = json!(format!("uid-{rv}"));
-            }
-            let entry = s.owners.entry(key.clone()).or_default();
-            for (path, _) in applied_paths {
-                entry.insert(path, manager.clone());
-            }
-            s.objects.insert(key, object.clone());
-            let code = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            (code, axum::Json(object)).into_response()
         }
         _ => status(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -465,8 +428,47 @@ async fn handle(
     }
 }
 
+impl Store {
+    /// Objects of `kind` in `namespace` (all namespaces when empty) matching the list's
+    /// equality label selector and `metadata.name` field selector.
+    pub(crate) fn matching(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        query: &HashMap<String, String>,
+    ) -> Vec<Value> {
+        let selector: Vec<(String, String)> = query
+            .get("labelSelector")
+            .map(|sel| {
+                sel.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let named = query
+            .get("fieldSelector")
+            .and_then(|f| f.strip_prefix("metadata.name="));
+        self.objects
+            .iter()
+            .filter(|((g, p, ns, n), _)| {
+                *g == kind.group
+                    && *p == kind.plural
+                    && (namespace.is_empty() || *ns == namespace)
+                    && named.is_none_or(|want| n == want)
+            })
+            .map(|(_, o)| o.clone())
+            .filter(|o| {
+                selector
+                    .iter()
+                    .all(|(k, v)| o["metadata"]["labels"][k] == v.as_str())
+            })
+            .collect()
+    }
+}
+
 /// A field path as Kubernetes conflict messages write it: `.spec.containers[name="x"].image`.
-fn show(path: &FieldPath) -> String {
+pub(crate) fn show(path: &FieldPath) -> String {
     path.iter()
         .map(|s| match s {
             Seg::Key(k) => format!(".{k}"),

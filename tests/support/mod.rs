@@ -8,6 +8,9 @@ pub mod escapes;
 pub mod images;
 pub mod kube_api;
 pub mod kube_core;
+pub mod kube_kinds;
+pub mod kube_watch;
+pub mod kube_writes;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
