@@ -100,6 +100,26 @@ impl Inside {
         })
     }
 
+    /// The folder itself opened for reading (for flock, which a path-only handle cannot
+    /// take); the same folder, never looked up by path again.
+    pub fn reopen(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::{AsRawFd as _, FromRawFd as _};
+        // SAFETY: openat on a descriptor this Inside owns with a static C string; the
+        // returned descriptor is owned by the OwnedFd at once.
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                c".".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor nothing else owns.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+
     pub fn shown(&self) -> &Path {
         &self.shown
     }

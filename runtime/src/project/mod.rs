@@ -6,13 +6,15 @@
 //! clusters/<domain>/.state/       the driver's own files             driver: read-write
 //! .kubeconfig/.drivers/<domain>/  the driver's kubeconfig folder     driver: read-write
 //! .kubeconfig/<name>.yaml         what lo published from it, vetted  driver: none
-//! .lok8s/, drivers.lock           lo's own                           driver: none
+//! .lok8s/, drivers.lock           lo's own (locks/, project-ca/)     driver: none
 //! ```
 
+mod busy;
 mod domain;
 mod inside;
 mod spec;
 
+pub use busy::DomainLock;
 pub use domain::{
     ActiveDomain, DEFAULT_DOMAIN, DomainError, DomainSource, read_active as read_active_domain,
     validate_domain,
