@@ -1,14 +1,13 @@
 //! What `lo` itself runs around a driver: publishing its kubeconfig ([`kubeconfig`]) and,
-//! after a provision answered `continue`, carrying the driver's exported environment to the
-//! bootstrap step.
+//! after a provision answered `continue`, the bootstrap ([`bootstrap`]) with the driver's
+//! exported environment.
 
+pub mod bootstrap;
 pub mod kubeconfig;
 
 use std::path::PathBuf;
 
 use anyhow::bail;
-
-use crate::project::ClusterSpec;
 
 /// The result of the framework steps.
 #[derive(Debug, Default)]
@@ -17,75 +16,22 @@ pub struct AfterProvision {
     pub exported: Vec<(String, String)>,
     /// `.kubeconfig/<name>.yaml`, when the driver wrote it.
     pub kubeconfig: Option<PathBuf>,
-    /// Addons `spec.bootstrap` lists, which this build does not apply yet.
-    pub bootstrap_pending: Vec<String>,
+    /// What the bootstrap did; None when `spec.bootstrap` selects nothing.
+    pub bootstrap: Option<bootstrap::Report>,
     /// How long each of the driver's phases took.
     pub phases: Vec<crate::host::PhaseTiming>,
 }
 
-/// `kubeconfig`: what [`kubeconfig::publish`] published after the driver's calls.
-pub fn after_provision(
-    spec: &ClusterSpec,
-    exported: Vec<(String, String)>,
-    kubeconfig: Option<PathBuf>,
-) -> anyhow::Result<AfterProvision> {
-    for (name, _) in &exported {
-        let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
+/// Checks the names the driver exported: environment variable names only.
+pub fn check_exported(exported: &[(String, String)]) -> anyhow::Result<()> {
+    for (name, _) in exported {
+        if !bootstrap::entries::is_variable_name(name) {
             bail!(
-                "export returned {name:?}, which is not an environment variable name (letters, digits, '_')"
+                "export returned {name:?}, which is not an environment variable name (letters, digits, '_', not starting with a digit)"
             );
         }
     }
-    let mut bootstrap = bootstrap_entries(&spec.text);
-    if bootstrap.is_empty() && !has_bootstrap_key(&spec.text) {
-        bootstrap = default_bootstrap(&spec.kind);
-    }
-    Ok(AfterProvision {
-        exported,
-        kubeconfig,
-        bootstrap_pending: bootstrap,
-        phases: Vec::new(),
-    })
-}
-
-/// The addons a kind gets when its spec has no `spec.bootstrap`: Lo clusters come up without
-/// a CNI (nodes stay NotReady until one is installed), so Cilium.
-pub fn default_bootstrap(kind: &str) -> Vec<String> {
-    match kind.to_ascii_lowercase().as_str() {
-        "lo" => vec!["cilium".into()],
-        _ => Vec::new(),
-    }
-}
-
-fn has_bootstrap_key(spec_text: &str) -> bool {
-    serde_yaml::from_str::<serde_yaml::Value>(spec_text)
-        .ok()
-        .and_then(|d| d.get("spec").map(|s| s.get("bootstrap").is_some()))
-        .unwrap_or(false)
-}
-
-/// The entries of `spec.bootstrap`, as written.
-pub fn bootstrap_entries(spec_text: &str) -> Vec<String> {
-    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(spec_text) else {
-        return Vec::new();
-    };
-    let Some(list) = doc
-        .get("spec")
-        .and_then(|s| s.get("bootstrap"))
-        .and_then(|b| b.as_sequence())
-    else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|entry| match entry {
-            serde_yaml::Value::String(s) => s.clone(),
-            other => serde_yaml::to_string(other)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        })
-        .collect()
+    Ok(())
 }
 
 #[cfg(test)]
@@ -93,9 +39,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bootstrap_entries_are_read_as_written() {
-        let spec = "kind: Lo\nspec:\n  bootstrap:\n    - cilium\n    - name: x\n";
-        assert_eq!(bootstrap_entries(spec), ["cilium", "name: x"]);
-        assert!(bootstrap_entries("kind: Lo\n").is_empty());
+    fn exported_names_are_variable_names() {
+        assert!(check_exported(&[("LOK8S_SPEC_A".into(), "x\ny".into())]).is_ok());
+        assert!(check_exported(&[("A=B".into(), String::new())]).is_err());
+        assert!(check_exported(&[("1A".into(), String::new())]).is_err());
     }
 }
