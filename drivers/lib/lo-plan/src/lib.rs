@@ -12,5 +12,5 @@ pub mod render;
 pub use ip::{Cidr, Ipv4};
 pub use plan::{
     CoreDns, DEFAULT_KUBERNETES_VERSION, DnsHost, ExtraMount, FieldError, Node, Nodes, Oidc, Plan,
-    Registry, RegistryKind, plan,
+    Registry, RegistryKind, bootstrap_references, plan,
 };

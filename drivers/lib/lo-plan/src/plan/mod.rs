@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use crate::ip::{Cidr, Ipv4};
 
 mod extras;
-pub use extras::{CoreDns, DnsHost, ExtraMount, Oidc};
+pub use extras::{CoreDns, DnsHost, ExtraMount, Oidc, bootstrap_references};
 
 const DEFAULT_MIRRORS: [(&str, &str); 4] = [
     ("io-docker", "https://registry-1.docker.io"),

@@ -336,8 +336,11 @@ fn default_cni_only_without_a_cni_addon() {
     let cni = |body: &str| plan(&spec("a", body), "42.lok8s.dev").unwrap().default_cni;
     assert!(!cni(""), "Lo's default bootstrap is cilium");
     assert!(!cni("bootstrap:\n  - cilium"));
-    assert!(!cni("bootstrap:\n  - name: calico"));
+    assert!(!cni("bootstrap:\n  - cilium: {wait: true}"));
+    assert!(!cni("bootstrap:\n  - ./addons/calico"));
+    assert!(!cni("bootstrap:\n  - ./addons/net: {name: calico}"));
     assert!(cni("bootstrap: []"));
+    assert!(cni("bootstrap:"), "a bare bootstrap: selects nothing");
     assert!(cni("bootstrap:\n  - metallb"));
 }
 
