@@ -13,11 +13,12 @@ use crate::engine::instance::{
     DriverId, DriverInstance, Interrupted, RunError, RunFailure, interrupted,
 };
 use crate::engine::limits::RunLimits;
-use crate::framework;
+use crate::framework::{self, bootstrap, bootstrap::progress::Progress};
+use crate::host::kube::vetted::{self, Vetted};
 use crate::host::limits::StoreLimits;
 use crate::host::{self, HostBuilder, Logger, Verbosity};
 use crate::lock::{Limits, Lockfile};
-use crate::project::{ClusterSpec, Project, SpecFile};
+use crate::project::{ClusterSpec, DomainLock, Project, SpecFile};
 use crate::settings::Settings;
 
 /// Everything a lifecycle command needs besides the domain.
@@ -59,6 +60,26 @@ pub enum Provisioned {
     Handled,
     /// The driver answered `continue`; the framework steps ran.
     Continued(framework::AfterProvision),
+    /// `--dry-run`: the bootstrap plan, each entry rendered; nothing changed.
+    Planned {
+        exported: Vec<String>,
+        entries: Vec<bootstrap::PlannedEntry>,
+    },
+}
+
+/// How `lo provision` and `lo bootstrap` treat `spec.bootstrap`.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapRequest {
+    /// Skip the driver's provision: its export, then the bootstrap (`--bootstrap`,
+    /// `lo bootstrap`).
+    pub only: bool,
+    /// Plan and render, change nothing.
+    pub dry_run: bool,
+    pub run: bootstrap::RunOptions,
+    /// No progress output (`-o json`).
+    pub quiet: bool,
+    /// Leave `spec.bootstrap` alone (`lo driver test` checks the driver by itself).
+    pub skip: bool,
 }
 
 /// A driver error, printed as the driver wrote it.
@@ -76,6 +97,9 @@ pub struct Session {
     pub log: Logger,
     /// The driver's kubeconfig folder, which lo publishes from after each call.
     kubeconfigs: crate::project::Inside,
+    /// The API servers its grant lets it reach (`kube.servers`), which bounds lo's own
+    /// connections to the cluster it made.
+    kube_servers: Vec<String>,
     project: Project,
     /// Removes the folders this session made when it ends, if nothing was written into them.
     _created: host::files::CreatedDirs,
@@ -90,6 +114,36 @@ impl Session {
             &self.spec.domain,
             &kubeconfig_file(&self.spec),
         )
+    }
+}
+
+impl Session {
+    /// A client for the cluster, from the kubeconfig lo published, vetted, at an address the
+    /// driver's grant allows; and the API server URL it names.
+    pub async fn cluster_client(&self) -> anyhow::Result<(kube::Client, Option<String>)> {
+        let file = kubeconfig_file(&self.spec);
+        let bytes = self
+            .project
+            .kubeconfigs()
+            .and_then(|dir| dir.read(&file, vetted::MAX_BYTES))
+            .map_err(|e| {
+                if e.is_not_found() {
+                    anyhow!(
+                        "no .kubeconfig/{file}: the cluster has not been provisioned; run 'lo provision {}' first",
+                        self.spec.domain
+                    )
+                } else {
+                    anyhow!(".kubeconfig/{file}: {e}")
+                }
+            })?;
+        let vetted = Vetted::parse(&bytes).map_err(|e| anyhow!(".kubeconfig/{file}: {e}"))?;
+        let servers =
+            vetted::servers_rule(&self.kube_servers).map_err(|e| anyhow!("kube.servers: {e}"))?;
+        let client = vetted
+            .client(&servers)
+            .await
+            .map_err(|e| anyhow!(".kubeconfig/{file}: {e}"))?;
+        Ok((client, vetted.server()))
     }
 }
 
@@ -154,7 +208,14 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         .with_context(|| format!("loading {}", instance.id))?;
     instance.set_identity(&info.name, &info.version);
     let ctx = context(opts, &spec, &folders.cluster_dir);
+    let kube_servers = resolved
+        .grants
+        .kube
+        .as_ref()
+        .map(|k| k.servers.clone())
+        .unwrap_or_default();
     Ok(Session {
+        kube_servers,
         spec,
         instance,
         info,
@@ -167,43 +228,101 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     })
 }
 
-/// `lo provision`: the driver's provision, then post-provision, export and the framework steps
-/// unless it answered `handled`.
-pub async fn provision(opts: &Options, domain: &str) -> anyhow::Result<Provisioned> {
+/// `lo provision`: the driver verified and `spec.bootstrap` planned first (a broken entry
+/// creates nothing), then the driver's provision, post-provision and export, then the bootstrap, unless the driver
+/// answered `handled`. With `request.only`, the driver's export and the bootstrap only.
+pub async fn provision(
+    opts: &Options,
+    domain: &str,
+    request: &BootstrapRequest,
+) -> anyhow::Result<Provisioned> {
     let spec = load_cluster(&opts.project, domain, "provision")?;
+    // The driver is resolved and verified first (an unpinned driver is refused before
+    // anything else is said), then the bootstrap is planned, then the driver runs.
+    let (kind, text) = (spec.kind.clone(), spec.text.clone());
     let mut session = open(opts, spec).await?;
+    let plan = if request.skip {
+        None
+    } else {
+        bootstrap::plan(&opts.project, domain, &kind, &text)?
+    };
+    bootstrap::check_selection(plan.as_ref(), &request.run)?;
+    let _busy = if request.dry_run {
+        None
+    } else {
+        Some(DomainLock::acquire(&opts.project, domain)?)
+    };
     let s = &mut session;
-    let outcome = s
-        .instance
-        .provision(&s.ctx)
-        .await
-        .map_err(|e| left_behind(e, domain))?;
-    // What a successful call left is published; a failed one publishes nothing.
-    let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))?;
-    s.publish_kubeconfig()?;
-    if matches!(outcome, types::Outcome::Handled) {
-        return Ok(Provisioned::Handled);
+    if request.dry_run {
+        let exported = export(s).await?;
+        let server = s.cluster_client().await.ok().and_then(|(_, server)| server);
+        let vars = bootstrap::variables(&exported, server.as_deref());
+        let entries = match &plan {
+            Some(plan) => bootstrap::dry_run(plan, &opts.project, &vars).await,
+            None => Vec::new(),
+        };
+        return Ok(Provisioned::Planned {
+            exported: exported.into_iter().map(|(k, _)| k).collect(),
+            entries,
+        });
     }
-    if let Some(result) = s.instance.post_provision(&s.ctx).await {
-        result
-            .map_err(|e| left_behind(e, domain))?
-            .map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
+    if !request.only {
+        let outcome = s
+            .instance
+            .provision(&s.ctx)
+            .await
+            .map_err(|e| left_behind(e, domain))?;
+        // What a successful call left is published; a failed one publishes nothing.
+        let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))?;
+        s.publish_kubeconfig()?;
+        if matches!(outcome, types::Outcome::Handled) {
+            return Ok(Provisioned::Handled);
+        }
+        if let Some(result) = s.instance.post_provision(&s.ctx).await {
+            result
+                .map_err(|e| left_behind(e, domain))?
+                .map_err(|e| driver_failed(&s.instance.id, "post-provision", e))?;
+        }
     }
     let kubeconfig = s.publish_kubeconfig()?;
+    let exported = export(s).await?;
+    let mut after = framework::AfterProvision {
+        exported,
+        kubeconfig,
+        bootstrap: None,
+        phases: s.log.timings(),
+    };
+    if let Some(plan) = plan {
+        let (client, server) = s.cluster_client().await?;
+        let vars = bootstrap::variables(&after.exported, server.as_deref());
+        let progress = if request.quiet {
+            Progress::quiet()
+        } else {
+            Progress::stderr(opts.settings.plain)
+        };
+        let report =
+            bootstrap::run(&plan, &opts.project, client, &vars, &request.run, &progress).await?;
+        after.bootstrap = Some(report);
+    }
+    Ok(Provisioned::Continued(after))
+}
+
+/// The driver's `export` values, names checked.
+async fn export(s: &mut Session) -> anyhow::Result<Vec<(String, String)>> {
     let exported = match s.instance.export(&s.ctx).await {
         Some(result) => result
             .map_err(interrupted)?
             .map_err(|e| driver_failed(&s.instance.id, "export", e))?,
         None => Vec::new(),
     };
-    let mut after = framework::after_provision(&s.spec, exported, kubeconfig)?;
-    after.phases = s.log.timings();
-    Ok(Provisioned::Continued(after))
+    framework::check_exported(&exported)?;
+    Ok(exported)
 }
 
 /// `lo destroy`.
 pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
     let spec = load_cluster(&opts.project, domain, "destroy")?;
+    let _busy = DomainLock::acquire(&opts.project, domain)?;
     let mut s = open(opts, spec).await?;
     let result = s
         .instance

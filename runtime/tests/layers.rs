@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("host", &["contract", "project", "sanitize"]),
     ("lock", &["contract", "host"]),
     ("engine", &["contract", "host", "lock", "sanitize"]),
-    ("framework", &["host", "project"]),
+    ("framework", &["host", "project", "sanitize"]),
     ("settings", &["engine", "host"]),
     (
         "drivers",
@@ -47,6 +47,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "contract",
             "drivers",
             "engine",
+            "framework",
             "host",
             "lock",
             "project",

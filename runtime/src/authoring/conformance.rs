@@ -168,18 +168,25 @@ pub async fn run(
         ok
     };
 
+    let driver_only = cluster::BootstrapRequest {
+        skip: true,
+        ..Default::default()
+    };
     let t = Instant::now();
-    let provisioned = cluster::provision(&opts, DOMAIN).await.map(|p| match p {
-        cluster::Provisioned::Handled => "handled".to_string(),
-        cluster::Provisioned::Continued(after) if after.exported.is_empty() => {
-            "continue".to_string()
-        }
-        // The hooks ran; name what `export` gave the framework.
-        cluster::Provisioned::Continued(after) => {
-            let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
-            format!("continue; export: {}", names.join(", "))
-        }
-    });
+    let provisioned = cluster::provision(&opts, DOMAIN, &driver_only)
+        .await
+        .map(|p| match p {
+            cluster::Provisioned::Handled => "handled".to_string(),
+            cluster::Provisioned::Continued(after) if after.exported.is_empty() => {
+                "continue".to_string()
+            }
+            // The hooks ran; name what `export` gave the framework.
+            cluster::Provisioned::Continued(after) => {
+                let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
+                format!("continue; export: {}", names.join(", "))
+            }
+            cluster::Provisioned::Planned { .. } => "planned".to_string(),
+        });
     if !step("provision", t, provisioned) {
         return Ok(report);
     }
@@ -202,7 +209,7 @@ pub async fn run(
         .map(|p| p.display().to_string());
     step("kubeconfig", t, kubeconfig);
     let t = Instant::now();
-    let again = cluster::provision(&opts, DOMAIN)
+    let again = cluster::provision(&opts, DOMAIN, &driver_only)
         .await
         .map(|_| "converged".to_string());
     step("provision again", t, again);
@@ -230,7 +237,7 @@ pub async fn run(
         format!("kind: {kind}\nmetadata:\n  name: conformance\nspec:\n  - not\n  - a mapping\n"),
     )?;
     let t = Instant::now();
-    let malformed = match cluster::provision(&opts, DOMAIN).await {
+    let malformed = match cluster::provision(&opts, DOMAIN, &driver_only).await {
         Ok(_) => Ok("accepted (the driver reads nothing from spec)".to_string()),
         Err(e) if e.downcast_ref::<DriverFailed>().is_some() => Ok(format!("refused: {e:#}")),
         Err(e) => Err(anyhow::anyhow!("did not answer with a driver error: {e:#}")),

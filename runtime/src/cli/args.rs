@@ -98,6 +98,41 @@ pub struct Global {
     pub memory_mib: Option<u64>,
 }
 
+/// How spec.bootstrap runs.
+#[derive(Debug, Clone, Args)]
+pub struct BootstrapArgs {
+    /// Show the bootstrap plan (waves, gates, what each entry renders); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete and recreate objects an apply cannot change (an immutable field, a stuck
+    /// deletion); their pods restart.
+    #[arg(long, env = "LOK8S_FORCE_RECREATE", hide_env_values = true, value_parser = FalseyValueParser::new())]
+    pub force_recreate: bool,
+    /// Run only this entry (repeat it); entries it waits for are taken as applied.
+    #[arg(long, value_name = "ENTRY")]
+    pub only: Vec<String>,
+    /// Leave this entry out (repeat it).
+    #[arg(long, value_name = "ENTRY")]
+    pub skip: Vec<String>,
+    /// Keep objects that entries no longer render, and those of entries no longer listed
+    /// (pruned by default; Namespaces and CRDs are always kept).
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Entries applied at once.
+    #[arg(long, env = "LOK8S_BOOTSTRAP_PARALLEL", hide_env_values = true, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Seconds to wait for an entry's workloads when other entries wait for it (or it is a
+    /// gate); not ready by then fails the entry.
+    #[arg(
+        long,
+        env = "LOK8S_BOOTSTRAP_READY_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value_t = 180
+    )]
+    pub ready_timeout: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
@@ -115,6 +150,30 @@ pub enum Command {
         /// The domain (a folder under clusters/); same as --domain.
         #[arg(value_name = "DOMAIN")]
         target: Option<String>,
+        /// Only the bootstrap, on the existing cluster: the driver's export, then
+        /// spec.bootstrap (the same as `lo bootstrap`).
+        #[arg(short = 'b', long = "bootstrap")]
+        bootstrap_only: bool,
+        #[command(flatten)]
+        bootstrap: BootstrapArgs,
+    },
+    /// Apply spec.bootstrap on the existing cluster (with the driver's exported values).
+    #[command(
+        after_help = "Examples:\n  lo bootstrap dev.example.com\n  lo bootstrap --dry-run -o json\n  lo bootstrap --only metallb --force-recreate"
+    )]
+    Bootstrap {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+        #[command(flatten)]
+        bootstrap: BootstrapArgs,
+    },
+    /// List the addons spec.bootstrap can name (the project's .lok8s/addons/ and lo's
+    /// catalogue), or show some.
+    #[command(after_help = "Examples:\n  lo addons\n  lo addons metallb cilium")]
+    Addons {
+        /// Addons to show in full.
+        names: Vec<String>,
     },
     /// Remove the cluster of a domain.
     #[command(

@@ -44,14 +44,22 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    use commands::{author, cluster, domains, drivers};
+    use commands::{addons, author, cluster, domains, drivers};
     match cli.command.clone() {
         None => {
             use clap::CommandFactory;
             Cli::command().print_help().map_err(anyhow::Error::from)?;
             Ok(())
         }
-        Some(Command::Provision { target }) => cluster::provision(&cli, target).await,
+        Some(Command::Provision {
+            target,
+            bootstrap_only,
+            bootstrap,
+        }) => cluster::provision(&cli, target, bootstrap_only, &bootstrap).await,
+        Some(Command::Bootstrap { target, bootstrap }) => {
+            cluster::provision(&cli, target, true, &bootstrap).await
+        }
+        Some(Command::Addons { names }) => addons::run(&cli, &names),
         Some(Command::Destroy { target }) => cluster::destroy(&cli, target).await,
         Some(Command::Status { target }) => cluster::status(&cli, target).await,
         Some(Command::Kubeconfig { target }) => cluster::kubeconfig(&cli, target).await,

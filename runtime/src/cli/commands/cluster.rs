@@ -2,11 +2,14 @@
 
 use serde_json::json;
 
-use crate::cli::args::Cli;
+use std::time::Duration;
+
+use crate::cli::args::{BootstrapArgs, Cli};
 use crate::cli::context::{active_domain, options, project};
 use crate::cli::error::CliError;
 use crate::cli::print;
-use crate::cluster::{self, Options, Provisioned};
+use crate::cluster::{self, BootstrapRequest, Options, Provisioned};
+use crate::framework::bootstrap::RunOptions;
 
 /// The domain a command names and the options to run its driver with.
 fn prepare(cli: &Cli, target: Option<String>) -> Result<(String, Options), CliError> {
@@ -15,10 +18,44 @@ fn prepare(cli: &Cli, target: Option<String>) -> Result<(String, Options), CliEr
     Ok((domain, options(cli, project)))
 }
 
-pub async fn provision(cli: &Cli, target: Option<String>) -> Result<(), CliError> {
+/// `lo provision` (with `only`: `lo provision --bootstrap`, `lo bootstrap`).
+pub async fn provision(
+    cli: &Cli,
+    target: Option<String>,
+    only: bool,
+    args: &BootstrapArgs,
+) -> Result<(), CliError> {
     let (domain, opts) = prepare(cli, target)?;
-    provisioned(cli, &domain, cluster::provision(&opts, &domain).await?);
-    Ok(())
+    let request = BootstrapRequest {
+        only,
+        dry_run: args.dry_run,
+        run: RunOptions {
+            parallel: args.parallel.into(),
+            force_recreate: args.force_recreate,
+            only: args.only.clone(),
+            skip: args.skip.clone(),
+            prune: !args.no_prune,
+            ready_timeout: Duration::from_secs(args.ready_timeout),
+        },
+        quiet: cli.json(),
+        skip: false,
+    };
+    let result = cluster::provision(&opts, &domain, &request).await?;
+    let failed = match &result {
+        Provisioned::Continued(after) => after.bootstrap.as_ref().filter(|r| !r.ok()).map(|r| {
+            let code = if r.interrupted { 130 } else { 1 };
+            (code, r.summary())
+        }),
+        _ => None,
+    };
+    provisioned(cli, &domain, result);
+    match failed {
+        Some((code, summary)) => Err(CliError {
+            error: anyhow::anyhow!("bootstrap of {domain}: {summary}"),
+            code,
+        }),
+        None => Ok(()),
+    }
 }
 
 pub async fn destroy(cli: &Cli, target: Option<String>) -> Result<(), CliError> {
@@ -57,6 +94,42 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                 )
             },
         ),
+        Provisioned::Planned { exported, entries } => {
+            let value = json!({ "domain": domain, "outcome": "planned", "exported": exported,
+                "bootstrap": entries.iter().map(|e| json!({
+                    "name": e.name, "addon": e.addon, "wave": e.wave, "gate": e.gate,
+                    "dependsOn": e.depends_on,
+                    "objects": e.objects.as_ref().ok(),
+                    "error": e.objects.as_ref().err(),
+                })).collect::<Vec<_>>() });
+            print::data(cli, value, || {
+                let mut text = format!("plan for {domain} (nothing changed)");
+                if entries.is_empty() {
+                    text.push_str("\n  bootstrap: nothing to apply");
+                }
+                for e in &entries {
+                    let gate = if e.gate { ", gate" } else { "" };
+                    let after = if e.depends_on.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", after {}", e.depends_on.join(", "))
+                    };
+                    text.push_str(&format!(
+                        "\n  wave {}: {} ({}{gate}{after})",
+                        e.wave, e.name, e.addon
+                    ));
+                    match &e.objects {
+                        Ok(objects) => {
+                            for o in objects {
+                                text.push_str(&format!("\n      {o}"));
+                            }
+                        }
+                        Err(why) => text.push_str(&format!("\n      does not render: {why}")),
+                    }
+                }
+                text
+            });
+        }
         Provisioned::Continued(after) => {
             let names: Vec<&str> = after.exported.iter().map(|(k, _)| k.as_str()).collect();
             let value = json!({
@@ -64,7 +137,7 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                 "outcome": "continue",
                 "kubeconfig": after.kubeconfig,
                 "exported": names,
-                "bootstrap_pending": after.bootstrap_pending,
+                "bootstrap": after.bootstrap,
                 "phases": after.phases,
             });
             print::data(cli, value, || {
@@ -76,11 +149,27 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                 if !names.is_empty() {
                     text.push_str(&format!("\n  exported for bootstrap: {}", names.join(", ")));
                 }
-                if !after.bootstrap_pending.is_empty() {
-                    text.push_str(&format!(
-                        "\n  bootstrap: not applied by this build of lo (listed: {})",
-                        after.bootstrap_pending.join(", ")
-                    ));
+                match &after.bootstrap {
+                    None => text.push_str("\n  bootstrap: nothing to apply"),
+                    Some(report) => {
+                        text.push_str(&format!("\n  bootstrap: {}", report.summary()));
+                        for e in report.entries.iter().filter(|e| e.message.is_some()) {
+                            text.push_str(&format!(
+                                "\n    {} {}: {}",
+                                e.outcome,
+                                e.name,
+                                e.message.as_deref().unwrap_or_default()
+                            ));
+                        }
+                        for p in &report.pruned {
+                            text.push_str(&format!("\n    pruned {p}"));
+                        }
+                        for k in &report.kept {
+                            text.push_str(&format!(
+                                "\n    kept {k} (no entry renders it; delete it yourself if unused)"
+                            ));
+                        }
+                    }
                 }
                 text
             });

@@ -112,6 +112,11 @@ impl Vetted {
     }
 
     /// The current context's cluster, user and namespace (the only context when none is current).
+    /// The current context's API server URL.
+    pub fn server(&self) -> Option<String> {
+        self.current().ok()?.0.server.clone()
+    }
+
     fn current(&self) -> Result<(&Cluster, AuthInfo, String), VetError> {
         let name = match (&self.0.current_context, self.0.contexts.as_slice()) {
             (Some(name), _) => name.clone(),
