@@ -29,6 +29,13 @@ struct Lo {
 
 const DOMAIN: &str = "lo-e2e.test";
 
+/// A stand-in for the Cilium chart's agent: what the bootstrap applies for the default spec.
+const STANDIN_CILIUM: &str = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: cilium\n  \
+    namespace: kube-system\nspec:\n  selector:\n    matchLabels: {k8s-app: cilium}\n  template:\n    \
+    metadata:\n      labels: {k8s-app: cilium}\n    spec:\n      containers:\n        - name: agent\n          \
+    image: quay.io/cilium/cilium:v1.19.2\n          env:\n            - {name: POD_SUBNET, value: \"${LOK8S_SPEC_KIND_PODSUBNET}\"}\n            \
+    - {name: CLUSTER, value: \"${LOK8S_SPEC_CLUSTER_NAME}\"}\n";
+
 impl Lo {
     fn new(n: u8, extra: &str) -> Lo {
         let p = Project::new();
@@ -48,6 +55,15 @@ impl Lo {
             )
         };
         p.cluster(DOMAIN, "Lo", &name, &body);
+        if !body.contains("bootstrap:") {
+            // The default spec bootstraps `cilium`, a Helm chart (no helm or internet here);
+            // the project's own addon of that name takes its place, as a user's may.
+            p.write(
+                ".lok8s/addons/cilium/kustomization.yaml",
+                "resources: [cilium.yaml]\n",
+            );
+            p.write(".lok8s/addons/cilium/cilium.yaml", STANDIN_CILIUM);
+        }
         let cleanup = Cleanup::new(p.root());
         let caroot = tempfile::tempdir().unwrap();
         Lo {
@@ -527,6 +543,20 @@ fn invalid_spec_stops_before_anything_is_created() {
 fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
     let mut lo = Lo::new(3, "");
     lo.lo(&["provision", DOMAIN]).success();
+    // The default spec ends with a CNI: `cilium` from the bootstrap (the project's stand-in),
+    // with the driver's exported values, and not kind's default one.
+    let api = Api::new(&lo.p.path(&format!(".kubeconfig/{}.yaml", lo.name)));
+    let cilium = api.get("/apis/apps/v1/namespaces/kube-system/daemonsets/cilium");
+    let env = cilium["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(
+        env.contains("10.244.0.0/16") && env.contains(&lo.name),
+        "{env}"
+    );
+    let calls = lo.exec(&lo.node(), "cat /kind/calls.log");
+    assert!(
+        !calls.contains("kubectl create --kubeconfig=/etc/kubernetes/admin.conf -f -"),
+        "{calls}"
+    );
     let build = format!("{}-registry-build", lo.net);
     let mirror = format!("{}-registry-io-docker", lo.net);
 
