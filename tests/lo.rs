@@ -675,6 +675,25 @@ fn registries_follow_the_spec_survive_restarts_and_failures_are_repaired() {
         inspect("network", &lo.net).unwrap()["IPAM"]["Config"][0]["Subnet"],
         "10.214.3.0/24"
     );
+
+    // A spec edited into something the driver refuses: status, kubeconfig and destroy still
+    // find the cluster by its labels; only provision needs a valid spec.
+    lo.p.write(
+        &format!("clusters/{DOMAIN}/cluster.lok8s.yaml"),
+        format!("{spec}  nodes: 3\n"),
+    );
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("spec.nodes");
+    let status = lo.lo(&["status", DOMAIN, "-o", "json"]);
+    assert_eq!(status.json()["phase"], "Running", "{}", status.stderr);
+    lo.lo(&["kubeconfig", DOMAIN]).success();
+    lo.lo(&["destroy", DOMAIN])
+        .success()
+        .stderr_has("the spec does not read");
+    assert!(inspect("container", &lo.node()).is_none());
+    assert!(inspect("container", &build).is_none());
+    assert!(inspect("volume", &build).is_none());
 }
 
 #[test]

@@ -37,6 +37,14 @@ fn plan(ctx: &Context) -> Result<Plan> {
     })
 }
 
+/// A driver error's text, for a warning.
+fn describe(e: &DriverError) -> String {
+    match e {
+        DriverError::InvalidSpec(f) => format!("{}: {}", f.field, f.message),
+        other => format!("{other:?}"),
+    }
+}
+
 fn failed(message: impl Into<String>) -> DriverError {
     DriverError::Failed(message.into())
 }
@@ -100,26 +108,35 @@ impl Driver for Lo {
         project_files::write_oidc(&ctx, &plan)?;
         nodes::ensure(&plan)?;
         node_setup::converge(&plan, &certs)?;
-        let kubeconfig = nodes::write_kubeconfig(&ctx, &plan)?;
+        let kubeconfig = nodes::write_kubeconfig(&ctx, &plan.cluster_name)?;
         cluster_objects::apply(&ctx, &plan, &kubeconfig)?;
         Ok(Outcome::Continue)
     }
 
+    /// Teardown never depends on a valid spec: nodes and registries are found by their labels
+    /// (the spec only adds the volumes of registries whose containers are already gone).
     fn destroy(ctx: Context) -> Result<()> {
-        let plan = plan(&ctx)?;
-        nodes::remove(&plan)?;
-        registries::remove(&plan)?;
+        let plan = plan(&ctx);
+        if let Err(e) = &plan {
+            lok8s_driver_sdk::warn!(
+                "the spec does not read ({}); removing {}'s containers by their labels",
+                describe(e),
+                ctx.cluster_name
+            );
+        }
+        nodes::remove(&ctx.cluster_name)?;
+        registries::remove(plan.as_ref().ok())?;
         Ok(())
     }
 
+    /// From the node containers' labels alone, so an edited spec never hides a cluster.
     fn status(ctx: Context) -> Result<StatusReport> {
-        let plan = plan(&ctx)?;
-        let nodes = nodes::list(&plan)?;
+        let nodes = nodes::list(&ctx.cluster_name)?;
         if nodes.is_empty() {
             return Ok(status(
                 "NotFound",
                 Health::NotFound,
-                format!("no node containers of cluster {}", plan.cluster_name),
+                format!("no node containers of cluster {}", ctx.cluster_name),
             ));
         }
         let down: Vec<&str> = nodes
@@ -146,13 +163,16 @@ impl Driver for Lo {
     }
 
     fn kubeconfig(ctx: Context) -> Result<String> {
-        let plan = plan(&ctx)?;
-        nodes::write_kubeconfig(&ctx, &plan)
+        nodes::write_kubeconfig(&ctx, &ctx.cluster_name)
     }
 
     fn export(ctx: Context) -> Result<Vec<(String, String)>> {
         let plan = plan(&ctx)?;
-        Ok(lok8s_lo_plan::render::export(&plan))
+        let mut vars = lok8s_lo_plan::render::export(&plan);
+        vars.extend(lok8s_lo_plan::render::consumer_env(&plan));
+        let json = std::path::Path::new(&ctx.cluster_dir).join(".registries.json");
+        vars.push(("LOK8S_REGISTRY_JSON".into(), json.display().to_string()));
+        Ok(vars)
     }
 }
 

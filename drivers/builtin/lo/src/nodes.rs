@@ -202,14 +202,15 @@ fn wait_for_boot(name: &str) -> Result<()> {
     }
 }
 
-/// This cluster's node containers (running or not).
-pub fn list(plan: &Plan) -> Result<Vec<ContainerInfo>> {
-    docker::list_containers(&[(KIND_CLUSTER.into(), plan.cluster_name.clone())], true)
+/// The cluster's node containers (running or not), found by kind's cluster label: no spec
+/// needed, so status and destroy work whatever the spec says now.
+pub fn list(cluster: &str) -> Result<Vec<ContainerInfo>> {
+    docker::list_containers(&[(KIND_CLUSTER.into(), cluster.to_string())], true)
 }
 
 /// Destroy: removes every node container and its anonymous volumes, as `kind delete cluster`.
-pub fn remove(plan: &Plan) -> Result<()> {
-    for c in list(plan)? {
+pub fn remove(cluster: &str) -> Result<()> {
+    for c in list(cluster)? {
         docker::remove_container(&c.name, true)?;
         info!("removed {}", c.name);
     }
@@ -221,13 +222,19 @@ pub fn bootstrap(plan: &Plan) -> &Node {
     &plan.node_list[0]
 }
 
-/// Writes `.kubeconfig/<name>.yaml` from the live admin.conf and published port.
-pub fn write_kubeconfig(ctx: &Context, plan: &Plan) -> Result<String> {
-    let cp = bootstrap(plan);
-    let info = docker::inspect_container(&cp.name)?.ok_or_else(|| {
+/// kind's name for the bootstrap control plane.
+pub fn bootstrap_name(cluster: &str) -> String {
+    format!("{cluster}-control-plane")
+}
+
+/// Writes `.kubeconfig/<name>.yaml` from the live admin.conf and published port of the
+/// cluster's bootstrap control plane.
+pub fn write_kubeconfig(ctx: &Context, cluster: &str) -> Result<String> {
+    let cp = bootstrap_name(cluster);
+    let info = docker::inspect_container(&cp)?.ok_or_else(|| {
         DriverError::NotFound(format!(
             "node {} does not exist; run `lo provision` first",
-            cp.name
+            cp
         ))
     })?;
     let port = info
@@ -238,7 +245,7 @@ pub fn write_kubeconfig(ctx: &Context, plan: &Plan) -> Result<String> {
         .ok_or_else(|| {
             failed(format!(
                 "node {} publishes no API server port (6443/tcp)",
-                cp.name
+                cp
             ))
         })?;
     let host = if port.0.is_empty() || port.0 == "0.0.0.0" {
@@ -248,8 +255,7 @@ pub fn write_kubeconfig(ctx: &Context, plan: &Plan) -> Result<String> {
     };
     let server = format!("https://{host}:{}", port.1);
     let text =
-        lok8s_kubeadm::admin_kubeconfig(&mut DockerShell, &cp.name, &plan.cluster_name, &server)
-            .map_err(failed)?;
+        lok8s_kubeadm::admin_kubeconfig(&mut DockerShell, &cp, cluster, &server).map_err(failed)?;
     let path = std::path::Path::new(&ctx.kubeconfig);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;

@@ -161,14 +161,16 @@ fn remove_stale(plan: &Plan) -> Result<()> {
 }
 
 /// Destroy: every registry of this cluster except shared mirrors, with its volume.
-pub fn remove(plan: &Plan) -> Result<()> {
+pub fn remove(plan: Option<&Plan>) -> Result<()> {
     for c in docker::list_containers(&[(REGISTRY_ROLE.into(), "registry".into())], true)? {
         docker::remove_container(&c.name, true)?;
         docker::remove_volume(&c.name)?;
         info!("removed {}", c.name);
     }
-    for reg in plan.registries.iter().filter(|r| !is_shared(plan, r)) {
-        docker::remove_volume(&reg.container)?;
+    if let Some(plan) = plan {
+        for reg in plan.registries.iter().filter(|r| !is_shared(plan, r)) {
+            docker::remove_volume(&reg.container)?;
+        }
     }
     Ok(())
 }

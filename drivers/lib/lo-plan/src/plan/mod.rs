@@ -132,9 +132,46 @@ impl<'a> Reader<'a> {
         });
     }
 
+    /// Sections that hold fields: present with any other shape is an error, not "absent".
+    fn check_sections(&mut self, paths: &[&str]) {
+        for path in paths {
+            let mut node = self.doc;
+            let mut broken = false;
+            for key in path.split('.') {
+                match node {
+                    Value::Mapping(_) => match node.get(key) {
+                        Some(next) => node = next,
+                        None => {
+                            broken = true;
+                            break;
+                        }
+                    },
+                    // A parent that is not a map was reported itself.
+                    _ => {
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+            if broken || node.is_null() || node.is_mapping() {
+                continue;
+            }
+            self.fail(
+                path,
+                format!("must be a map of fields, got {}", shape(node)),
+            );
+        }
+    }
+
     pub(crate) fn string(&mut self, path: &str) -> Option<String> {
         match self.get(path)? {
-            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) if s.trim().is_empty() => {
+                self.fail(
+                    path,
+                    "is blank: give it a value, or leave the field out for its default".into(),
+                );
+                None
+            }
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             other => {
@@ -187,6 +224,36 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A value's shape in an error message.
+fn shape(value: &Value) -> String {
+    match value {
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a map".into(),
+        Value::String(s) => format!("the text {s:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The spec's sections that hold fields.
+const SECTIONS: &[&str] = &[
+    "metadata",
+    "spec",
+    "spec.cluster",
+    "spec.network",
+    "spec.kubernetes",
+    "spec.registries",
+    "spec.registries.shared",
+    "spec.registries.shared.network",
+    "spec.nodes",
+    "spec.loadBalancer",
+    "spec.coredns",
+    "spec.oidc",
+    "spec.dns",
+    "spec.remote",
+];
+
 /// `lok8s.dev` → 125; `<n>.lok8s.dev` with 2 ≤ n ≤ 199 written in decimal without leading zeros → n.
 pub fn slot(domain: &str) -> Option<u32> {
     if domain == "lok8s.dev" {
@@ -236,6 +303,7 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
         doc: &doc,
         errors: Vec::new(),
     };
+    r.check_sections(SECTIONS);
 
     if let Some(runtime) = r.string("spec.runtime").filter(|v| v != "kind") {
         r.fail("spec.runtime", format!("{runtime:?} is not supported; the Lo driver runs kind-compatible nodes (runtime: kind)"));

@@ -380,3 +380,44 @@ fn a_full_shared_network_names_the_shared_field() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_section_of_the_wrong_shape_is_an_error_not_defaults() {
+    for (body, field, words) in [
+        ("nodes: 3\n", "spec.nodes", "must be a map of fields, got 3"),
+        (
+            "nodes: \"../../etc\"\n",
+            "spec.nodes",
+            "got the text \"../../etc\"",
+        ),
+        ("kubernetes: false\n", "spec.kubernetes", "got false"),
+        ("registries: true\n", "spec.registries", "got true"),
+        ("loadBalancer: \"x\"\n", "spec.loadBalancer", "got the text"),
+        ("coredns: false\n", "spec.coredns", "got false"),
+        (
+            "registries:\n  shared: -1\n",
+            "spec.registries.shared",
+            "got -1",
+        ),
+        (
+            "kubernetes:\n  image: \"\\n\"\n",
+            "spec.kubernetes.image",
+            "is blank",
+        ),
+        (
+            "loadBalancer:\n  pool: \" \"\n",
+            "spec.loadBalancer.pool",
+            "is blank",
+        ),
+    ] {
+        let errors = plan(&spec("dev", body), "lok8s.dev").expect_err(body);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == field && e.message.contains(words)),
+            "{body}: {errors:?}"
+        );
+    }
+    // Null sections are absent, as before.
+    assert!(plan(&spec("dev", "nodes:\noidc: ~\n"), "lok8s.dev").is_ok());
+}

@@ -1,5 +1,7 @@
 //! The `LOK8S_SPEC_*` set for bootstrap addons, from the plan alone, with the
-//! effective pool (slot default included).
+//! effective pool (slot default included); and the variables the original exported for
+//! its other consumers (Tilt, image builds, tests): `LOK8S_REGISTRY_*`, `LOK8S_NETWORK_*`,
+//! node counts and `KIND_EXPERIMENTAL_DOCKER_NETWORK`.
 
 use crate::Plan;
 
@@ -81,4 +83,55 @@ pub fn export(plan: &Plan) -> Vec<(String, String)> {
     vars.into_iter()
         .map(|(k, v)| (format!("LOK8S_SPEC_{k}"), v))
         .collect()
+}
+
+/// The variables of lo-driver spec 2.3 (`lo env` prints them). `LOK8S_REGISTRY_JSON` is the
+/// driver's to add: it knows where `.registries.json` is.
+pub fn consumer_env(plan: &Plan) -> Vec<(String, String)> {
+    let (registry_network, registry_cidr) = if plan.shared {
+        (plan.shared_network.clone(), plan.shared_cidr.to_string())
+    } else {
+        (plan.network.clone(), plan.cidr.to_string())
+    };
+    let mut vars: Vec<(String, String)> = plan
+        .registries
+        .iter()
+        .map(|r| {
+            let name = if r.name.is_empty() {
+                "NULL".to_string()
+            } else {
+                r.name.to_uppercase().replace('-', "_")
+            };
+            (format!("LOK8S_REGISTRY_IP_{name}"), r.ip.to_string())
+        })
+        .collect();
+    let pool = plan
+        .lb_pool
+        .map(|(s, e)| format!("{s}-{e}"))
+        .unwrap_or_default();
+    let more: Vec<(&str, String)> = vec![
+        ("KIND_EXPERIMENTAL_DOCKER_NETWORK", plan.network.clone()),
+        ("LOK8S_NETWORK_CIDR", plan.cidr.to_string()),
+        ("LOK8S_NETWORK_SUBNET", plan.cidr.to_string()),
+        ("LOK8S_NETWORK_BASE_IP", plan.cidr.base.to_string()),
+        ("LOK8S_REGISTRY_SHARED", plan.shared.to_string()),
+        ("LOK8S_REGISTRY_TLS", plan.tls.to_string()),
+        ("LOK8S_REGISTRY_PORT", plan.port.to_string()),
+        ("LOK8S_REGISTRY_NETWORK", registry_network),
+        ("LOK8S_REGISTRY_NETWORK_CIDR", registry_cidr),
+        ("LOK8S_CP_COUNT", plan.nodes.control_plane.to_string()),
+        ("LOK8S_WORKER_COUNT", plan.nodes.workers.to_string()),
+        ("LOK8S_HOST_PORTS", plan.nodes.host_ports.to_string()),
+        (
+            "LOK8S_EXTRA_MOUNTS_COUNT",
+            plan.extra_mounts.len().to_string(),
+        ),
+        (
+            "LOK8S_MAX_CONCURRENT_DOWNLOADS",
+            plan.nodes.max_concurrent_downloads.to_string(),
+        ),
+        ("LOK8S_LB_POOL", pool),
+    ];
+    vars.extend(more.into_iter().map(|(k, v)| (k.to_string(), v)));
+    vars
 }

@@ -18,7 +18,7 @@ pub use coredns::{
     COREFILE, CoreDnsFile, coredns_custom, coredns_deployment_patch, coredns_external,
     corefile_configmap, custom_files,
 };
-pub use export::{POD_SUBNET, SERVICE_SUBNET, export};
+pub use export::{POD_SUBNET, SERVICE_SUBNET, consumer_env, export};
 pub use files::{oidc_auth_config, registries_json};
 pub use registry::{
     REGISTRY_CA, REGISTRY_CA_DIR, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, registry_config,

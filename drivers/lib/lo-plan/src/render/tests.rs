@@ -219,3 +219,50 @@ fn oidc_file_and_exports() {
     assert_eq!(digest(&["a", "b"]), digest(&["a", "b"]));
     assert_ne!(digest(&["ab", ""]), digest(&["a", "b"]));
 }
+
+#[test]
+fn the_variables_other_consumers_read() {
+    let shared = consumer_env(&shared_fixture());
+    let vars: std::collections::HashMap<String, String> = shared.into_iter().collect();
+    let expect = [
+        ("LOK8S_REGISTRY_IP_BUILD", "10.125.125.101"),
+        ("LOK8S_REGISTRY_IP_CACHE", "10.125.125.102"),
+        ("LOK8S_REGISTRY_IP_IO_DOCKER", "10.125.200.2"),
+        ("LOK8S_REGISTRY_IP_IO_GHCR", "10.125.200.5"),
+        ("KIND_EXPERIMENTAL_DOCKER_NETWORK", "lok8s"),
+        ("LOK8S_NETWORK_CIDR", "10.125.125.0/24"),
+        ("LOK8S_NETWORK_SUBNET", "10.125.125.0/24"),
+        ("LOK8S_NETWORK_BASE_IP", "10.125.125.0"),
+        ("LOK8S_REGISTRY_SHARED", "true"),
+        ("LOK8S_REGISTRY_TLS", "true"),
+        ("LOK8S_REGISTRY_PORT", "443"),
+        ("LOK8S_REGISTRY_NETWORK", "lok8s-registries"),
+        ("LOK8S_REGISTRY_NETWORK_CIDR", "10.125.200.0/24"),
+        ("LOK8S_CP_COUNT", "1"),
+        ("LOK8S_WORKER_COUNT", "0"),
+        ("LOK8S_HOST_PORTS", "false"),
+        ("LOK8S_EXTRA_MOUNTS_COUNT", "0"),
+        ("LOK8S_LB_POOL", ""),
+    ];
+    for (name, value) in expect {
+        assert_eq!(vars.get(name).map(String::as_str), Some(value), "{name}");
+    }
+    assert!(vars.contains_key("LOK8S_MAX_CONCURRENT_DOWNLOADS"));
+
+    // Not shared, TLS off, workers and a pool: the registries' own network, port 80.
+    let p = plan(
+        "kind: Lo\nmetadata:\n  name: own\nspec:\n  cluster: {domain: 42.lok8s.dev}\n  registries:\n    tls: false\n    shared: {enabled: false}\n  nodes: {workers: 2, hostPorts: true}\n",
+        "42.lok8s.dev",
+    )
+    .unwrap();
+    let vars: std::collections::HashMap<String, String> = consumer_env(&p).into_iter().collect();
+    assert_eq!(vars["LOK8S_REGISTRY_NETWORK"], "own");
+    assert_eq!(vars["LOK8S_REGISTRY_NETWORK_CIDR"], "10.125.42.0/24");
+    assert_eq!(vars["LOK8S_REGISTRY_IP_IO_DOCKER"], "10.125.42.103");
+    assert_eq!(vars["LOK8S_REGISTRY_PORT"], "80");
+    assert_eq!(vars["LOK8S_REGISTRY_TLS"], "false");
+    assert_eq!(vars["LOK8S_REGISTRY_SHARED"], "false");
+    assert_eq!(vars["LOK8S_WORKER_COUNT"], "2");
+    assert_eq!(vars["LOK8S_HOST_PORTS"], "true");
+    assert_eq!(vars["LOK8S_LB_POOL"], "10.125.42.125-10.125.42.150");
+}
