@@ -152,11 +152,13 @@ fn unknown_kind_lists_the_known_ones() {
 #[test]
 fn kind_matching_is_case_insensitive() {
     let p = Project::new();
-    p.cluster("a.dev", "LO", "dev", "");
-    // The built-in Lo driver runs (and says what it cannot do yet): dispatch found it.
-    p.lo(&["status", "a.dev"])
+    p.cluster("a.dev", "LO", "dev", "bootstrap: []");
+    // The built-in Lo driver runs (and refuses the spec, which names no network): dispatch
+    // found it.
+    p.lo(&["provision", "a.dev"])
         .code(1)
-        .stderr_has("driver lo 0.1.0 (sha256:");
+        .stderr_has("driver lo 0.1.0 (sha256:")
+        .stderr_has("spec.network.name");
 }
 
 #[test]
@@ -255,4 +257,30 @@ fn a_failed_run_leaves_no_kubeconfig_folder_behind() {
         "an empty .kubeconfig/ was left behind"
     );
     assert_eq!(p.files(), before);
+}
+
+#[test]
+fn env_gives_what_the_lo_driver_exports_for_its_consumers() {
+    let p = Project::new();
+    p.cluster("42.lok8s.dev", "Lo", "demo", "bootstrap: []");
+    let run = p.lo(&["env", "42.lok8s.dev", "-o", "json"]);
+    run.success();
+    let vars = &run.json()["variables"];
+    assert_eq!(vars["KIND_EXPERIMENTAL_DOCKER_NETWORK"], "demo", "{vars}");
+    assert_eq!(vars["LOK8S_NETWORK_CIDR"], "10.125.42.0/24", "{vars}");
+    assert_eq!(vars["LOK8S_REGISTRY_IP_BUILD"], "10.125.42.101", "{vars}");
+    assert_eq!(
+        vars["LOK8S_SPEC_LOADBALANCER_POOL"], "10.125.42.125-10.125.42.150",
+        "{vars}"
+    );
+    assert_eq!(vars["LOK8S_CP_COUNT"], "1", "{vars}");
+    assert!(
+        vars["LOK8S_REGISTRY_JSON"]
+            .as_str()
+            .unwrap()
+            .ends_with("42.lok8s.dev/.state/.registries.json"),
+        "{vars}"
+    );
+    // Nothing was created by asking.
+    assert!(!p.path("clusters/42.lok8s.dev/.state").exists());
 }

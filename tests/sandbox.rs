@@ -356,3 +356,35 @@ fn a_spec_symlinked_out_of_its_domain_is_refused() {
         .code(1)
         .stderr_has("is a link, which lo does not follow for specs");
 }
+
+#[test]
+fn env_prints_the_exported_values_quoted_for_a_shell() {
+    let p = Project::new();
+    p.cluster(
+        "a.dev",
+        "Corners",
+        "dev",
+        "fixture:\n  behaviour: continue\nexported: it's $(touch pwned) `id`\n",
+    );
+    p.pin("Corners", "corners").success();
+    let run = p.lo(&["env", "a.dev"]);
+    run.success();
+    // Evaluated by a real shell: the value comes back exactly, and nothing ran.
+    let out = std::process::Command::new("sh")
+        .current_dir(p.root())
+        .arg("-c")
+        .arg(format!(
+            "{}\nprintf '%s|%s' \"$LOK8S_SPEC_FIXTURE\" \"$LOK8S_SPEC_EXPORTED\"",
+            run.stdout
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "dev|it's $(touch pwned) `id`"
+    );
+    assert!(!p.path("pwned").exists());
+    let json = p.lo(&["env", "a.dev", "-o", "json"]);
+    json.success();
+    assert_eq!(json.json()["variables"]["LOK8S_SPEC_FIXTURE"], "dev");
+}

@@ -307,6 +307,13 @@ pub async fn provision(
     Ok(Provisioned::Continued(after))
 }
 
+/// `lo env`: the driver's `export` values for the domain's cluster (nothing is changed).
+pub async fn exported(opts: &Options, domain: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let spec = load_cluster(&opts.project, domain, "export the variables of")?;
+    let mut session = open(opts, spec).await?;
+    export(&mut session).await
+}
+
 /// The driver's `export` values, names checked.
 async fn export(s: &mut Session) -> anyhow::Result<Vec<(String, String)>> {
     let exported = match s.instance.export(&s.ctx).await {

@@ -202,6 +202,14 @@ pub enum Command {
         #[arg(value_name = "DOMAIN")]
         target: Option<String>,
     },
+    /// Print the variables the cluster's driver exports (`export NAME='value'` lines for
+    /// `eval`, or a map with -o json).
+    #[command(after_help = "Examples:\n  eval \"$(lo env dev.example.com)\"\n  lo env -o json")]
+    Env {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+    },
     /// Set the active domain, or list domains when none is given.
     #[command(after_help = "Examples:\n  lo use dev.example.com\n  lo use")]
     Use {

@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    use commands::{addons, author, cluster, domains, drivers};
+    use commands::{addons, author, cluster, domains, drivers, env};
     match cli.command.clone() {
         None => {
             use clap::CommandFactory;
@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Destroy { target }) => cluster::destroy(&cli, target).await,
         Some(Command::Status { target }) => cluster::status(&cli, target).await,
         Some(Command::Kubeconfig { target }) => cluster::kubeconfig(&cli, target).await,
+        Some(Command::Env { target }) => env::run(&cli, target).await,
         Some(Command::Use { target }) => domains::run(&cli, target),
         Some(Command::Drivers { command }) => Ok(drivers::run(&cli, command).await?),
         Some(Command::Driver { command }) => author::run(&cli, command).await,

@@ -147,7 +147,10 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                     None => text.push_str("\n  kubeconfig: none written by the driver"),
                 }
                 if !names.is_empty() {
-                    text.push_str(&format!("\n  exported for bootstrap: {}", names.join(", ")));
+                    text.push_str(&format!(
+                        "\n  exported: {} variables (`lo env {domain}` prints them)",
+                        names.len()
+                    ));
                 }
                 match &after.bootstrap {
                     None => text.push_str("\n  bootstrap: nothing to apply"),

@@ -6,3 +6,4 @@ pub mod author;
 pub mod cluster;
 pub mod domains;
 pub mod drivers;
+pub mod env;
