@@ -49,6 +49,8 @@ demo: build
     echo; echo "+ lo status 42.lok8s.dev"; "$lo" status 42.lok8s.dev
     echo; echo "+ kubectl get configmap lok8s-registries -n kube-system (through the published API port)"
     kubectl --kubeconfig .kubeconfig/lok8s-example.yaml -n kube-system get configmap lok8s-registries -o jsonpath='{.data}'; echo
+    echo; echo "+ kubectl get configmap cluster-facts -n lok8s-welcome (applied by the bootstrap, values from the driver's export)"
+    kubectl --kubeconfig .kubeconfig/lok8s-example.yaml -n lok8s-welcome get configmap cluster-facts -o jsonpath='{.data}'; echo
     echo; echo "+ docker ps (kind-compatible node, registries, mirror)"
     docker ps --format '  {{{{.Names}}\t{{{{.Image}}\t{{{{.Status}}'
     echo; echo "+ lo destroy 42.lok8s.dev"; "$lo" destroy 42.lok8s.dev
