@@ -761,3 +761,34 @@ fn shared_mirrors_outlive_a_project_and_serve_the_next() {
     assert!(inspect("network", SHARED).is_some());
     b.lo(&["destroy", DOMAIN]).success();
 }
+
+#[test]
+fn extra_mounts_work_once_the_operator_extends_the_grant() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("hello"), "from the host").unwrap();
+    let host = data.path().to_str().unwrap().to_string();
+    let lo = Lo::new(
+        8,
+        &format!(
+            "nodes:\n  extraMounts:\n    - {{hostPath: {host}, containerPath: /data, readOnly: true}}\nbootstrap: []\n"
+        ),
+    );
+    // The shipped grant binds /lib/modules only: refused, naming where the grant goes.
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has(&host)
+        .stderr_has("[drivers.lo.grants]");
+    // Pinned, with the path added to its grant in drivers.lock: the node gets the bind.
+    lo.lo(&["drivers", "lock"]).success();
+    let lock = lo.p.read("drivers.lock");
+    lo.p.write(
+        "drivers.lock",
+        format!("{lock}\n[drivers.lo.grants.docker]\nhost-paths = [\"{host}\"]\n"),
+    );
+    lo.lo(&["drivers", "show", "lo"])
+        .success()
+        .stdout_has(&host);
+    lo.lo(&["provision", DOMAIN]).success();
+    assert_eq!(lo.exec(&lo.node(), "cat /data/hello"), "from the host");
+    lo.lo(&["destroy", DOMAIN]).success();
+}

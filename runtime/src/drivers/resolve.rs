@@ -95,7 +95,11 @@ pub fn from_entry(
         Source::Builtin => {
             let builtin = builtin::find(key)
                 .ok_or_else(|| ResolveError::NoSuchBuiltin { kind: key.into() })?;
-            (Arc::from(builtin.component), builtin.grants())
+            // The shipped grant, extended by what the operator added under
+            // [drivers.<kind>.grants] of the pinned entry (host paths for extraMounts, images).
+            let mut grants = builtin.grants();
+            grants.merge(entry.grants.clone());
+            (Arc::from(builtin.component), grants)
         }
         Source::Path(path) => {
             let bytes =
@@ -120,9 +124,9 @@ pub fn from_entry(
 /// Where a missing grant for this kind goes.
 pub fn grant_hint(resolved_kind: &str, source: &Source) -> String {
     match source {
-        Source::Builtin => {
-            format!("the built-in {resolved_kind} driver's shipped grant does not include it")
-        }
+        Source::Builtin => format!(
+            "the built-in {resolved_kind} driver's grant does not include it: pin it with `lo drivers lock`, then add it under [drivers.{resolved_kind}.grants] in drivers.lock"
+        ),
         Source::Path(_) => {
             format!("grant it under [drivers.{resolved_kind}.grants] in drivers.lock")
         }

@@ -93,7 +93,7 @@ pub struct LockEntry {
     /// What the component asks for in describe.
     #[serde(default, skip_serializing_if = "Grants::is_empty")]
     pub requests: Grants,
-    /// What it may use. Built-in drivers use their shipped grant and ignore this table.
+    /// What it may use. For a built-in driver: additions to its shipped grant.
     #[serde(default, skip_serializing_if = "Grants::is_empty")]
     pub grants: Grants,
     #[serde(default, skip_serializing_if = "Limits::is_default")]
