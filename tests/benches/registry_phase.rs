@@ -30,7 +30,7 @@ const DOMAIN: &str = "bench.test";
 fn spec(node: &str, registry: &str, net: &str, n: u8) -> String {
     format!(
         "cluster: {{domain: {DOMAIN}}}\nnetwork: {{name: {net}, cidr: 10.214.{n}.0/24}}\n\
-         kubernetes: {{version: v1.35.0, image: {node}}}\n\
+         kubernetes: {{version: v1.35.0, image: {node}}}\nbootstrap: []\n\
          registries:\n  image: {registry}\n  shared: {{enabled: false}}\n  mirrors:\n{}",
         // Four mirrors, like the default set, pulling through the project's own cache so no
         // traffic leaves the bench's network.

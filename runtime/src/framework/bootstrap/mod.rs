@@ -217,6 +217,9 @@ pub struct EntryReport {
     pub objects: usize,
     /// Objects new or changed by this run.
     pub changed: usize,
+    /// Milliseconds rendering, and in all (render, apply, waits).
+    pub render_ms: u64,
+    pub total_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -402,11 +405,15 @@ pub async fn run(
             outcome: "applied",
             objects: 0,
             changed: 0,
+            render_ms: 0,
+            total_ms: 0,
             message: None,
         };
         match state {
             State::Done(applied) => {
                 line.objects = applied.objects.len();
+                line.render_ms = applied.rendered_in.as_millis() as u64;
+                line.total_ms = applied.took.as_millis() as u64;
                 line.changed = previous.changed(&entry.name, &applied.objects);
                 let now: Vec<ObjectRef> = applied.objects.iter().map(|(o, _)| o.clone()).collect();
                 let dropped = previous.dropped(&entry.name, &now);

@@ -34,6 +34,9 @@ pub struct EntrySettings {
 pub struct Applied {
     pub objects: Vec<(ObjectRef, String)>,
     pub digest: String,
+    /// How long the render took, and the whole entry (render, apply, waits).
+    pub rendered_in: Duration,
+    pub took: Duration,
 }
 
 pub async fn run_entry(
@@ -44,9 +47,11 @@ pub async fn run_entry(
     progress: &Progress,
 ) -> Result<Applied, String> {
     progress.step(&entry.name, "rendering");
+    let started = Instant::now();
     let Rendered { objects, digest } = render(entry, render_cx)
         .await
         .map_err(|e| format!("render failed: {e}"))?;
+    let rendered_in = started.elapsed();
     progress.step(&entry.name, &format!("applying {} objects", objects.len()));
     let ordered = in_apply_order(objects);
     let applied = apply_with_retries(entry, settings, &ordered, applier, progress).await?;
@@ -56,6 +61,8 @@ pub async fn run_entry(
     Ok(Applied {
         objects: applied,
         digest,
+        rendered_in,
+        took: started.elapsed(),
     })
 }
 
