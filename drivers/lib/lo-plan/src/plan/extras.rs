@@ -78,7 +78,22 @@ fn mounts(r: &mut Reader) -> Vec<ExtraMount> {
                         .unwrap_or(false),
                 };
                 if mount.host_path.is_empty() {
-                    r.fail(&format!("{field}.hostPath"), "is required: the folder on this machine (absolute, or relative to the project root)".into());
+                    r.fail(
+                        &format!("{field}.hostPath"),
+                        "is required: the absolute path of a folder on this machine".into(),
+                    );
+                } else if !item.get("hostPath").is_some_and(Value::is_string)
+                    || !mount.host_path.starts_with('/')
+                    || mount.host_path.split('/').any(|p| p == "..")
+                    || mount.host_path.contains(['*', '?', '['])
+                {
+                    r.fail(
+                        &format!("{field}.hostPath"),
+                        format!(
+                            "{:?} must be the absolute path of a folder on this machine, without `..` or wildcards (project folders are never bound into nodes)",
+                            mount.host_path
+                        ),
+                    );
                 }
                 if !mount.container_path.starts_with('/') {
                     r.fail(
@@ -103,11 +118,22 @@ fn mounts(r: &mut Reader) -> Vec<ExtraMount> {
     out
 }
 
+/// A DNS name of labels (1 to 63 letters, digits, '-'); a leading `*` label makes a wildcard
+/// of a name with at least two more labels below it (`*.apps.test`, never `*` alone).
 fn dns_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '*')
+    let labels: Vec<&str> = name.split('.').collect();
+    let (first, rest) = match labels.split_first() {
+        Some((&"*", rest)) if rest.len() >= 2 => (None, rest),
+        Some((first, rest)) => (Some(*first), rest),
+        None => return false,
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    name.len() <= 253 && first.is_none_or(label_ok) && rest.iter().all(|l| label_ok(l))
 }
 
 fn coredns(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> CoreDns {
@@ -170,6 +196,12 @@ fn coredns(r: &mut Reader, pool: Option<(Ipv4, Ipv4)>) -> CoreDns {
 
 fn oidc(r: &mut Reader) -> Option<Oidc> {
     let issuer = r.string("spec.oidc.issuer").unwrap_or_default();
+    if r.get("spec.oidc.clientID").is_some_and(|v| !v.is_string()) {
+        r.fail(
+            "spec.oidc.clientID",
+            "must be text, such as kubectl (quote it if it looks like a number)".into(),
+        );
+    }
     let client_id = r.string("spec.oidc.clientID").unwrap_or_default();
     if issuer.is_empty() && client_id.is_empty() {
         return None;

@@ -281,10 +281,13 @@ fn mirrored_domain(name: &str, url: &str) -> String {
     }
 }
 
+/// A mirror name becomes part of container, volume and host names: a DNS label.
 fn mirror_name_ok(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    name.len() <= 63
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -377,7 +380,7 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
                     .unwrap_or_default()
                     .to_string();
                 if !mirror_name_ok(&name) {
-                    r.fail(&format!("{field}.name"), format!("{name:?} is not allowed (lowercase letters, digits, '-'; starting with a letter or digit)"));
+                    r.fail(&format!("{field}.name"), format!("{name:?} is not allowed (up to 63 lowercase letters, digits and '-', starting with a letter or digit)"));
                 } else if name == "build" || name == "cache" {
                     r.fail(
                         &format!("{field}.name"),

@@ -421,3 +421,56 @@ fn a_section_of_the_wrong_shape_is_an_error_not_defaults() {
     // Null sections are absent, as before.
     assert!(plan(&spec("dev", "nodes:\noidc: ~\n"), "lok8s.dev").is_ok());
 }
+
+#[test]
+fn values_the_original_accepted_by_mistake_are_refused() {
+    let long = "m".repeat(64);
+    for (body, field) in [
+        (
+            format!("registries:\n  mirrors:\n    - {{name: {long}, url: https://x.test}}\n"),
+            "spec.registries.mirrors[0].name",
+        ),
+        (
+            "coredns:\n  hosts:\n    - {name: \"*\", target: 10.0.0.1}\n".into(),
+            "spec.coredns.hosts[0].name",
+        ),
+        (
+            "coredns:\n  hosts:\n    - {name: \"*.test\", target: 10.0.0.1}\n".into(),
+            "spec.coredns.hosts[0].name",
+        ),
+        (
+            "coredns:\n  hosts:\n    - {name: \"a..b\", target: 10.0.0.1}\n".into(),
+            "spec.coredns.hosts[0].name",
+        ),
+        (
+            "oidc: {issuer: \"https://id.test\", clientID: -1}\n".into(),
+            "spec.oidc.clientID",
+        ),
+        (
+            "nodes:\n  extraMounts:\n    - {hostPath: \"*\", containerPath: /x}\n".into(),
+            "spec.nodes.extraMounts[0].hostPath",
+        ),
+        (
+            "nodes:\n  extraMounts:\n    - {hostPath: -1, containerPath: /x}\n".into(),
+            "spec.nodes.extraMounts[0].hostPath",
+        ),
+        (
+            "nodes:\n  extraMounts:\n    - {hostPath: data, containerPath: /x}\n".into(),
+            "spec.nodes.extraMounts[0].hostPath",
+        ),
+        (
+            "nodes:\n  extraMounts:\n    - {hostPath: /srv/../etc, containerPath: /x}\n".into(),
+            "spec.nodes.extraMounts[0].hostPath",
+        ),
+    ] {
+        let errors = plan(&spec("dev", &body), "lok8s.dev").expect_err(&body);
+        assert!(
+            errors.iter().any(|e| e.field == field),
+            "{body}: {errors:?}"
+        );
+    }
+    // What stays valid.
+    let ok = "coredns:\n  hosts:\n    - {name: \"*.apps.test\", target: 10.0.0.1}\n    - {name: apps.lok8s.test, target: gateway}\noidc: {issuer: \"https://id.test\", clientID: kubectl}\nnodes:\n  extraMounts:\n    - {hostPath: /srv/data, containerPath: /data, readOnly: true}\n";
+    let p = plan(&spec("dev", ok), "lok8s.dev").unwrap();
+    assert_eq!(p.extra_mounts.len(), 1);
+}
