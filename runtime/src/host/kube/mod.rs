@@ -45,7 +45,7 @@ pub struct KubeCtx {
     own: OwnKubeconfig,
     project: Project,
     refuse: crate::host::refusal::Refusals,
-    /// Clients by the digest of the vetted kubeconfig they were made from.
+    /// Clients by the digest of the kubeconfig bytes (and servers rule) they were made from.
     clients: HashMap<[u8; 32], Client>,
     /// Discovery answers per (kubeconfig, apiVersion, kind): one lookup per run, not per call.
     discovered: HashMap<([u8; 32], String, String), (ApiResource, ApiCapabilities)>,
@@ -137,9 +137,11 @@ impl KubeCtx {
         })
     }
 
-    /// The kubeconfig a cluster reference names, vetted, and the rule its server must meet
-    /// (a granted domain's was published by `lo`, so any server it names is the user's).
-    fn kubeconfig(&self, cluster: &wit::Cluster) -> Result<(Vetted, bool), DriverError> {
+    /// The kubeconfig a cluster reference names (read now, every call: the driver may have
+    /// rewritten it), where it is shown, and whether it is the driver's own (whose server must
+    /// meet `kube.servers`; a granted domain's was published by `lo`, so any server it names
+    /// is the user's).
+    fn kubeconfig(&self, cluster: &wit::Cluster) -> Result<(Vec<u8>, String, bool), DriverError> {
         let (bytes, shown, own) = match cluster {
             wit::Cluster::Kubeconfig(path) => {
                 if path != &self.own.guest {
@@ -202,18 +204,23 @@ impl KubeCtx {
                 (bytes, format!(".kubeconfig/{file}"), false)
             }
         };
-        let vetted = Vetted::parse(&bytes)
-            .map_err(|e| DriverError::Denied(format!("kubeconfig {shown}: {e}")))?;
-        Ok((vetted, own))
+        Ok((bytes, shown, own))
     }
 
-    /// The client for a cluster, with the digest of the kubeconfig it was made from.
+    /// The client for a cluster, with the digest of the kubeconfig bytes it was made from:
+    /// the same bytes (and rule) reuse the client made when they were vetted.
     async fn client(&mut self, cluster: &wit::Cluster) -> Result<([u8; 32], Client), DriverError> {
-        let (vetted, own) = self.kubeconfig(cluster)?;
-        let digest: [u8; 32] = Sha256::digest(vetted.to_yaml().as_bytes()).into();
+        let (bytes, shown, own) = self.kubeconfig(cluster)?;
+        let digest: [u8; 32] = Sha256::new()
+            .chain_update([u8::from(own)])
+            .chain_update(&bytes)
+            .finalize()
+            .into();
         if let Some(c) = self.clients.get(&digest) {
             return Ok((digest, c.clone()));
         }
+        let vetted = Vetted::parse(&bytes)
+            .map_err(|e| DriverError::Denied(format!("kubeconfig {shown}: {e}")))?;
         let everywhere = Allowlist::parse(&["https://*:*".to_string()]).unwrap_or_default();
         let servers = if own { &self.servers } else { &everywhere };
         let client = vetted.client(servers).await.map_err(|e| {
