@@ -585,3 +585,44 @@ fn the_runtime_and_the_lo_driver_agree_on_what_is_bootstrapped() {
         assert_eq!(runtime, driver, "{text}");
     }
 }
+
+#[test]
+fn the_secrets_generator_takes_values_from_the_users_environment() {
+    let generator = "apiVersion: secrets.lok8s.dev/v1\nkind: Secret\nmetadata: {name: creds, namespace: default}\n\
+                     env: {token: BOOT_TOKEN}\noptionalEnv: {robot: BOOT_ROBOT, extra: BOOT_UNSET}\n";
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/creds\n",
+        &[
+            (
+                "creds/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ngenerators: [secret.yaml]\n",
+            ),
+            ("creds/secret.yaml", generator),
+        ],
+    );
+    // Unset: the entry fails naming the variable; nothing is applied.
+    let run = s.lo(&["provision", DOMAIN, "-o", "json"]);
+    run.code(1);
+    let message = entry(&run.json(), "creds")["message"].to_string();
+    assert!(message.contains("BOOT_TOKEN"), "{message}");
+    assert!(s.api.object("", "secrets", "default", "creds").is_none());
+
+    let run = s.p.lo_env(
+        &["bootstrap", DOMAIN],
+        &[("BOOT_TOKEN", "s3cr3t-token"), ("BOOT_ROBOT", "robot")],
+    );
+    run.success();
+    assert!(!run.stderr.contains("s3cr3t") && !run.stdout.contains("s3cr3t"));
+    let secret = s
+        .api
+        .object("", "secrets", "default", "creds")
+        .expect("secret");
+    assert_eq!(secret["data"]["token"], "czNjcjN0LXRva2Vu", "{secret}");
+    assert_eq!(secret["data"]["robot"], "cm9ib3Q=", "{secret}");
+    assert!(secret["data"].get("extra").is_none(), "{secret}");
+    // The project holds no copy of the value.
+    for file in s.p.files() {
+        let text = std::fs::read(s.p.path(&file)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&text).contains("s3cr3t"), "{file}");
+    }
+}

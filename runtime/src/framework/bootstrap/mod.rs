@@ -18,6 +18,7 @@ pub mod progress;
 mod record;
 pub mod render;
 mod schedule;
+pub mod secrets;
 pub mod substitute;
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt as _;
 use super::BootstrapError;
 use super::addons::{Source, catalogue_files};
 use super::entries::Entry;
+use super::secrets;
 use super::substitute::{deep_merge, stringify_env_values, substitute};
 use crate::project::{Entry as FsEntry, Inside, Project};
 
@@ -160,7 +161,8 @@ fn build_dir(
             }
         }
         Source::Project(rel) => {
-            let layered = entry.addon.is_chart;
+            let layered =
+                entry.addon.is_chart || secrets::has_generators(&entry.addon.kustomization);
             if !layered {
                 return Ok(cx.project.root().join(rel));
             }
@@ -175,6 +177,14 @@ fn build_dir(
     }
     if entry.addon.is_chart {
         layer_values(entry, cx, &copy)?;
+    }
+    if secrets::has_generators(&entry.addon.kustomization) {
+        // The entry's own `env:` first, then lo's environment (the user's).
+        secrets::expand(entry, &copy, |name| {
+            let own = entry.env.iter().find(|(k, _)| k == name);
+            own.map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        })?;
     }
     Ok(copy)
 }
