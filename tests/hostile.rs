@@ -234,6 +234,7 @@ const ATTACKS: &[&str] = &[
     "kube-server-elsewhere",
     "kube-other-kubeconfig-path",
     "kube-ungranted-domain",
+    "kube-swap-after-use",
     "docker-bind-project",
     "docker-bind-around-project",
     "docker-bind-swap",
@@ -435,6 +436,25 @@ fn attack_kube_exec_plugin() {
     a.run().code(1).stderr_has("users[u].user.exec");
     assert!(!marker("kube-exec-plugin").exists(), "the plugin ran");
     untouched(&api, a.name);
+}
+
+#[test]
+fn attack_kube_swap_after_use() {
+    use base64::Engine as _;
+    let (a, api) = kube_case("kube-swap-after-use");
+    let ca = base64::engine::general_purpose::STANDARD.encode(&api.ca_pem);
+    a.param("ca", ca)
+        .run()
+        .code(1)
+        .stderr_has("users[u].user.exec");
+    assert!(!marker("kube-swap-after-use").exists(), "the plugin ran");
+    // The first, valid kubeconfig did reach the API; the swapped one made no request.
+    let lists = api
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/configmaps"))
+        .count();
+    assert_eq!(lists, 1, "{:?}", api.requests());
 }
 
 #[test]

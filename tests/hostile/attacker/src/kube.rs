@@ -98,3 +98,22 @@ pub fn other_kubeconfig_path(_: &Context) -> Result<Outcome> {
 pub fn ungranted_domain(_: &Context) -> Result<Outcome> {
     list(&k::Cluster::Domain("victim.dev".into()))
 }
+
+/// A valid kubeconfig first (lo makes a client for it and keeps it), then the same server with
+/// an exec plugin: the new bytes must be vetted again, never served by the client made before.
+pub fn swap_after_use(ctx: &Context) -> Result<Outcome> {
+    let good = kubeconfig(
+        &param(ctx, "url"),
+        &format!("    certificate-authority-data: {}\n", param(ctx, "ca")),
+        "    token: double\n",
+    );
+    io(fs::write(&ctx.kubeconfig, good))?;
+    k::list(
+        &k::Cluster::Kubeconfig(ctx.kubeconfig.clone()),
+        "v1",
+        "ConfigMap",
+        Some("kube-system"),
+        None,
+    )?;
+    exec_plugin(ctx)
+}

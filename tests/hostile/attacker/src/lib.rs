@@ -41,6 +41,7 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
     ("kube-server-elsewhere", kube::server_elsewhere),
     ("kube-other-kubeconfig-path", kube::other_kubeconfig_path),
     ("kube-ungranted-domain", kube::ungranted_domain),
+    ("kube-swap-after-use", kube::swap_after_use),
     ("docker-bind-project", docker::bind_project),
     ("docker-bind-around-project", docker::bind_around_project),
     ("docker-bind-swap", docker::bind_swap),
