@@ -10,13 +10,7 @@ use super::addons::{Addon, Addons};
 
 const RESERVED: &[&str] = &["values", "env", "wait", "dependsOn", "name"];
 
-/// Kinds whose clusters come up without a CNI and so get one when `spec.bootstrap` is absent.
-pub fn default_entries(kind: &str) -> &'static [&'static str] {
-    match kind.to_ascii_lowercase().as_str() {
-        "lo" => &["cilium"],
-        _ => &[],
-    }
-}
+pub use lok8s_bootstrap_refs::default_entries;
 
 /// One entry of the plan.
 #[derive(Debug, Clone)]
@@ -38,53 +32,27 @@ pub struct Entry {
     pub depends_on: Vec<String>,
 }
 
-/// What `spec.bootstrap` selects: the list as written, or the kind's default when the key is
-/// absent. `[]` and a bare `bootstrap:` (null) both mean none.
+/// What `spec.bootstrap` selects (the rule the Lo driver reads too: `lok8s-bootstrap-refs`):
+/// the list as written, or the kind's default when the key is absent; `[]` and a bare
+/// `bootstrap:` (null) both mean none.
 pub fn selected(spec: &Value, kind: &str) -> Result<Vec<Value>, BootstrapError> {
-    // A `spec` that is not a map is the driver's to refuse, in its own words.
-    if spec
-        .get("spec")
-        .is_some_and(|s| !s.is_mapping() && !s.is_null())
-    {
-        return Ok(Vec::new());
-    }
-    let Some(found) = spec.get("spec").and_then(|s| s.get("bootstrap")) else {
-        return Ok(default_entries(kind)
-            .iter()
-            .map(|name| Value::String((*name).to_string()))
-            .collect());
-    };
-    match found {
-        Value::Null => Ok(Vec::new()),
-        Value::Sequence(items) => Ok(items.clone()),
-        other => Err(BootstrapError::field(
+    lok8s_bootstrap_refs::selected(spec, kind).map_err(|other| {
+        BootstrapError::field(
             "spec.bootstrap",
-            format!("must be a list of addon entries, got {}", describe(other)),
+            format!("must be a list of addon entries, got {}", describe(&other)),
             "write it as a list, such as `bootstrap: [cilium, metallb]`, or `bootstrap: []` for none",
-        )),
-    }
+        )
+    })
 }
 
-/// The selected entries as (reference, explicit name), unresolved: the part of the grammar
-/// the Lo driver reads too, to know whether a CNI is bootstrapped.
+/// The selected entries as (reference, explicit name), unresolved.
 pub fn references(
     spec: &Value,
     kind: &str,
 ) -> Result<Vec<(String, Option<String>)>, BootstrapError> {
     Ok(selected(spec, kind)?
         .iter()
-        .filter_map(|item| match item {
-            Value::String(s) => Some((s.clone(), None)),
-            Value::Mapping(m) if m.len() == 1 => {
-                let (key, value) = m.iter().next()?;
-                let name = value
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                Some((key.as_str()?.to_string(), name))
-            }
-            _ => None,
-        })
+        .filter_map(lok8s_bootstrap_refs::reference)
         .collect())
 }
 

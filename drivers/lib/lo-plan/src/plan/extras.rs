@@ -245,46 +245,12 @@ fn oidc(r: &mut Reader) -> Option<Oidc> {
 /// CNI addons the framework can bootstrap; without `spec.bootstrap` Lo gets Cilium.
 const CNI_ADDONS: &[&str] = &["cilium", "calico", "flannel", "antrea", "weave", "kindnet"];
 
-/// The entries `spec.bootstrap` selects, as (reference, explicit name), by lo's rule: absent
-/// means the kind's default (`[cilium]` for kind Lo, none for others); `[]` and a bare
-/// `bootstrap:` (null) mean none; an entry is a scalar reference or a single-key map whose key
-/// is the reference. None when the value is not a list (lo refuses such a spec before the
-/// driver runs).
+/// The entries `spec.bootstrap` selects, as (reference, explicit name), by the rule lo
+/// applies them with (`lok8s-bootstrap-refs`); None when the value is not a list (lo refuses
+/// such a spec before the driver runs).
 pub fn bootstrap_references(spec: &Value) -> Option<Vec<(String, Option<String>)>> {
-    let section = spec.get("spec").filter(|s| !s.is_null());
-    let Some(found) = section.and_then(|s| s.get("bootstrap")) else {
-        let lo = spec
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.eq_ignore_ascii_case("lo"));
-        return Some(if lo {
-            vec![("cilium".into(), None)]
-        } else {
-            Vec::new()
-        });
-    };
-    let items = match found {
-        Value::Null => return Some(Vec::new()),
-        Value::Sequence(items) => items,
-        _ => return None,
-    };
-    Some(
-        items
-            .iter()
-            .filter_map(|item| match item {
-                Value::String(s) => Some((s.clone(), None)),
-                Value::Mapping(m) if m.len() == 1 => {
-                    let (key, value) = m.iter().next()?;
-                    let name = value
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    Some((key.as_str()?.to_string(), name))
-                }
-                _ => None,
-            })
-            .collect(),
-    )
+    let kind = spec.get("kind").and_then(Value::as_str).unwrap_or_default();
+    lok8s_bootstrap_refs::references(spec, kind)
 }
 
 /// Whether the bootstrap installs a CNI: an entry whose addon folder or name is a known CNI.
