@@ -10,8 +10,6 @@ use super::addons::{Addon, Addons};
 
 const RESERVED: &[&str] = &["values", "env", "wait", "dependsOn", "name"];
 
-pub use lok8s_bootstrap_refs::default_entries;
-
 /// One entry of the plan.
 #[derive(Debug, Clone)]
 pub struct Entry {
