@@ -30,7 +30,7 @@ pub fn lo_bin() -> &'static Path {
             return PathBuf::from(bin);
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let built = Command::new(cargo)
             .current_dir(workspace())
             // With lok8s-tests selected too, features unify as under `cargo test`, so this
             // build reuses what `cargo test` compiled instead of rebuilding lo each time.
@@ -44,9 +44,14 @@ pub fn lo_bin() -> &'static Path {
                 "-p",
                 "lok8s-tests",
             ])
-            .status()
+            .output()
             .expect("running cargo build for lo");
-        assert!(status.success(), "building lo failed");
+        assert!(
+            built.status.success(),
+            "building lo failed ({}):\n{}",
+            built.status,
+            String::from_utf8_lossy(&built.stderr)
+        );
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target"));
