@@ -101,11 +101,30 @@ pub struct Session {
     /// connections to the cluster it made.
     kube_servers: Vec<String>,
     project: Project,
+    /// What the spec asks of the grant that the grant refuses (host folders it names), each
+    /// with its field; [`Session::check_spec_against_grant`] refuses a provision on them.
+    spec_refusals: Vec<String>,
+    /// Where a missing grant for this driver goes.
+    grant_hint: String,
     /// Removes the folders this session made when it ends, if nothing was written into them.
     _created: host::files::CreatedDirs,
 }
 
 impl Session {
+    /// Refuses a provision whose spec names what the driver's grant does not allow, before the
+    /// driver creates anything; destroy, status and kubeconfig never depend on it.
+    pub fn check_spec_against_grant(&self) -> anyhow::Result<()> {
+        if self.spec_refusals.is_empty() {
+            return Ok(());
+        }
+        Err(anyhow!(
+            "{}: the spec names what the driver's grant does not allow, so nothing was created:\n  {}\nfix: change the spec, or grant it ({})",
+            self.spec.file,
+            self.spec_refusals.join("\n  "),
+            self.grant_hint
+        ))
+    }
+
     /// Publishes what the driver left in its kubeconfig folder (see [`framework::kubeconfig`]).
     pub fn publish_kubeconfig(&self) -> anyhow::Result<Option<std::path::PathBuf>> {
         framework::kubeconfig::publish(
@@ -164,7 +183,9 @@ pub fn load_cluster(
 pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> {
     let project = &opts.project;
     let lock = Lockfile::load(&project.lock_path())?;
-    let resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
+    let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
+    let caroot = opts.settings.caroot();
+    let spec_refusals = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
     let runtime = Runtime::new(opts.settings.cache())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
     let id = DriverId {
@@ -188,7 +209,6 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let log = Logger::stderr(&resolved.kind, opts.verbosity, opts.settings.plain);
     log_cache(&log, &cache);
     let session_log = log.clone();
-    let caroot = opts.settings.caroot();
     let site = host::Site {
         project,
         domain: &spec.domain,
@@ -224,8 +244,33 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         log: session_log,
         kubeconfigs: folders.kubeconfigs,
         project: project.clone(),
+        spec_refusals,
+        grant_hint: hint,
         _created: folders.created,
     })
+}
+
+/// Completes the docker grant with what the spec names in the fields the grant lists, and
+/// returns the spec's host folders that the grant refuses (see `host::docker::spec_fields`).
+fn complete_from_spec(
+    grants: &mut host::grants::Grants,
+    spec: &ClusterSpec,
+    project: &Project,
+    caroot: &std::path::Path,
+) -> Vec<String> {
+    use host::docker::{policy, spec_fields};
+    let Some(docker) = grants.docker.as_mut() else {
+        return Vec::new();
+    };
+    let values = spec_fields::spec_section(&spec.text);
+    spec_fields::complete(docker, &values);
+    let root = project.root();
+    let protected = [
+        root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
+        caroot.to_path_buf(),
+    ];
+    let remote = policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref());
+    spec_fields::check_host_paths(docker, &values, &protected, remote)
 }
 
 /// `lo provision`: the driver verified and `spec.bootstrap` planned first (a broken entry
@@ -241,6 +286,7 @@ pub async fn provision(
     // anything else is said), then the bootstrap is planned, then the driver runs.
     let (kind, text) = (spec.kind.clone(), spec.text.clone());
     let mut session = open(opts, spec).await?;
+    session.check_spec_against_grant()?;
     let plan = if request.skip {
         None
     } else {

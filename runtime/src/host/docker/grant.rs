@@ -28,6 +28,19 @@ pub struct DockerGrant {
     /// Host ports below 1024.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub low_ports: bool,
+    /// Spec fields (paths below `spec:`) that name a shared network: the operator, who writes
+    /// the spec, grants it there (`registries.shared.network.name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec_shared_networks: Vec<String>,
+    /// Spec fields naming host folders its containers will bind (`nodes.extraMounts[].hostPath`;
+    /// a sibling `readOnly: true` makes the bind read-only): checked against host-paths before
+    /// the driver runs, so a refusal comes before the first container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec_host_paths: Vec<String>,
+    /// The shared networks that came from the spec, not from the grant itself: an existing one
+    /// is used only if lo created it as shared (never another cluster's network).
+    #[serde(skip)]
+    pub spec_named: Vec<String>,
 }
 
 impl DockerGrant {
@@ -50,11 +63,14 @@ impl DockerGrant {
         extend_unique(&mut self.writable_host_paths, other.writable_host_paths);
         extend_unique(&mut self.images, other.images);
         extend_unique(&mut self.publish, other.publish);
+        extend_unique(&mut self.spec_shared_networks, other.spec_shared_networks);
+        extend_unique(&mut self.spec_host_paths, other.spec_host_paths);
+        extend_unique(&mut self.spec_named, other.spec_named);
     }
 
     pub fn line(&self) -> String {
         format!(
-            "docker: objects labelled for its cluster{}{}{}{}{}{}{}",
+            "docker: objects labelled for its cluster{}{}{}{}{}{}{}{}{}",
             if self.privileged {
                 "; privileged containers"
             } else {
@@ -70,6 +86,18 @@ impl DockerGrant {
             } else {
                 ""
             },
+            list_suffix(
+                "; the shared networks the spec names in ",
+                &spec_fields(&self.spec_shared_networks)
+            ),
+            list_suffix(
+                "; host paths the spec names in ",
+                &spec_fields(&self.spec_host_paths)
+            ),
         )
     }
+}
+
+fn spec_fields(paths: &[String]) -> Vec<String> {
+    paths.iter().map(|p| format!("spec.{p}")).collect()
 }

@@ -13,6 +13,7 @@ pub mod images;
 pub mod networks;
 mod ops;
 pub mod policy;
+pub mod spec_fields;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -161,6 +161,15 @@ impl DockerCtx {
             Err(e) => return Err(convert::error(e)),
         };
         let labels = network.labels.clone().unwrap_or_default();
+        if self.grant.spec_named.iter().any(|n| n == name)
+            && labels.get(policy::LABEL_SHARED).map(String::as_str) != Some("true")
+        {
+            return Err(self.refuse.denied(
+                &what,
+                "the spec names it as the shared network, but lo did not create it as one (no dev.lok8s.shared label): \
+                 it may be another cluster's; remove it (docker network rm) or name another network in the spec",
+            ));
+        }
         if self.scope.owns(&labels) || policy::shared(&self.grant, name) {
             Ok(Some(network))
         } else {
