@@ -84,6 +84,13 @@ fn document<'a>(docs: &'a [Value], path: &str, kind: &str) -> Result<&'a Value, 
 
 fn join(args: &[String]) -> Result<(), String> {
     let path = config_path(args)?;
+    if Path::new("/etc/kubernetes/kubelet.conf").is_file() {
+        // Real kubeadm's preflight refuses this; kind never joins a node twice.
+        println!(
+            "[preflight] this node already belongs to a cluster (lok8s stand-in): nothing to do"
+        );
+        return Ok(());
+    }
     let docs = documents(path)?;
     let join = document(&docs, path, "JoinConfiguration")?;
     let endpoint = join["discovery"]["bootstrapToken"]["apiServerEndpoint"]
@@ -91,9 +98,100 @@ fn join(args: &[String]) -> Result<(), String> {
         .ok_or_else(|| {
             format!("{path}: JoinConfiguration has no discovery.bootstrapToken.apiServerEndpoint")
         })?;
+    if join["controlPlane"].is_object() {
+        let advertise = join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"]
+            .as_str()
+            .ok_or_else(|| {
+                format!("{path}: JoinConfiguration.controlPlane has no localAPIEndpoint.advertiseAddress")
+            })?;
+        join_control_plane(advertise)?;
+    }
     kubelet_conf(endpoint)?;
     println!("This node has joined the cluster (lok8s stand-in).");
     Ok(())
+}
+
+/// What kind copies from the bootstrap control plane before another one joins; without
+/// `--certificate-key`, kubeadm needs them on disk.
+const SHARED_FILES: [&str; 9] = [
+    "/etc/kubernetes/admin.conf",
+    "/etc/kubernetes/pki/ca.crt",
+    "/etc/kubernetes/pki/ca.key",
+    "/etc/kubernetes/pki/front-proxy-ca.crt",
+    "/etc/kubernetes/pki/front-proxy-ca.key",
+    "/etc/kubernetes/pki/sa.pub",
+    "/etc/kubernetes/pki/sa.key",
+    "/etc/kubernetes/pki/etcd/ca.crt",
+    "/etc/kubernetes/pki/etcd/ca.key",
+];
+
+/// Where `serve` on a joined control plane sends API connections (see serve.rs).
+pub(crate) const API_UPSTREAM: &str = "/kind/standin-api-upstream";
+
+/// `kubeadm join` with `controlPlane:`: the shared CA must be there (and match its key), the
+/// node gets an API serving certificate from it. Every real API server shares one etcd; here
+/// the joined node's API forwards to the bootstrap control plane's (kind's name without the
+/// trailing number), so all of them show one cluster.
+fn join_control_plane(advertise: &str) -> Result<(), String> {
+    for path in SHARED_FILES {
+        if !Path::new(path).is_file() {
+            return Err(format!(
+                "joining as a control plane: {path} is missing; without --certificate-key the cluster's \
+                 certificates must be copied from the first control plane first (kind copies them)"
+            ));
+        }
+    }
+    let ca = Ca::load(Path::new(PKI), "ca").map_err(|e| format!("the cluster CA: {e}"))?;
+    let hostname = hostname();
+    let bootstrap = hostname.trim_end_matches(|c: char| c.is_ascii_digit());
+    let mut sans = vec![
+        hostname.clone(),
+        advertise.to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
+    sans.dedup();
+    let (cert, key) = ca
+        .issue(
+            "kube-apiserver",
+            None,
+            &sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+        .map_err(|e| format!("issuing the API serving certificate: {e}"))?;
+    let pki = Path::new(PKI);
+    write_file(
+        Path::new(API_UPSTREAM),
+        &format!("{bootstrap}:6443\n"),
+        0o644,
+    )
+    .map_err(|e| format!("writing {API_UPSTREAM}: {e}"))?;
+    write_file(&pki.join("apiserver.key"), &key, 0o600)
+        .and_then(|()| write_file(&pki.join("apiserver.crt"), &cert, 0o644))
+        .map_err(|e| format!("writing the API serving certificate: {e}"))?;
+    println!("[control-plane-join] API server serving cert signed by the shared CA for {sans:?}");
+    wait_for_api_server()
+}
+
+/// kubeadm returns only once the node's API server answers ("[wait-control-plane]"); the
+/// entrypoint starts `serve` when the serving certificate appears.
+fn wait_for_api_server() -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect("127.0.0.1:6443").is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err("the API server did not listen on 6443 within 30s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// What init and join leave for the kubelet: `/etc/kubernetes/kubelet.conf` (drivers check it
@@ -133,11 +231,7 @@ fn init(args: &[String]) -> Result<(), String> {
         .map_or(endpoint.as_str(), |(host, _)| host)
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let hostname = fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| fs::read_to_string("/etc/hostname"))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let hostname = hostname();
     let service_ip = first_service_ip(cluster["networking"]["serviceSubnet"].as_str());
     let mut sans: Vec<String> = Vec::new();
     let fixed = [
@@ -168,6 +262,7 @@ fn init(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("writing {ADMIN_CONF}: {e}"))?;
     println!("[kubeconfig] Writing \"admin.conf\" kubeconfig file");
     kubelet_conf(&endpoint)?;
+    wait_for_api_server()?;
     println!("\nYour Kubernetes control-plane has initialized successfully! (lok8s stand-in)");
     Ok(())
 }
@@ -187,8 +282,7 @@ fn first_service_ip(subnet: Option<&str>) -> String {
 
 /// A self-signed CA, as kubeadm makes for the cluster, front proxy and etcd.
 struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
+    issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
 }
 
@@ -211,8 +305,7 @@ impl Ca {
         let key = KeyPair::generate().map_err(rcgen_error)?;
         let cert_pem = params.self_signed(&key).map_err(rcgen_error)?.pem();
         Ok(Ca {
-            params,
-            key,
+            issuer: Issuer::new(params, key),
             cert_pem,
         })
     }
@@ -241,16 +334,35 @@ impl Ca {
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().map_err(rcgen_error)?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer).map_err(rcgen_error)?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error)?;
         Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// The CA kubeadm wrote (or a driver copied) as `<stem>.crt` and `<stem>.key` in `dir`;
+    /// a key that does not match the certificate is an error.
+    fn load(dir: &Path, stem: &str) -> std::io::Result<Ca> {
+        let cert_pem = fs::read_to_string(dir.join(format!("{stem}.crt")))?;
+        let key_pem = fs::read_to_string(dir.join(format!("{stem}.key")))?;
+        let key = KeyPair::from_pem(&key_pem).map_err(rcgen_error)?;
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let cert = parsed
+            .parse_x509()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(std::io::Error::other(format!(
+                "{stem}.key is not the key of {stem}.crt"
+            )));
+        }
+        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key).map_err(rcgen_error)?;
+        Ok(Ca { issuer, cert_pem })
     }
 
     fn write(&self, dir: &Path, stem: &str) -> std::io::Result<()> {
         write_file(&dir.join(format!("{stem}.crt")), &self.cert_pem, 0o644)?;
         write_file(
             &dir.join(format!("{stem}.key")),
-            &self.key.serialize_pem(),
+            &self.issuer.key().serialize_pem(),
             0o600,
         )
     }

@@ -36,6 +36,9 @@ pub fn run() -> i32 {
 }
 
 async fn serve() -> Result<(), String> {
+    if let Ok(upstream) = std::fs::read_to_string(crate::kubeadm::API_UPSTREAM) {
+        return forward(upstream.trim()).await;
+    }
     let certs = CertificateDer::pem_file_iter(CERT)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("reading {CERT}: {e}"))?;
@@ -64,6 +67,27 @@ async fn serve() -> Result<(), String> {
     serve_tls(listener, acceptor, app)
         .await
         .map_err(|e| format!("accepting on {LISTEN}: {e}"))
+}
+
+/// A control plane that joined: its API server shares the bootstrap one's store (one etcd),
+/// so connections go there as they are (TLS included).
+async fn forward(upstream: &str) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(LISTEN)
+        .await
+        .map_err(|e| format!("listening on {LISTEN}: {e}"))?;
+    eprintln!("lok8s-node-standin: API connections on {LISTEN} go to {upstream}");
+    loop {
+        let (mut client, _) = listener
+            .accept()
+            .await
+            .map_err(|e| format!("accepting on {LISTEN}: {e}"))?;
+        let upstream = upstream.to_string();
+        tokio::spawn(async move {
+            if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        });
+    }
 }
 
 /// kubeadm's default Corefile.

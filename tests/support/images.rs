@@ -1,6 +1,7 @@
 //! Test images built locally with `docker import` (nothing can be pulled here):
 //! - [`registry_image`] stands in for the `registry:2` image: Debian's real `docker-registry`
 //!   (distribution 2.8) on a busybox rootfs, with a no-auth default config.
+//! - [`haproxy_image`] stands in for `kindest/haproxy`: Debian's real haproxy.
 //! - [`node_image`] stands in for `kindest/node`: a busybox rootfs honouring the node-image
 //!   contract kind relies on, with `kubeadm`, `kubectl` and the API server played by the
 //!   `lok8s-node-standin` binary (see tests/standin/).
@@ -25,6 +26,8 @@ pub const REGISTRY_IMAGE: &str = "lok8s-test/registry:2";
 pub const NODE_IMAGE: &str = "lok8s-test/node:v1.35.0";
 /// The stand-in for `rancher/k3s` (the example drivers' K3s kind).
 pub const K3S_IMAGE: &str = "lok8s-test/k3s:v1.31.4-k3s1";
+/// The stand-in for kind's haproxy load balancer image.
+pub const HAPROXY_IMAGE: &str = "lok8s-test/haproxy:2.6";
 /// The Kubernetes version the node image claims.
 pub const NODE_VERSION: &str = "v1.35.0";
 /// Where the stand-in binary sits inside the node image.
@@ -103,6 +106,67 @@ fn install_standin(standin: &Path, r: &Path) {
         .arg(r.join(bin))
         .status();
 }
+
+/// kind's HA load balancer image (`kindest/haproxy`, kind v0.31): Debian's real haproxy 2.6
+/// on a busybox rootfs (`kill`, `cp`, `mkdir`), run as kind's image runs it (master-worker,
+/// foreground: PID 1 reloads on SIGHUP), with its placeholder config listening on 6443.
+/// (`docker import` takes no STOPSIGNAL: it stops on SIGTERM, kind's on SIGUSR1.)
+pub fn haproxy_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let changes = [
+            r#"ENTRYPOINT ["/usr/sbin/haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]"#,
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ];
+        build(HAPROXY_IMAGE, &changes, |r| {
+            let (binary, libs) = haproxy_binary();
+            install_with(&binary, r, "usr/sbin/haproxy", &libs);
+            write(
+                r,
+                "usr/local/etc/haproxy/haproxy.cfg",
+                "defaults\n  timeout connect 5s\n  timeout client 50s\n  timeout server 50s\n\nfrontend control-plane\n  bind 0.0.0.0:6443\n  mode tcp\n  \
+                 default_backend kube-apiservers\n\nbackend kube-apiservers\n  mode tcp\n",
+            );
+        });
+    });
+    HAPROXY_IMAGE
+}
+
+/// Debian's haproxy and the libraries it needs that the host may lack, fetched once with
+/// `apt-get download` into the shared test cache: the binary and the folder of those
+/// libraries.
+fn haproxy_binary() -> (PathBuf, PathBuf) {
+    let dir = crate::shared_cache().join("haproxy");
+    let root = dir.join("root");
+    let binary = root.join("usr/sbin/haproxy");
+    let libs = root.join("usr/lib/x86_64-linux-gnu");
+    if binary.is_file() {
+        return (binary, libs);
+    }
+    fs::create_dir_all(&dir).unwrap();
+    run(Command::new("apt-get")
+        .args(["download", "-q"])
+        .args(HAPROXY_PACKAGES)
+        .current_dir(&dir));
+    for deb in fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
+        if deb.extension().is_some_and(|e| e == "deb") {
+            run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+        }
+    }
+    assert!(
+        binary.is_file(),
+        "the haproxy package has no usr/sbin/haproxy"
+    );
+    (binary, libs)
+}
+
+/// The haproxy package and its libraries outside a minimal Debian.
+const HAPROXY_PACKAGES: [&str; 4] = [
+    "haproxy",
+    "liblua5.3-0",
+    "libopentracing-c-wrapper0",
+    "libopentracing1",
+];
 
 /// The stand-in k3s image: `k3s server` (the image's default command) writes
 /// `/etc/rancher/k3s/k3s.yaml` and serves the API double on 6443 (tests/standin/k3s.rs).
@@ -391,17 +455,30 @@ fn run(cmd: &mut Command) {
 /// Copies an executable to `rel` under the rootfs `root`, with the shared libraries `ldd`
 /// lists at the same paths.
 fn install(bin: &Path, root: &Path, rel: &str) {
+    install_with(bin, root, rel, Path::new("/nonexistent"));
+}
+
+/// [`install`], finding libraries in `extra_libs` too; those land in the image's
+/// `usr/lib/x86_64-linux-gnu`.
+fn install_with(bin: &Path, root: &Path, rel: &str, extra_libs: &Path) {
     let dest = root.join(rel);
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
     fs::copy(bin, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", bin.display()));
     fs::set_permissions(&dest, fs::Permissions::from_mode(0o755)).unwrap();
     // A static binary makes ldd exit non-zero with no paths: nothing to copy.
-    let out = Command::new("ldd").arg(bin).output().expect("running ldd");
+    let out = Command::new("ldd")
+        .arg(bin)
+        .env("LD_LIBRARY_PATH", extra_libs)
+        .output()
+        .expect("running ldd");
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) else {
             continue;
         };
-        let dest = root.join(lib.trim_start_matches('/'));
+        let dest = match Path::new(lib).strip_prefix(extra_libs) {
+            Ok(name) => root.join("usr/lib/x86_64-linux-gnu").join(name),
+            Err(_) => root.join(lib.trim_start_matches('/')),
+        };
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
         fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
     }

@@ -1,7 +1,8 @@
 //! The core of the Kubernetes API double: an in-memory object store and the axum router that
 //! serves it. It stands in for kube-apiserver (with its etcd and the controllers lok8s relies
 //! on), which cannot run here, and speaks the real wire protocol for what lok8s and its drivers
-//! use, from the public API documentation: `/version`, discovery (`/api`, `/api/v1`, `/apis`,
+//! use, from the public API documentation: `/version`, `/healthz` (`/livez`, `/readyz`),
+//! discovery (`/api`, `/api/v1`, `/apis`,
 //! `/apis/<g>/<v>`), get, list (with equality label selectors), watch ([`crate::kube_watch`]),
 //! delete, JSON merge patch, server-side apply (`PATCH` with `application/apply-patch+yaml`,
 //! `fieldManager`, `force`, field ownership and 409 conflicts) and a namespace's `finalize`
@@ -193,7 +194,14 @@ impl Store {
 
 /// The API served from `store`, for `axum::serve` or any hyper connection.
 pub fn router(store: SharedStore) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(store)
+    // The health endpoints load balancers probe (kind's haproxy: GET /healthz), unlogged.
+    let healthy = axum::routing::get(|| async { "ok" });
+    axum::Router::new()
+        .route("/healthz", healthy.clone())
+        .route("/livez", healthy.clone())
+        .route("/readyz", healthy)
+        .fallback(handle)
+        .with_state(store)
 }
 
 /// Serves `app` over TLS on `listener` until the listener fails.

@@ -6,6 +6,7 @@
 
 mod cluster_objects;
 mod docker_util;
+mod load_balancer;
 mod networks;
 mod node_setup;
 mod nodes;
@@ -107,6 +108,7 @@ impl Driver for Lo {
         let certs = registry_phase(&ctx, &plan)?;
         project_files::write_oidc(&ctx, &plan)?;
         nodes::ensure(&plan)?;
+        load_balancer::ensure(&plan)?;
         node_setup::converge(&plan, &certs)?;
         let kubeconfig = nodes::write_kubeconfig(&ctx, &plan.cluster_name)?;
         cluster_objects::apply(&ctx, &plan, &kubeconfig)?;
@@ -145,11 +147,7 @@ impl Driver for Lo {
             .map(|n| n.name.as_str())
             .collect();
         if down.is_empty() {
-            Ok(status(
-                "Running",
-                Health::Running,
-                format!("{} node(s) running", nodes.len()),
-            ))
+            Ok(status("Running", Health::Running, nodes::census(&nodes)))
         } else {
             Ok(status(
                 "Degraded",

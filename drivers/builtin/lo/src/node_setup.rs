@@ -78,7 +78,14 @@ fn run(plan: &Plan, certs: &CertsD) -> Result<()> {
         lok8s_kubeadm::install_storage(sh, &cp.name).map_err(failed)?;
         write_file(sh, &cp.name, ADDONS_DONE, b"cni storage\n").map_err(failed)?;
     }
+    // Control planes one at a time (kind: concurrent control-plane joins are not safe), each
+    // with the bootstrap's CA and keys first, then the workers.
     for node in plan.node_list.iter().filter(|n| n.name != cp.name) {
+        if node.control_plane
+            && lok8s_kubeadm::share_control_plane_files(sh, &cp.name, &node.name).map_err(failed)?
+        {
+            log::phase_step(&format!("{}: the cluster's CA and keys", node.name));
+        }
         if lok8s_kubeadm::join(sh, &node.name, version).map_err(failed)? {
             log::phase_step(&format!("{} joined", node.name));
         }
@@ -89,7 +96,13 @@ fn run(plan: &Plan, certs: &CertsD) -> Result<()> {
 fn cluster_config(plan: &Plan) -> ClusterConfig {
     let mut cluster = ClusterConfig {
         name: plan.cluster_name.clone(),
-        control_plane_endpoint: format!("{}:6443", bootstrap(plan).name),
+        // The load balancer when there is one (HA), else the only control plane.
+        control_plane_endpoint: format!(
+            "{}:6443",
+            plan.load_balancer
+                .as_ref()
+                .map_or(&bootstrap(plan).name, |lb| &lb.name)
+        ),
         pod_subnet: POD_SUBNET.into(),
         service_subnet: SERVICE_SUBNET.into(),
         cert_sans: vec!["localhost".into(), "127.0.0.1".into()],

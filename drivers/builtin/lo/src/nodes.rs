@@ -13,7 +13,7 @@ use lok8s_driver_sdk::{Context, DriverError, Result, info, log, warn};
 use lok8s_kubeadm::{NodeShell, Output};
 use lok8s_lo_plan::{Node, Plan};
 
-use crate::docker_util::{KIND_CLUSTER, KIND_ROLE, container, context, ensure_image};
+use crate::docker_util::{KIND_CLUSTER, KIND_ROLE, container, context, ensure_image, label};
 use crate::failed;
 
 /// kind waits 30 s for a node's boot line.
@@ -93,6 +93,9 @@ fn node_spec(plan: &Plan, node: &Node, first: bool, with_modules: bool) -> docke
     if node.control_plane {
         spec.env
             .push(("KUBECONFIG".into(), "/etc/kubernetes/admin.conf".into()));
+    }
+    // The API is published on the endpoint: the load balancer when there is one.
+    if node.control_plane && plan.load_balancer.is_none() {
         spec.ports.push(PortBinding {
             container_port: 6443,
             protocol: "tcp".into(),
@@ -227,11 +230,36 @@ pub fn bootstrap_name(cluster: &str) -> String {
     format!("{cluster}-control-plane")
 }
 
-/// Writes `.kubeconfig/<name>.yaml` from the live admin.conf and published port of the
-/// cluster's bootstrap control plane.
+/// "2 control planes, 1 worker, load balancer", from kind's role labels.
+pub fn census(containers: &[ContainerInfo]) -> String {
+    let count = |role: &str| {
+        containers
+            .iter()
+            .filter(|c| label(&c.labels, KIND_ROLE) == Some(role))
+            .count()
+    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![
+        plural(count("control-plane"), "control plane", "control planes"),
+        plural(count("worker"), "worker", "workers"),
+    ];
+    if count(crate::load_balancer::ROLE) > 0 {
+        parts.push("API load balancer".into());
+    }
+    format!("{} running", parts.join(", "))
+}
+
+/// Writes `.kubeconfig/<name>.yaml` from the live admin.conf of the cluster's bootstrap control
+/// plane, pointed at the published API port of the load balancer (HA) or of that node.
 pub fn write_kubeconfig(ctx: &Context, cluster: &str) -> Result<String> {
     let cp = bootstrap_name(cluster);
-    let info = docker::inspect_container(&cp)?.ok_or_else(|| {
+    let lb = crate::load_balancer::name(cluster);
+    let endpoint = match docker::inspect_container(&lb)? {
+        Some(info) if label(&info.labels, KIND_CLUSTER) == Some(cluster) => Some(info),
+        _ => docker::inspect_container(&cp)?,
+    };
+    let info = endpoint.ok_or_else(|| {
         DriverError::NotFound(format!(
             "node {} does not exist; run `lo provision` first",
             cp
@@ -244,8 +272,8 @@ pub fn write_kubeconfig(ctx: &Context, cluster: &str) -> Result<String> {
         .and_then(|p| p.host_port.map(|h| (p.host_ip.clone(), h)))
         .ok_or_else(|| {
             failed(format!(
-                "node {} publishes no API server port (6443/tcp)",
-                cp
+                "{} publishes no API server port (6443/tcp)",
+                info.name
             ))
         })?;
     let host = if port.0.is_empty() || port.0 == "0.0.0.0" {

@@ -219,6 +219,39 @@ pub fn install_storage(sh: &mut dyn NodeShell, bootstrap: &str) -> Result<bool, 
     Ok(true)
 }
 
+/// What every control plane shares, copied from the bootstrap one before the others join
+/// (kind's way: no `--upload-certs`, no certificate key in the cluster).
+pub const SHARED_CONTROL_PLANE_FILES: [&str; 9] = [
+    "/etc/kubernetes/admin.conf",
+    "/etc/kubernetes/pki/ca.crt",
+    "/etc/kubernetes/pki/ca.key",
+    "/etc/kubernetes/pki/front-proxy-ca.crt",
+    "/etc/kubernetes/pki/front-proxy-ca.key",
+    "/etc/kubernetes/pki/sa.pub",
+    "/etc/kubernetes/pki/sa.key",
+    "/etc/kubernetes/pki/etcd/ca.crt",
+    "/etc/kubernetes/pki/etcd/ca.key",
+];
+
+/// Copies [`SHARED_CONTROL_PLANE_FILES`] from the bootstrap control plane to another one
+/// that has not joined yet. Returns whether it copied.
+pub fn share_control_plane_files(
+    sh: &mut dyn NodeShell,
+    bootstrap: &str,
+    node: &str,
+) -> Result<bool, String> {
+    if sh.run(node, &["test", "-f", KUBELET_CONF], None)?.code == 0 {
+        return Ok(false);
+    }
+    for path in SHARED_CONTROL_PLANE_FILES {
+        let bytes = read_file(sh, bootstrap, path)?.ok_or_else(|| {
+            format!("{bootstrap}: {path} is missing: kubeadm init has not finished there")
+        })?;
+        write_file(sh, node, path, &bytes)?;
+    }
+    Ok(true)
+}
+
 /// `kubeadm join` on a node unless it already joined. Returns whether it ran.
 pub fn join(sh: &mut dyn NodeShell, node: &str, version: Version) -> Result<bool, String> {
     if sh.run(node, &["test", "-f", KUBELET_CONF], None)?.code == 0 {

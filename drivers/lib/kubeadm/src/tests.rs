@@ -238,3 +238,43 @@ fn default_cni_is_templated_and_patched_like_kind_does() {
         "kind: X\n"
     );
 }
+
+#[test]
+fn control_planes_share_the_bootstrap_pki_before_they_join_and_never_again() {
+    let mut sh = Recorder::default();
+    let v = Version::new(1, 35, 0);
+    // Before init the files are missing: the copy says so instead of writing half of them.
+    let err =
+        share_control_plane_files(&mut sh, "ha-control-plane", "ha-control-plane2").unwrap_err();
+    assert!(err.contains("/etc/kubernetes/admin.conf"), "{err}");
+    assert!(init(&mut sh, "ha-control-plane", v, false).unwrap());
+    for path in SHARED_CONTROL_PLANE_FILES.iter().skip(1) {
+        sh.files.insert(
+            ("ha-control-plane".into(), path.to_string()),
+            format!("bytes of {path}").into_bytes(),
+        );
+    }
+    assert!(share_control_plane_files(&mut sh, "ha-control-plane", "ha-control-plane2").unwrap());
+    for path in SHARED_CONTROL_PLANE_FILES {
+        assert_eq!(
+            sh.files
+                .get(&("ha-control-plane2".into(), path.to_string())),
+            sh.files.get(&("ha-control-plane".into(), path.to_string())),
+            "{path}"
+        );
+    }
+    assert!(
+        sh.calls
+            .iter()
+            .any(|c| c == "ha-control-plane2: mkdir -p /etc/kubernetes/pki/etcd")
+    );
+    assert!(join(&mut sh, "ha-control-plane2", v).unwrap());
+    let before = sh.calls.len();
+    assert!(!share_control_plane_files(&mut sh, "ha-control-plane", "ha-control-plane2").unwrap());
+    assert!(
+        !sh.calls[before..]
+            .iter()
+            .any(|c| c.contains("cp /dev/stdin")),
+        "a joined control plane keeps its files"
+    );
+}

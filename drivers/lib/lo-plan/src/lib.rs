@@ -11,6 +11,7 @@ pub mod render;
 
 pub use ip::{Cidr, Ipv4};
 pub use plan::{
-    CoreDns, DEFAULT_KUBERNETES_VERSION, DnsHost, ExtraMount, FieldError, Node, Nodes, Oidc, Plan,
-    Registry, RegistryKind, bootstrap_references, plan,
+    CoreDns, DEFAULT_KUBERNETES_VERSION, DEFAULT_LOAD_BALANCER_IMAGE, DnsHost, ExtraMount,
+    FieldError, LoadBalancer, Node, Nodes, Oidc, Plan, Registry, RegistryKind,
+    bootstrap_references, plan,
 };

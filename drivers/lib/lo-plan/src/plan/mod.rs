@@ -71,6 +71,10 @@ pub struct Plan {
     pub kubernetes_version: Option<String>,
     /// Node containers in creation order: control planes, then workers, with fixed addresses.
     pub node_list: Vec<Node>,
+    /// kind's external load balancer in front of the API servers, with more than one control
+    /// plane: `<c>-external-load-balancer` at base + 100.
+    pub load_balancer: Option<LoadBalancer>,
+    pub load_balancer_image: String,
     pub node_image: String,
     pub registry_image: String,
     /// Install the node image's default CNI (no CNI addon is bootstrapped).
@@ -90,6 +94,19 @@ pub struct Node {
     pub control_plane: bool,
     pub ip: Ipv4,
 }
+
+/// The API load balancer container of an HA cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub name: String,
+    pub ip: Ipv4,
+}
+
+/// kind's HA load balancer image (the last kind release with haproxy, v0.31: its master reloads on SIGHUP).
+pub const DEFAULT_LOAD_BALANCER_IMAGE: &str =
+    "docker.io/kindest/haproxy:v20251211-v0.29.0-alpha-100-g82a92c5d";
+/// The load balancer's address: below the registries (.101–) and nodes (.151–).
+const LOAD_BALANCER_OFFSET: u32 = 100;
 
 /// kind's node image for the default Kubernetes version (kind v0.32's default).
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.1";
@@ -571,6 +588,10 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
             ),
         );
     }
+    let load_balancer = (nodes.control_plane > 1).then(|| LoadBalancer {
+        name: format!("{cluster_name}-external-load-balancer"),
+        ip: cidr.base.offset(LOAD_BALANCER_OFFSET),
+    });
     if let Some((start, end)) = lb_pool {
         let inside = |ip: Ipv4| start <= ip && ip <= end;
         for (what, ip) in registries
@@ -582,11 +603,16 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
                     .iter()
                     .map(|n| (format!("node {:?}", n.name), n.ip)),
             )
+            .chain(
+                load_balancer
+                    .iter()
+                    .map(|lb| (format!("the API load balancer {:?}", lb.name), lb.ip)),
+            )
         {
             if inside(ip) {
                 r.fail(
                     "spec.loadBalancer.pool",
-                    format!("{start}-{end} contains {ip}, the address of {what}; keep the pool clear of .101–.150 registries and .{NODE_OFFSET}+ nodes"),
+                    format!("{start}-{end} contains {ip}, the address of {what}; keep the pool clear of .{LOAD_BALANCER_OFFSET} (API load balancer), .101–.150 registries and .{NODE_OFFSET}+ nodes"),
                 );
                 break;
             }
@@ -607,12 +633,6 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
             format!("{cluster_name:?} must be at most 50 lowercase letters, digits, '-' or '.' (node host names are <name>-control-plane)"),
         );
     }
-    if nodes.control_plane > 1 {
-        r.fail(
-            "spec.nodes.controlPlane",
-            format!("{} control planes need kind's external load balancer, which this build of the Lo driver does not create yet; use 1", nodes.control_plane),
-        );
-    }
     let extras = extras::read(&mut r, lb_pool);
     let node_image = r.string("spec.kubernetes.image").unwrap_or_else(|| {
         format!(
@@ -622,6 +642,10 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
                 .unwrap_or(DEFAULT_KUBERNETES_VERSION)
         )
     });
+    // A lok8s addition beside the node image's override, for mirrored or air-gapped engines.
+    let load_balancer_image = r
+        .string("spec.kubernetes.loadBalancerImage")
+        .unwrap_or_else(|| DEFAULT_LOAD_BALANCER_IMAGE.into());
     let registry_image = r
         .string("spec.registries.image")
         .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.into());
@@ -630,6 +654,8 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
     }
     Ok(Plan {
         node_list,
+        load_balancer,
+        load_balancer_image,
         node_image,
         registry_image,
         default_cni: extras.default_cni,

@@ -474,3 +474,55 @@ fn values_the_original_accepted_by_mistake_are_refused() {
     let p = plan(&spec("dev", ok), "lok8s.dev").unwrap();
     assert_eq!(p.extra_mounts.len(), 1);
 }
+
+#[test]
+fn several_control_planes_get_kinds_load_balancer_in_front() {
+    let p = plan(
+        &spec(
+            "ha",
+            "network: {name: ha-net, cidr: 10.214.40.0/24}\nnodes: {controlPlane: 3, workers: 2}",
+        ),
+        "ha.test",
+    )
+    .unwrap();
+    let lb = p.load_balancer.as_ref().expect("a load balancer");
+    assert_eq!(lb.name, "ha-external-load-balancer");
+    assert_eq!(lb.ip.to_string(), "10.214.40.100");
+    let names: Vec<(&str, bool, String)> = p
+        .node_list
+        .iter()
+        .map(|n| (n.name.as_str(), n.control_plane, n.ip.to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ha-control-plane", true, "10.214.40.151".to_string()),
+            ("ha-control-plane2", true, "10.214.40.152".to_string()),
+            ("ha-control-plane3", true, "10.214.40.153".to_string()),
+            ("ha-worker", false, "10.214.40.154".to_string()),
+            ("ha-worker2", false, "10.214.40.155".to_string()),
+        ]
+    );
+    let single = plan(
+        &spec("one", "network: {name: one-net, cidr: 10.214.41.0/24}"),
+        "one.test",
+    )
+    .unwrap();
+    assert_eq!(single.load_balancer, None);
+
+    // A pool that takes the load balancer's address is refused, naming it.
+    let errors = plan(
+        &spec(
+            "ha",
+            "network: {name: ha-net, cidr: 10.214.40.0/24}\nnodes: {controlPlane: 2}\nloadBalancer: {pool: 10.214.40.90-10.214.40.100}",
+        ),
+        "ha.test",
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "spec.loadBalancer.pool");
+    assert!(
+        errors[0].message.contains("API load balancer"),
+        "{errors:?}"
+    );
+}

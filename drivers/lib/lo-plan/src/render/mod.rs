@@ -9,6 +9,7 @@ mod containerd;
 mod coredns;
 mod export;
 mod files;
+mod load_balancer;
 mod registry;
 
 pub use certs_d::{CA_PATH_IN_NODE, GITIGNORE, certs_d, gitignore_needs_writing};
@@ -20,6 +21,7 @@ pub use coredns::{
 };
 pub use export::{POD_SUBNET, SERVICE_SUBNET, consumer_env, export};
 pub use files::{oidc_auth_config, registries_json};
+pub use load_balancer::{HAPROXY_CONFIG, haproxy_config};
 pub use registry::{
     REGISTRY_CA, REGISTRY_CA_DIR, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_KEY, registry_config,
 };

@@ -266,3 +266,26 @@ fn the_variables_other_consumers_read() {
     assert_eq!(vars["LOK8S_HOST_PORTS"], "true");
     assert_eq!(vars["LOK8S_LB_POOL"], "10.125.42.125-10.125.42.150");
 }
+
+#[test]
+fn haproxy_sends_the_api_port_to_every_control_plane_by_address() {
+    let spec = "apiVersion: lok8s.io/v1alpha1\nkind: Lo\nmetadata:\n  name: ha\nspec:\n  network: {name: ha-net, cidr: 10.214.40.0/24}\n  nodes: {controlPlane: 3, workers: 1}\n";
+    let p = plan(spec, "ha.test").unwrap();
+    let cfg = haproxy_config(&p);
+    let servers: Vec<&str> = cfg
+        .lines()
+        .filter(|l| l.trim_start().starts_with("server "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            "server ha-control-plane 10.214.40.151:6443 check check-ssl verify none",
+            "server ha-control-plane2 10.214.40.152:6443 check check-ssl verify none",
+            "server ha-control-plane3 10.214.40.153:6443 check check-ssl verify none",
+        ]
+    );
+    assert!(cfg.contains("bind *:6443\n"), "{cfg}");
+    assert!(cfg.contains("option httpchk GET /healthz\n"), "{cfg}");
+    assert!(cfg.contains("mode tcp\n"), "{cfg}");
+}
