@@ -27,16 +27,18 @@ fn main() {
     );
 
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let mut table = String::from("pub(crate) static EMBEDDED: &[(&str, &[u8], &str)] = &[\n");
+    let mut table = String::from("pub(crate) static EMBEDDED: &[(&str, &[u8], &str, &str)] = &[\n");
     for (kind, package) in BUILTINS {
         let wasm = guest_dir
             .join("wasm32-wasip2/guest")
             .join(format!("{}.wasm", package.replace('-', "_")));
         let grant = root.join("drivers/builtin").join(kind).join("grant.toml");
+        let schema = root.join("drivers/builtin").join(kind).join("schema.json");
         table.push_str(&format!(
-            "    ({kind:?}, include_bytes!({:?}), include_str!({:?})),\n",
+            "    ({kind:?}, include_bytes!({:?}), include_str!({:?}), include_str!({:?})),\n",
             wasm.display().to_string(),
-            grant.display().to_string()
+            grant.display().to_string(),
+            schema.display().to_string()
         ));
     }
     table.push_str("];\n");

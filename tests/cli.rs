@@ -24,6 +24,7 @@ fn every_command_has_help_with_an_example() {
         vec!["status"],
         vec!["kubeconfig"],
         vec!["use"],
+        vec!["schema"],
         vec!["drivers"],
         vec!["drivers", "add"],
         vec!["drivers", "show"],
@@ -283,4 +284,30 @@ fn env_gives_what_the_lo_driver_exports_for_its_consumers() {
     );
     // Nothing was created by asking.
     assert!(!p.path("clusters/42.lok8s.dev/.state").exists());
+}
+
+#[test]
+fn schema_prints_the_json_schema_a_kind_ships() {
+    let p = Project::new();
+    let run = p.lo(&["schema", "lo"]);
+    run.success();
+    let shipped =
+        std::fs::read_to_string(lok8s_tests::workspace().join("drivers/builtin/lo/schema.json"))
+            .unwrap();
+    assert_eq!(run.stdout, shipped, "printed as shipped, byte for byte");
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(schema["$id"], "https://lok8s.dev/schemas/lo.json");
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["nodes"]["properties"]["controlPlane"]["maximum"],
+        9
+    );
+    let run = p.lo(&["schema", "KKP"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("\"https://lok8s.dev/schemas/kkp.json\"")
+    );
+    p.lo(&["schema", "kind3s"])
+        .code(2)
+        .stderr_has("built-in kinds: lo, capi, kubeone, kkp");
 }

@@ -534,9 +534,18 @@ fn invalid_spec_stops_before_anything_is_created() {
         "nodes: {workers: -1}\nloadBalancer: {pool: 10.214.2.100-10.214.2.90}\n",
     );
     let before = lo.p.files();
-    let run = lo.lo(&["provision", DOMAIN]);
-    run.code(1)
-        .stderr_has("spec.nodes.workers")
+    // The shape first, by the driver's schema (`lo schema lo`), before the driver runs.
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("spec.nodes.workers: must be a whole number from 0 to 99 (got -1)")
+        .stderr_has("lo schema lo");
+    assert_eq!(lo.p.files(), before, "no file written");
+    // Then what needs more than a field's shape, by the driver itself.
+    let file = "clusters/lo-e2e.test/cluster.lok8s.yaml";
+    lo.p.write(file, lo.p.read(file).replace("workers: -1", "workers: 1"));
+    let before = lo.p.files();
+    lo.lo(&["provision", DOMAIN])
+        .code(1)
         .stderr_has("spec.loadBalancer.pool");
     assert_eq!(lo.p.files(), before, "no file written");
     assert!(inspect("network", &lo.net).is_none());

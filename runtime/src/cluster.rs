@@ -101,8 +101,10 @@ pub struct Session {
     /// connections to the cluster it made.
     kube_servers: Vec<String>,
     project: Project,
-    /// What the spec asks of the grant that the grant refuses (host folders it names), each
-    /// with its field; [`Session::check_spec_against_grant`] refuses a provision on them.
+    /// Where the spec breaks its built-in driver's schema, and what it asks of the grant that
+    /// the grant refuses (host folders it names), each with its field;
+    /// [`Session::check_spec_against_grant`] refuses a provision on them.
+    schema_errors: Vec<String>,
     spec_refusals: Vec<String>,
     /// Where a missing grant for this driver goes.
     grant_hint: String,
@@ -114,6 +116,15 @@ impl Session {
     /// Refuses a provision whose spec names what the driver's grant does not allow, before the
     /// driver creates anything; destroy, status and kubeconfig never depend on it.
     pub fn check_spec_against_grant(&self) -> anyhow::Result<()> {
+        if !self.schema_errors.is_empty() {
+            return Err(anyhow!(
+                "{} does not match the {} driver's schema (`lo schema {}`), so nothing was created:\n  {}",
+                self.spec.file,
+                self.spec.kind,
+                self.spec.kind.to_ascii_lowercase(),
+                self.schema_errors.join("\n  ")
+            ));
+        }
         if self.spec_refusals.is_empty() {
             return Ok(());
         }
@@ -186,6 +197,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
     let caroot = opts.settings.caroot();
     let spec_refusals = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
+    let schema_errors = schema_errors(&resolved, &spec);
     let runtime = Runtime::new(opts.settings.cache())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
     let id = DriverId {
@@ -244,10 +256,27 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         log: session_log,
         kubeconfigs: folders.kubeconfigs,
         project: project.clone(),
+        schema_errors,
         spec_refusals,
         grant_hint: hint,
         _created: folders.created,
     })
+}
+
+/// Where the spec breaks the schema of the built-in driver that runs it (a component pinned
+/// from a file brings no schema under the 1.0 contract).
+fn schema_errors(resolved: &resolve::Resolved, spec: &ClusterSpec) -> Vec<String> {
+    let builtin = match resolved.source {
+        crate::lock::Source::Builtin => crate::drivers::builtin::find(&resolved.kind),
+        _ => None,
+    };
+    let Some(builtin) = builtin else {
+        return Vec::new();
+    };
+    match crate::drivers::schema::validate(builtin.schema, &spec.text) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// Completes the docker grant with what the spec names in the fields the grant lists, and

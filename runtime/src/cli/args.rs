@@ -217,6 +217,15 @@ pub enum Command {
         #[arg(value_name = "DOMAIN")]
         target: Option<String>,
     },
+    /// Print the JSON Schema of a kind's cluster spec (every field, its type and default), for
+    /// editors and scripts; `lo provision` checks specs with it before the driver runs.
+    #[command(
+        after_help = "Examples:\n  lo schema lo > .lok8s/lo.schema.json\n  # then, first line of cluster.lok8s.yaml (yaml-language-server):\n  # yaml-language-server: $schema=../../.lok8s/lo.schema.json"
+    )]
+    Schema {
+        /// The cluster kind: lo, capi, kubeone, kkp (case does not matter).
+        kind: String,
+    },
     /// List, pin and inspect driver components.
     #[command(
         after_help = "Examples:\n  lo drivers list\n  lo drivers add k3s ./k3s.wasm\n  lo drivers show lo\n  lo drivers verify"

@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    use commands::{addons, author, cluster, domains, drivers, env};
+    use commands::{addons, author, cluster, domains, drivers, env, schema};
     match cli.command.clone() {
         None => {
             use clap::CommandFactory;
@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Kubeconfig { target }) => cluster::kubeconfig(&cli, target).await,
         Some(Command::Env { target }) => env::run(&cli, target).await,
         Some(Command::Use { target }) => domains::run(&cli, target),
+        Some(Command::Schema { kind }) => schema::run(&cli, &kind),
         Some(Command::Drivers { command }) => Ok(drivers::run(&cli, command).await?),
         Some(Command::Driver { command }) => author::run(&cli, command).await,
         Some(Command::Version) => {

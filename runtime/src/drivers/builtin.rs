@@ -1,4 +1,5 @@
-//! Built-in driver components and their shipped grants, embedded at build time by `build.rs`.
+//! Built-in driver components, their shipped grants and spec schemas, embedded at build time
+//! by `build.rs`.
 
 use crate::host::grants::Grants;
 
@@ -9,6 +10,8 @@ pub struct Builtin {
     pub kind: &'static str,
     pub component: &'static [u8],
     grant: &'static str,
+    /// The JSON Schema of its cluster spec (`drivers/<kind>/schema.json`).
+    pub schema: &'static str,
 }
 
 impl Builtin {
@@ -25,11 +28,14 @@ pub fn find(kind: &str) -> Option<Builtin> {
 }
 
 pub fn all() -> impl Iterator<Item = Builtin> {
-    EMBEDDED.iter().map(|(kind, component, grant)| Builtin {
-        kind,
-        component,
-        grant,
-    })
+    EMBEDDED
+        .iter()
+        .map(|(kind, component, grant, schema)| Builtin {
+            kind,
+            component,
+            grant,
+            schema,
+        })
 }
 
 #[cfg(test)]

@@ -7,3 +7,4 @@ pub mod cluster;
 pub mod domains;
 pub mod drivers;
 pub mod env;
+pub mod schema;
