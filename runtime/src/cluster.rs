@@ -106,6 +106,8 @@ pub struct Session {
     /// [`Session::check_spec_against_grant`] refuses a provision on them.
     schema_errors: Vec<String>,
     spec_refusals: Vec<String>,
+    /// `DOCKER_HOST` when it names an engine on another machine and the driver uses Docker.
+    pub remote_engine: Option<String>,
     /// Where a missing grant for this driver goes.
     grant_hint: String,
     /// Removes the folders this session made when it ends, if nothing was written into them.
@@ -198,6 +200,10 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let caroot = opts.settings.caroot();
     let spec_refusals = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
     let schema_errors = schema_errors(&resolved, &spec);
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let remote_engine = docker_host
+        .filter(|h| host::docker::policy::engine_is_remote(Some(h)))
+        .filter(|_| resolved.grants.docker.is_some());
     let runtime = Runtime::new(opts.settings.cache())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
     let id = DriverId {
@@ -258,6 +264,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         project: project.clone(),
         schema_errors,
         spec_refusals,
+        remote_engine,
         grant_hint: hint,
         _created: folders.created,
     })

@@ -63,10 +63,9 @@ pub fn busybox_rootfs(r: &Path) {
     std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::copy("/bin/busybox", r.join("bin/busybox"))
         .expect("busybox-static is installed (apt-get install busybox-static)");
-    let list = Command::new(r.join("bin/busybox"))
-        .arg("--list")
-        .output()
-        .unwrap();
+    // The installed one lists the applets: running the fresh copy can fail with ETXTBSY while
+    // another test thread forks with the copy's write handle still open.
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" {
             let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));

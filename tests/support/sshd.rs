@@ -34,13 +34,21 @@ pub fn keygen(path: &Path) {
 impl Sshd {
     /// Starts sshd accepting `client_pub` for the test user.
     pub fn start(client_pub: &Path) -> Sshd {
-        if Command::new("id")
-            .arg(USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(true)
+        Sshd::start_for(USER, client_pub)
+    }
+
+    /// Starts sshd accepting `client_pub` for `user`: the test user (made if missing), or
+    /// `root` (the engine's socket is root's; its key is this sshd's own file, never root's
+    /// ~/.ssh).
+    pub fn start_for(user: &str, client_pub: &Path) -> Sshd {
+        if user != "root"
+            && Command::new("id")
+                .arg(USER)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
         {
             let made = Command::new("useradd")
                 .args(["-m", "-s", "/bin/sh", USER])
@@ -49,10 +57,12 @@ impl Sshd {
             assert!(made.success(), "useradd {USER} failed");
         }
         // A locked password ('!') would refuse key logins too: '*' only disables passwords.
-        Command::new("usermod")
-            .args(["-p", "*", USER])
-            .status()
-            .unwrap();
+        if user != "root" {
+            Command::new("usermod")
+                .args(["-p", "*", USER])
+                .status()
+                .unwrap();
+        }
         std::fs::create_dir_all("/run/sshd").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -73,7 +83,7 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nAllowUsers {USER}\nLogLevel VERBOSE\n",
+             KbdInteractiveAuthentication no\nAllowUsers {user}\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).unwrap();

@@ -29,6 +29,7 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
         "phase": phase,
         "health": crate::contract::health_word(report.health),
         "message": message,
+        "engine": s.remote_engine.as_ref().map(|h| serde_json::json!({"docker_host": h, "remote": true})),
     });
     data(cli, value, || {
         let mut text = format!(
@@ -42,6 +43,13 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
         );
         if !message.is_empty() {
             text.push_str(&format!("\nmessage  {message}"));
+        }
+        if let Some(host) = &s.remote_engine {
+            text.push_str(&format!(
+                "\nengine   {} (remote: ports published on 127.0.0.1 are that machine's; \
+                 forward the API port, e.g. ssh -L, to use the kubeconfig from here)",
+                crate::sanitize::clean(host)
+            ));
         }
         text
     });

@@ -11,6 +11,7 @@ use crate::docker_util::context;
 
 /// Linux bridge names are at most 15 bytes; longer network names get Docker's own bridge name.
 const BRIDGE_NAME_MAX: usize = 15;
+const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 
 fn subnets(info: &docker::NetworkInfo) -> String {
     info.subnets
@@ -79,14 +80,26 @@ pub fn ensure(plan: &Plan) -> Result<()> {
         docker::remove_network(&plan.network)?;
     }
     let mut options = common_options();
-    if plan.network.len() <= BRIDGE_NAME_MAX {
-        options.push((
-            "com.docker.network.bridge.name".into(),
-            plan.network.clone(),
-        ));
+    let named_bridge = plan.network.len() <= BRIDGE_NAME_MAX;
+    if named_bridge {
+        options.push((BRIDGE_NAME.into(), plan.network.clone()));
     }
+    let created = docker::create_network(&spec(&plan.network, plan.cidr, options.clone(), vec![]));
+    let created = match created {
+        // lo names the Linux bridge only where it can see the interfaces (not on a remote
+        // engine): there the bridge keeps Docker's own name.
+        Err(DriverError::Denied(why)) if named_bridge && why.contains(BRIDGE_NAME) => {
+            info!(
+                "network {}: the engine does not allow naming its bridge; it keeps Docker's name",
+                plan.network
+            );
+            options.retain(|(k, _)| k != BRIDGE_NAME);
+            docker::create_network(&spec(&plan.network, plan.cidr, options, vec![]))
+        }
+        other => other,
+    };
     context(
-        docker::create_network(&spec(&plan.network, plan.cidr, options, vec![])).map(|_| ()),
+        created.map(|_| ()),
         &format!("creating network {}", plan.network),
     )?;
     info!("network {} {wanted}", plan.network);

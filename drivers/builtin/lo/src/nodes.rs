@@ -153,28 +153,34 @@ fn ensure_one(plan: &Plan, node: &Node, first: bool) -> Result<()> {
             docker::start_container(&node.name)?;
         }
         None => {
-            let created = docker::create_container(&node_spec(plan, node, first, true));
-            match created {
-                Err(e) if crate::docker_util::message(&e).contains("/lib/modules") => {
-                    warn!(
-                        "the Docker host has no /lib/modules: nodes run without the host's kernel modules"
-                    );
-                    context(
-                        docker::create_container(&node_spec(plan, node, first, false)).map(|_| ()),
-                        &format!("creating node {}", node.name),
-                    )?;
+            // A local engine refuses the missing /lib/modules at create, a remote one (where
+            // the bind is a volume of that path) at start: either way, without it.
+            if let Err(e) = create_and_start(plan, node, first, true) {
+                if !crate::docker_util::message(&e).contains("/lib/modules") {
+                    return Err(e);
                 }
-                other => context(other.map(|_| ()), &format!("creating node {}", node.name))?,
-            }
-            if let Err(e) = docker::start_container(&node.name) {
-                // A node that cannot start is removed, so the next run starts clean.
-                let _ = docker::remove_container(&node.name, true);
-                return Err(e);
+                warn!(
+                    "the Docker host has no /lib/modules: nodes run without the host's kernel modules"
+                );
+                create_and_start(plan, node, first, false)?;
             }
         }
     }
     wait_for_boot(&node.name)?;
     log::phase_step(&format!("{} {}", node.name, node.ip));
+    Ok(())
+}
+
+/// Creates and starts a node; one that cannot start is removed, so the next try starts clean.
+fn create_and_start(plan: &Plan, node: &Node, first: bool, with_modules: bool) -> Result<()> {
+    context(
+        docker::create_container(&node_spec(plan, node, first, with_modules)).map(|_| ()),
+        &format!("creating node {}", node.name),
+    )?;
+    if let Err(e) = docker::start_container(&node.name) {
+        let _ = docker::remove_container(&node.name, true);
+        return Err(e);
+    }
     Ok(())
 }
 

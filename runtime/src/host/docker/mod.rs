@@ -8,6 +8,7 @@
 //! repositories; privileged containers and loosened confinement only with the privileged grant.
 
 mod convert;
+mod engine_ssh;
 pub mod grant;
 pub mod images;
 pub mod networks;
@@ -108,11 +109,19 @@ impl DockerCtx {
                 "cannot reach the Docker engine ({e}); start dockerd, or point DOCKER_HOST at a running engine"
             ))
         };
-        let client = Docker::connect_with_defaults()
-            .map_err(unavailable)?
-            .negotiate_version()
-            .await
-            .map_err(unavailable)?;
+        let docker_host = std::env::var("DOCKER_HOST").unwrap_or_default();
+        let client = if docker_host.starts_with("ssh://") {
+            let engine =
+                engine_ssh::SshEngine::parse(&docker_host).map_err(DriverError::Unavailable)?;
+            engine_ssh::connect(&engine).await.map_err(|e| {
+                DriverError::Unavailable(format!("cannot reach the Docker engine: {e}"))
+            })?
+        } else {
+            Docker::connect_with_defaults().map_err(unavailable)?
+        }
+        .negotiate_version()
+        .await
+        .map_err(unavailable)?;
         self.client = Some(client.clone());
         Ok(client)
     }
