@@ -144,10 +144,19 @@ fn haproxy_binary() -> (PathBuf, PathBuf) {
         return (binary, libs);
     }
     fs::create_dir_all(&dir).unwrap();
-    run(Command::new("apt-get")
-        .args(["download", "-q"])
-        .args(HAPROXY_PACKAGES)
-        .current_dir(&dir));
+    let download = || {
+        Command::new("apt-get")
+            .args(["download", "-q"])
+            .args(HAPROXY_PACKAGES)
+            .current_dir(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    // A machine whose package lists were never fetched (or were cleaned) fetches them once.
+    if !download() {
+        run(Command::new("apt-get").args(["update", "-qq"]));
+        assert!(download(), "apt-get download {HAPROXY_PACKAGES:?} failed");
+    }
     for deb in fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
         if deb.extension().is_some_and(|e| e == "deb") {
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
