@@ -23,10 +23,14 @@ build-drivers:
 # The main job: lo on the bundled example project. It provisions a real Lo cluster
 # (42.lok8s.dev) from locally built stand-in images, shows it, and destroys it; it starts a
 # Docker engine first when one is installed but none answers (tools/ensure-docker).
-demo: build
+demo:
     #!/usr/bin/env bash
     set -uo pipefail
-    lo="$PWD/target/release/lo"
+    # The dev build `just test` uses too (the tests build exactly this set), so the README's
+    # second command reuses the first one's build; `just build` makes the release binary.
+    echo "+ cargo build -p lok8s --bin lo -p lok8s-tests --bins"
+    cargo build -q -p lok8s --bin lo -p lok8s-tests --bins || exit 1
+    lo="$PWD/target/debug/lo"
     cd examples/project
     # The example is not pinned: a CI environment's CI=true would refuse it (that is tested).
     unset CI LO_LOCKED
@@ -42,7 +46,7 @@ demo: build
     export LO_PRIVILEGED_MODE="${LO_PRIVILEGED_MODE:-capabilities}"
     export CAROOT="${CAROOT:-$PWD/.lok8s/ca}"
     echo; echo "+ building the stand-in node and registry images"
-    (cd ../.. && cargo build -q -p lok8s-tests --bins && ./target/debug/lok8s-test-images) || exit 1
+    ../../target/debug/lok8s-test-images || exit 1
     set -e
     echo; echo "+ lo provision 42.lok8s.dev"; "$lo" provision 42.lok8s.dev
     echo; echo "+ lo provision 42.lok8s.dev   (again: converges, changes nothing)"; time "$lo" provision 42.lok8s.dev -o json >/dev/null

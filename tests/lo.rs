@@ -887,7 +887,9 @@ fn three_control_planes_sit_behind_kinds_load_balancer() {
         .iter()
         .map(|n| format!("{}-worker{n}", lo.name))
         .collect();
-    lo.lo(&["provision", DOMAIN]).success();
+    lo.lo(&["provision", DOMAIN])
+        .success()
+        .stderr_has("==> load balancer");
 
     // The load balancer, as kind labels it: unprivileged, on the project network at .100,
     // the API port published on 127.0.0.1.

@@ -51,6 +51,10 @@ pub fn ensure(plan: &Plan) -> Result<()> {
     let Some(lb) = &plan.load_balancer else {
         return Ok(());
     };
+    lok8s_driver_sdk::phase("load balancer", Some(1), || ensure_one(plan, lb))
+}
+
+fn ensure_one(plan: &Plan, lb: &LoadBalancer) -> Result<()> {
     let config = haproxy_config(plan);
     let config_digest = digest(&[&config]);
     let existing = docker::inspect_container(&lb.name)?;
