@@ -788,6 +788,35 @@ fn attack_docker_connect_foreign_network() {
 }
 
 #[test]
+fn attack_docker_connect_foreign_network_the_spec_names() {
+    // A grant may let the spec name a shared network (spec-shared-networks); a spec naming
+    // another cluster's network (here through the same field) still never hands it over:
+    // only a network lo created as shared is joined.
+    let mut a = Attack::new("docker-connect-foreign-network").variant("spec-named");
+    let net = foreign_network(&mut a);
+    let a = a.param("foreign_net", &net).grant(|g| {
+        g.docker
+            .get_or_insert_with(Default::default)
+            .spec_shared_networks = vec!["attempt.foreign_net".into()];
+    });
+    a.run()
+        .code(1)
+        .stderr_has("the spec names it as the shared network, but lo did not create it as one");
+    let attached = inspect("network", &net).unwrap()["Containers"].clone();
+    assert!(
+        attached.as_object().is_none_or(|m| m.is_empty()),
+        "{attached}"
+    );
+    assert!(
+        inspect("network", &net).unwrap()["Labels"]
+            .get("dev.lok8s.shared")
+            .is_none(),
+        "the foreign network was relabelled"
+    );
+    a.left_nothing();
+}
+
+#[test]
 fn attack_tls_malformed_names() {
     let a = Attack::new("tls-malformed-names").grant(|g| g.tls = Some(vec!["*.dev.test".into()]));
     let ca = tempfile::tempdir().unwrap();

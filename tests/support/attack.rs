@@ -79,6 +79,18 @@ impl Attack {
         }
     }
 
+    /// A second case of the same attack in this process: its Docker objects get their own
+    /// prefix, so the two never meet.
+    pub fn variant(mut self, suffix: &str) -> Self {
+        self.prefix = format!("{}-{suffix}", self.prefix);
+        for (k, v) in &mut self.params {
+            if k == "prefix" {
+                *v = self.prefix.clone();
+            }
+        }
+        self
+    }
+
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
         self.params.push((key.into(), value.into()));
         self
