@@ -101,10 +101,10 @@ pub struct Session {
     /// connections to the cluster it made.
     kube_servers: Vec<String>,
     project: Project,
-    /// Where the spec breaks its built-in driver's schema, and what it asks of the grant that
-    /// the grant refuses (host folders it names), each with its field;
-    /// [`Session::check_spec_against_grant`] refuses a provision on them.
-    schema_errors: Vec<String>,
+    /// The schema of the built-in driver that runs the spec (none for a pinned component),
+    /// and what the spec asks of the grant that the grant refuses (host folders it names), each
+    /// with its field: [`Session::check_spec_against_grant`] refuses a provision on them.
+    schema: Option<&'static str>,
     spec_refusals: Vec<String>,
     /// `DOCKER_HOST` when it names an engine on another machine and the driver uses Docker.
     pub remote_engine: Option<String>,
@@ -118,13 +118,18 @@ impl Session {
     /// Refuses a provision whose spec names what the driver's grant does not allow, before the
     /// driver creates anything; destroy, status and kubeconfig never depend on it.
     pub fn check_spec_against_grant(&self) -> anyhow::Result<()> {
-        if !self.schema_errors.is_empty() {
+        // Validated here, for provision only: status and destroy never pay for it.
+        if let Some(Err(errors)) = self
+            .schema
+            .map(|schema| crate::drivers::schema::validate(schema, &self.spec.text))
+        {
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
             return Err(anyhow!(
                 "{} does not match the {} driver's schema (`lo schema {}`), so nothing was created:\n  {}",
                 self.spec.file,
                 self.spec.kind,
                 self.spec.kind.to_ascii_lowercase(),
-                self.schema_errors.join("\n  ")
+                shown.join("\n  ")
             ));
         }
         if self.spec_refusals.is_empty() {
@@ -199,7 +204,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
     let caroot = opts.settings.caroot();
     let spec_refusals = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
-    let schema_errors = schema_errors(&resolved, &spec);
+    let schema = builtin_schema(&resolved);
     let docker_host = std::env::var("DOCKER_HOST").ok();
     let remote_engine = docker_host
         .filter(|h| host::docker::policy::engine_is_remote(Some(h)))
@@ -262,7 +267,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         log: session_log,
         kubeconfigs: folders.kubeconfigs,
         project: project.clone(),
-        schema_errors,
+        schema,
         spec_refusals,
         remote_engine,
         grant_hint: hint,
@@ -270,19 +275,14 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     })
 }
 
-/// Where the spec breaks the schema of the built-in driver that runs it (a component pinned
-/// from a file brings no schema under the 1.0 contract).
-fn schema_errors(resolved: &resolve::Resolved, spec: &ClusterSpec) -> Vec<String> {
-    let builtin = match resolved.source {
-        crate::lock::Source::Builtin => crate::drivers::builtin::find(&resolved.kind),
+/// The spec schema of the built-in driver that runs the spec (a component pinned from a file
+/// brings no schema under the 1.0 contract).
+fn builtin_schema(resolved: &resolve::Resolved) -> Option<&'static str> {
+    match resolved.source {
+        crate::lock::Source::Builtin => {
+            crate::drivers::builtin::find(&resolved.kind).map(|b| b.schema)
+        }
         _ => None,
-    };
-    let Some(builtin) = builtin else {
-        return Vec::new();
-    };
-    match crate::drivers::schema::validate(builtin.schema, &spec.text) {
-        Ok(()) => Vec::new(),
-        Err(errors) => errors.iter().map(ToString::to_string).collect(),
     }
 }
 
