@@ -224,6 +224,7 @@ const ATTACKS: &[&str] = &[
     "overwrite-other-kubeconfig",
     "kubeconfig-link-out",
     "kubeconfig-exec-published",
+    "kubeconfig-elsewhere",
     "fifo-open",
     "kube-exec-plugin",
     "kube-token-file",
@@ -414,6 +415,45 @@ fn attack_kubeconfig_exec_published() {
         .stderr_has("users[u].user.exec");
     assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
     assert!(!marker("published").exists());
+}
+
+#[test]
+fn attack_kubeconfig_elsewhere() {
+    use lok8s_tests::sshd::{Sshd, keygen};
+    // A service on the engine's machine (its loopback) that the cluster does not publish: the
+    // attacker's kubeconfig names it, hoping `lo tunnel` forwards the user's connections there.
+    let service = Listener::start();
+    let a = Attack::new("kubeconfig-elsewhere")
+        .param("server", format!("https://{}", service.address()))
+        .lo_writes(".kubeconfig/hostile.yaml");
+    a.run().success();
+    let home = tempfile::tempdir().unwrap();
+    let ssh_dir = home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    keygen(&ssh_dir.join("id_ed25519"));
+    let sshd = Sshd::start_for("root", &ssh_dir.join("id_ed25519.pub"));
+    let host_key = std::fs::read_to_string(sshd.host_key_path().with_extension("pub")).unwrap();
+    let key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+    std::fs::write(
+        ssh_dir.join("known_hosts"),
+        format!("[127.0.0.1]:{} {}\n", sshd.port, key.join(" ")),
+    )
+    .unwrap();
+    let docker_host = format!("ssh://root@127.0.0.1:{}", sshd.port);
+    let home_text = home.path().display().to_string();
+    a.project
+        .lo_env(
+            &["tunnel", "hostile.dev"],
+            &[("HOME", &home_text), ("DOCKER_HOST", &docker_host)],
+        )
+        .code(1)
+        .stderr_has("which no running container of cluster hostile.dev publishes");
+    assert_eq!(
+        service.hits(),
+        0,
+        "lo tunnel connected to the named service"
+    );
+    assert!(!a.project.path(".kubeconfig/hostile.tunnel.yaml").exists());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! convergence, status, destroy, and the original's bugs each failing on the
 //! original behaviour. Needs a running dockerd (`.ci/run` starts one).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lok8s_tests::Project;
 use lok8s_tests::docker::{Cleanup, busybox, docker, inspect};
@@ -1099,7 +1099,54 @@ fn a_remote_engine_is_reached_through_ssh_with_the_users_keys_and_known_hosts() 
     assert_eq!(status.json()["engine"]["docker_host"], docker_host.as_str());
     lo.lo_with(&["status", DOMAIN], &env)
         .success()
-        .stdout_has("(remote: ports published on 127.0.0.1 are that machine's");
+        .stdout_has("(remote: ports published on 127.0.0.1 are that machine's")
+        .stdout_has(&format!("run `lo tunnel {DOMAIN}`"));
+
+    // The API is published on the engine machine's loopback: `lo tunnel` forwards a local port
+    // there over its own ssh session and writes a kubeconfig naming it, until it is stopped.
+    let caroot = lo.caroot.path().display().to_string();
+    let mut tunnel =
+        lo.p.command(&["tunnel", DOMAIN, "-o", "json"])
+            .envs(env)
+            .env("CAROOT", &caroot)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(tunnel.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let opened: serde_json::Value = match serde_json::from_str(&line) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = tunnel.kill();
+            let out = tunnel.wait_with_output().unwrap();
+            panic!("{e}: {line:?}\n{}", String::from_utf8_lossy(&out.stderr))
+        }
+    };
+    let local_port = opened["local_port"].as_u64().unwrap();
+    assert_ne!(Some(local_port), opened["remote_port"].as_u64(), "{opened}");
+    let forwarded = PathBuf::from(opened["kubeconfig"].as_str().unwrap());
+    let text = std::fs::read_to_string(&forwarded).unwrap();
+    assert!(
+        text.contains(&format!("server: https://127.0.0.1:{local_port}")),
+        "{text}"
+    );
+    let corefile = Api::new(&forwarded).get("/api/v1/namespaces/kube-system/configmaps/coredns");
+    assert_eq!(corefile["metadata"]["name"], "coredns", "{corefile}");
+    // SAFETY: signalling the child this test spawned, by its PID.
+    assert_eq!(unsafe { libc::kill(tunnel.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = tunnel.wait_with_output().unwrap();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(!forwarded.exists(), "the tunnel's kubeconfig outlived it");
+
     lo.lo_with(&["destroy", DOMAIN], &env).success();
     assert!(inspect("container", &lo.node()).is_none());
 }

@@ -202,6 +202,21 @@ pub enum Command {
         #[arg(value_name = "DOMAIN")]
         target: Option<String>,
     },
+    /// Use a cluster on a remote engine (DOCKER_HOST=ssh://…) from here: forward a local port to
+    /// its API over ssh and write a kubeconfig naming it; runs until interrupted.
+    #[command(
+        after_help = "The kubeconfig is .kubeconfig/<name>.tunnel.yaml, removed when the tunnel stops.\n\n\
+            Examples:\n  DOCKER_HOST=ssh://ops@build lo tunnel dev.example.com\n  \
+            lo tunnel --port 6443 -o json   # one JSON line, then forwards"
+    )]
+    Tunnel {
+        /// The domain (a folder under clusters/); same as --domain.
+        #[arg(value_name = "DOMAIN")]
+        target: Option<String>,
+        /// The local port (default: any free one).
+        #[arg(long, value_name = "PORT", default_value_t = 0)]
+        port: u16,
+    },
     /// Print the variables the cluster's driver exports (`export NAME='value'` lines for
     /// `eval`, or a map with -o json).
     #[command(after_help = "Examples:\n  eval \"$(lo env dev.example.com)\"\n  lo env -o json")]

@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Destroy { target }) => cluster::destroy(&cli, target).await,
         Some(Command::Status { target }) => cluster::status(&cli, target).await,
         Some(Command::Kubeconfig { target }) => cluster::kubeconfig(&cli, target).await,
+        Some(Command::Tunnel { target, port }) => cluster::tunnel(&cli, target, port).await,
         Some(Command::Env { target }) => env::run(&cli, target).await,
         Some(Command::Use { target }) => domains::run(&cli, target),
         Some(Command::Schema { kind }) => schema::run(&cli, &kind),

@@ -29,7 +29,8 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
         "phase": phase,
         "health": crate::contract::health_word(report.health),
         "message": message,
-        "engine": s.remote_engine.as_ref().map(|h| serde_json::json!({"docker_host": h, "remote": true})),
+        "engine": s.remote_engine.as_ref().map(|h| serde_json::json!({"docker_host": h, "remote": true,
+            "tunnel": h.starts_with("ssh://")})),
     });
     data(cli, value, || {
         let mut text = format!(
@@ -45,9 +46,13 @@ pub fn status(cli: &Cli, domain: &str, s: &Session, report: &types::StatusReport
             text.push_str(&format!("\nmessage  {message}"));
         }
         if let Some(host) = &s.remote_engine {
+            let reach = if host.starts_with("ssh://") {
+                format!("run `lo tunnel {domain}` to use the kubeconfig from here")
+            } else {
+                "forward the API port to use the kubeconfig from here".to_string()
+            };
             text.push_str(&format!(
-                "\nengine   {} (remote: ports published on 127.0.0.1 are that machine's; \
-                 forward the API port, e.g. ssh -L, to use the kubeconfig from here)",
+                "\nengine   {} (remote: ports published on 127.0.0.1 are that machine's; {reach})",
                 crate::sanitize::clean(host)
             ));
         }

@@ -1,9 +1,10 @@
 //! What `lo` itself runs around a driver: publishing its kubeconfig ([`kubeconfig`]) and,
 //! after a provision answered `continue`, the bootstrap ([`bootstrap`]) with the driver's
-//! exported environment.
+//! exported environment; and [`tunnel`], a remote engine's cluster used from this machine.
 
 pub mod bootstrap;
 pub mod kubeconfig;
+pub mod tunnel;
 
 use std::path::PathBuf;
 

@@ -83,6 +83,52 @@ pub async fn kubeconfig(cli: &Cli, target: Option<String>) -> Result<(), CliErro
     Ok(())
 }
 
+/// `lo tunnel`: the kubeconfig first (so it is fresh), then the forward until Ctrl-C or SIGTERM.
+pub async fn tunnel(cli: &Cli, target: Option<String>, port: u16) -> Result<(), CliError> {
+    let (domain, opts) = prepare(cli, target)?;
+    let published = cluster::kubeconfig(&opts, &domain).await?;
+    let file = published
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let tunnel =
+        crate::framework::tunnel::open(&opts.project, &domain, &file, docker_host.as_deref(), port)
+            .await?;
+    let value = json!({ "domain": domain, "kubeconfig": tunnel.kubeconfig,
+        "local_port": tunnel.local_port, "remote_port": tunnel.remote_port, "via": tunnel.via });
+    if cli.json() {
+        // One line, so a script can read it and leave the tunnel running.
+        println!("{value}");
+    } else {
+        println!(
+            "forwarding 127.0.0.1:{} to port {} on {} over ssh; stop with Ctrl-C\nexport KUBECONFIG={}",
+            tunnel.local_port,
+            tunnel.remote_port,
+            tunnel.via,
+            tunnel.kubeconfig.display()
+        );
+    }
+    tunnel.serve(stopped()).await?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
     match result {
         Provisioned::Handled => print::data(

@@ -113,8 +113,15 @@ impl client::Handler for KnownHosts {
     }
 }
 
-/// A client for the engine behind `engine`, over one authenticated ssh session.
-pub async fn connect(engine: &SshEngine) -> Result<Docker, String> {
+/// An authenticated ssh session to the engine's machine.
+pub struct EngineLink {
+    target: String,
+    host: String,
+    tunnel: Arc<Tunnel>,
+}
+
+/// Logs in to the engine's machine (known host, the user's key).
+pub async fn open(engine: &SshEngine) -> Result<EngineLink, String> {
     let target = engine.target();
     let refusal = Arc::new(Mutex::new(None));
     let handler = KnownHosts {
@@ -138,21 +145,58 @@ pub async fn connect(engine: &SshEngine) -> Result<Docker, String> {
         None => format!("ssh {target}: {e}"),
     })?;
     authenticate(&mut handle, engine, &target).await?;
-    let tunnel = Arc::new(Tunnel {
-        handle,
-        idle: Mutex::new(Vec::new()),
-    });
-    let transport = move |request: BollardRequest| {
-        let tunnel = tunnel.clone();
-        async move { tunnel.round_trip(request).await }
-    };
-    Docker::connect_with_custom_transport(
-        transport,
-        Some(format!("http://{}", engine.host)),
-        API_TIMEOUT,
-        API_DEFAULT_VERSION,
-    )
-    .map_err(|e| format!("ssh {target}: {e}"))
+    Ok(EngineLink {
+        target,
+        host: engine.host.clone(),
+        tunnel: Arc::new(Tunnel {
+            handle,
+            idle: Mutex::new(Vec::new()),
+        }),
+    })
+}
+
+/// A client for the engine behind `engine`, over one authenticated ssh session.
+pub async fn connect(engine: &SshEngine) -> Result<Docker, String> {
+    open(engine).await?.docker()
+}
+
+impl EngineLink {
+    /// The engine's API over this session.
+    pub fn docker(&self) -> Result<Docker, String> {
+        let tunnel = self.tunnel.clone();
+        let transport = move |request: BollardRequest| {
+            let tunnel = tunnel.clone();
+            async move { tunnel.round_trip(request).await }
+        };
+        Docker::connect_with_custom_transport(
+            transport,
+            Some(format!("http://{}", self.host)),
+            API_TIMEOUT,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(|e| format!("ssh {}: {e}", self.target))
+    }
+
+    /// A TCP connection from the engine's machine to `port` on its own loopback (ssh's
+    /// direct-tcpip, as `ssh -L` opens), for a peer of ours at `origin_port`.
+    pub async fn loopback(
+        &self,
+        port: u16,
+        origin_port: u16,
+    ) -> Result<russh::ChannelStream<client::Msg>, String> {
+        let channel = self
+            .tunnel
+            .handle
+            .channel_open_direct_tcpip("127.0.0.1", port.into(), "127.0.0.1", origin_port.into())
+            .await
+            .map_err(|e| format!("ssh {}: forwarding to 127.0.0.1:{port}: {e}", self.target))?;
+        Ok(channel.into_stream())
+    }
+
+    /// `user@host:port` of the session.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
 }
 
 fn key_files() -> Vec<PathBuf> {

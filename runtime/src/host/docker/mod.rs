@@ -8,7 +8,7 @@
 //! repositories; privileged containers and loosened confinement only with the privileged grant.
 
 mod convert;
-mod engine_ssh;
+pub mod engine_ssh;
 pub mod grant;
 pub mod images;
 pub mod networks;

@@ -117,7 +117,32 @@ impl Vetted {
         self.current().ok()?.0.server.clone()
     }
 
-    fn current(&self) -> Result<(&Cluster, AuthInfo, String), VetError> {
+    /// The same kubeconfig with the current context's server on `port` (scheme and host kept,
+    /// so the server certificate's names still match).
+    pub fn with_port(&self, port: u16) -> Result<Vetted, VetError> {
+        let (context, _) = self.current_context()?;
+        let cluster_name = context.cluster.clone();
+        let mut config = self.0.clone();
+        let cluster = config
+            .clusters
+            .iter_mut()
+            .find(|c| c.name == cluster_name)
+            .and_then(|c| c.cluster.as_mut())
+            .ok_or_else(|| refused("contexts", "the current context has no cluster"))?;
+        let server = cluster.server.clone().unwrap_or_default();
+        let uri: http::Uri = server
+            .parse()
+            .map_err(|e| refused("server", format!("{server:?}: {e}")))?;
+        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+            return Err(refused("server", format!("{server:?} names no host")));
+        };
+        let path = uri.path_and_query().map_or("", |p| p.as_str());
+        let path = if path == "/" { "" } else { path };
+        cluster.server = Some(format!("{scheme}://{host}:{port}{path}"));
+        Ok(Vetted(config))
+    }
+
+    fn current_context(&self) -> Result<(&kube::config::Context, String), VetError> {
         let name = match (&self.0.current_context, self.0.contexts.as_slice()) {
             (Some(name), _) => name.clone(),
             (None, [only]) => only.name.clone(),
@@ -130,6 +155,11 @@ impl Vetted {
             .find(|c| c.name == name)
             .and_then(|c| c.context.as_ref())
             .ok_or_else(|| refused("current-context", format!("{name:?} is not in contexts")))?;
+        Ok((context, name))
+    }
+
+    fn current(&self) -> Result<(&Cluster, AuthInfo, String), VetError> {
+        let (context, _) = self.current_context()?;
         let cluster = self
             .0
             .clusters

@@ -97,6 +97,19 @@ pub fn kubeconfig_exec_published(ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::Continue)
 }
 
+/// A plain kubeconfig naming `server` (a loopback port its cluster does not publish), for
+/// `lo tunnel` to forward to.
+pub fn kubeconfig_elsewhere(ctx: &Context) -> Result<Outcome> {
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n\
+         contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n\
+         users:\n- name: u\n  user:\n    token: t\n",
+        param(ctx, "server")
+    );
+    io(fs::write(&ctx.kubeconfig, text))?;
+    Ok(Outcome::Continue)
+}
+
 /// Opens a FIFO in its cluster's folder: the open blocks until lo's wall clock gives up.
 pub fn fifo_open(ctx: &Context) -> Result<Outcome> {
     attempt(

@@ -31,6 +31,7 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
         "kubeconfig-exec-published",
         files::kubeconfig_exec_published,
     ),
+    ("kubeconfig-elsewhere", files::kubeconfig_elsewhere),
     ("fifo-open", files::fifo_open),
     ("kube-exec-plugin", kube::exec_plugin),
     ("kube-token-file", kube::token_file),
