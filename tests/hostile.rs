@@ -239,6 +239,7 @@ const ATTACKS: &[&str] = &[
     "docker-bind-project",
     "docker-bind-around-project",
     "docker-bind-swap",
+    "docker-restart-bind",
     "docker-writable-suid-mount",
     "docker-mknod",
     "docker-readonly-write",
@@ -609,6 +610,21 @@ fn attack_docker_bind_swap() {
 }
 
 #[test]
+fn attack_docker_restart_bind() {
+    let scratch = ScratchMount::mount();
+    std::fs::create_dir(scratch.path().join("d")).unwrap();
+    let w = scratch.path().display().to_string();
+    let a = Attack::new("docker-restart-bind")
+        .param("swap", &w)
+        .grant(|g| g.docker.as_mut().unwrap().writable_host_paths = vec![w.clone()]);
+    a.run()
+        .code(1)
+        .stderr_has("restart policy with bind mount")
+        .stderr_has(&format!("bind {w} itself"));
+    a.left_nothing();
+}
+
+#[test]
 fn attack_docker_writable_suid_mount() {
     let plain = suid_capable_dir();
     let path = plain.path().display().to_string();
@@ -710,6 +726,19 @@ fn attack_docker_net_route() {
     let a = Attack::new("docker-net-route").param("route", routed_subnet());
     a.run().code(1).stderr_has("overlaps the host's route");
     a.left_nothing();
+    // A public range no route covers yet: Docker would route this machine's traffic for it
+    // into the driver's bridge.
+    let public = Attack::new("docker-net-route")
+        .variant("public")
+        .param("route", "198.51.100.0/24");
+    public
+        .run()
+        .code(1)
+        .stderr_has("subnet 198.51.100.0/24 is not a private range");
+    public.left_nothing();
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap();
+    // 198.51.100.0 as the kernel prints it (network-order bytes read little-endian).
+    assert!(!routes.contains("006433C6"), "{routes}");
 }
 
 #[test]

@@ -309,6 +309,20 @@ fn complete_from_spec(
     spec_fields::check_host_paths(docker, &values, &protected, remote)
 }
 
+/// Project folders that some driver's `files` grant may write: the pinned drivers' grants in
+/// drivers.lock and the built-in drivers' own.
+fn writable_by_drivers(project: &Project) -> anyhow::Result<Vec<String>> {
+    let lock = Lockfile::load(&project.lock_path())?;
+    let pinned = lock.drivers.values().map(|e| e.grants.clone());
+    let builtin = crate::drivers::builtin::all().map(|b| b.grants());
+    Ok(pinned
+        .chain(builtin)
+        .flat_map(|g| g.files)
+        .filter(|f| f.writable)
+        .map(|f| f.path)
+        .collect())
+}
+
 /// `lo provision`: the driver verified and `spec.bootstrap` planned first (a broken entry
 /// creates nothing), then the driver's provision, post-provision and export, then the bootstrap, unless the driver
 /// answered `handled`. With `request.only`, the driver's export and the bootstrap only.
@@ -326,7 +340,13 @@ pub async fn provision(
     let plan = if request.skip {
         None
     } else {
-        bootstrap::plan(&opts.project, domain, &kind, &text)?
+        bootstrap::plan(
+            &opts.project,
+            domain,
+            &kind,
+            &text,
+            &writable_by_drivers(&opts.project)?,
+        )?
     };
     bootstrap::check_selection(plan.as_ref(), &request.run)?;
     let _busy = if request.dry_run {

@@ -47,7 +47,7 @@ pub fn run(missed: &mut Vec<String>) {
     let p = project();
     let project = lok8s::project::Project::at(p.root()).unwrap();
     let spec = p.read(&format!("clusters/{DOMAIN}/cluster.lok8s.yaml"));
-    let plan = bootstrap::plan(&project, DOMAIN, "Bench", &spec)
+    let plan = bootstrap::plan(&project, DOMAIN, "Bench", &spec, &[])
         .unwrap()
         .expect("20 entries");
     let vars = BTreeMap::from([("LOK8S_SPEC_CLUSTER_NAME".to_string(), "bench".to_string())]);

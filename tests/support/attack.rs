@@ -356,8 +356,12 @@ pub fn routed_subnet() -> String {
     let (route, _) = facts
         .routes
         .iter()
-        .find(|(r, _)| r.addr().is_ipv4())
-        .expect("the host has an IPv4 route");
+        .find(|(r, _)| match r.addr() {
+            // A private one, so the refusal is about the route (a public one is refused first).
+            std::net::IpAddr::V4(a) => a.is_private(),
+            std::net::IpAddr::V6(_) => false,
+        })
+        .expect("the host routes a private IPv4 range (docker0 at least)");
     route.trunc().to_string()
 }
 

@@ -55,6 +55,8 @@ impl Addon {
 pub struct Addons {
     project: Project,
     domain: String,
+    /// Project folders some driver's `files` grant may write (project-relative).
+    granted_writable: Vec<String>,
 }
 
 impl Addons {
@@ -62,7 +64,18 @@ impl Addons {
         Addons {
             project: project.clone(),
             domain: domain.to_string(),
+            granted_writable: Vec::new(),
         }
+    }
+
+    /// Also refuses addons inside these project folders (writable `files` grants of any driver).
+    pub fn refusing_writable(mut self, folders: &[String]) -> Addons {
+        self.granted_writable = folders
+            .iter()
+            .map(|f| f.trim_matches('/').to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        self
     }
 
     pub fn resolve(&self, reference: &str) -> Result<Addon, BootstrapError> {
@@ -89,9 +102,16 @@ impl Addons {
             }
             rel
         };
-        if driver_writable(&rel) {
+        let granted = self.granted_writable.iter().find(|g| {
+            let (a, b) = (format!("{rel}/"), format!("{g}/"));
+            a.starts_with(&b) || b.starts_with(&a)
+        });
+        if driver_writable(&rel) || granted.is_some() {
+            let why = granted.map_or_else(String::new, |g| {
+                format!(" (a writable files grant in drivers.lock covers {g}/)")
+            });
             return Err(BootstrapError::problem(
-                format!("{reference:?} resolves to {rel}, a folder drivers can write"),
+                format!("{reference:?} resolves to {rel}, a folder drivers can write{why}"),
                 "keep addons in folders only you write, such as clusters/<domain>/addons/",
             ));
         }
@@ -283,6 +303,34 @@ mod tests {
         assert!(driver_writable("clusters/a.dev/.state/x"));
         assert!(driver_writable(".kubeconfig/.drivers/a.dev"));
         assert!(!driver_writable("clusters/a.dev/addons/x"));
+    }
+
+    #[test]
+    fn folders_a_files_grant_may_write_are_never_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        for folder in ["shared/addons/x", "clusters/a.dev/addons/y"] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            std::fs::write(
+                dir.path().join(folder).join("kustomization.yaml"),
+                "resources: []\n",
+            )
+            .unwrap();
+        }
+        let project = Project::at(dir.path()).unwrap();
+        let addons = Addons::new(&project, "a.dev").refusing_writable(&["shared/".into()]);
+        let err = addons.resolve("/shared/addons/x").unwrap_err().to_string();
+        assert!(err.contains("covers shared/"), "{err}");
+        // A grant of a folder inside the addon is refused too; others' addons are not.
+        let inner =
+            Addons::new(&project, "a.dev").refusing_writable(&["shared/addons/x/sub".into()]);
+        assert!(inner.resolve("/shared/addons/x").is_err());
+        assert!(addons.resolve("./addons/y").is_ok());
+        let sibling =
+            Addons::new(&project, "a.dev").refusing_writable(&["shared/addons/xy".into()]);
+        assert!(
+            sibling.resolve("/shared/addons/x").is_ok(),
+            "a name prefix is not a folder"
+        );
     }
 
     #[test]

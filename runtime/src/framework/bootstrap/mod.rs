@@ -101,11 +101,14 @@ pub struct Plan {
 }
 
 /// Reads and checks `spec.bootstrap`; None when there is nothing to apply.
+/// `granted_writable`: project folders some driver may write (its `files` grants), never
+/// rendered.
 pub fn plan(
     project: &Project,
     domain: &str,
     kind: &str,
     spec_text: &str,
+    granted_writable: &[String],
 ) -> Result<Option<Plan>, BootstrapError> {
     let spec: serde_yaml::Value = serde_yaml::from_str(spec_text)
         .map_err(|e| BootstrapError::problem(format!("the spec: {e}"), "fix the YAML"))?;
@@ -114,7 +117,8 @@ pub fn plan(
         return Ok(None);
     }
     let defaulted = spec.get("spec").and_then(|s| s.get("bootstrap")).is_none();
-    let graph = Graph::plan(entries::parse_all(&items, &Addons::new(project, domain))?)?;
+    let addons = Addons::new(project, domain).refusing_writable(granted_writable);
+    let graph = Graph::plan(entries::parse_all(&items, &addons)?)?;
     let renderer = Renderer::find()?;
     if on_path("helm").is_none()
         && let Some(chart) = graph.entries.iter().find(|e| e.addon.is_chart)

@@ -161,6 +161,24 @@ fn forbidden(net: &IpNet) -> Option<&'static str> {
     })
 }
 
+/// Ranges a driver's network may take: private ones. Docker routes a network's subnet to its
+/// bridge on the engine's machine, so a public range (say 198.51.100.0/24, or a DNS server's)
+/// would send that machine's own traffic for it into the driver's network.
+const PRIVATE: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+];
+
+fn private(net: &IpNet) -> bool {
+    PRIVATE
+        .iter()
+        .filter_map(|r| r.parse::<IpNet>().ok())
+        .any(|range| range.contains(net))
+}
+
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
@@ -183,6 +201,14 @@ fn check_subnet(network: &str, subnet: &wit::Subnet, host: &HostFacts) -> Result
         return Err(format!(
             "network {network:?}: subnet {} covers {why}; choose a private range such as 10.125.50.0/24",
             subnet.cidr
+        ));
+    }
+    if !private(&net) {
+        return Err(format!(
+            "network {network:?}: subnet {} is not a private range ({}): Docker would route this \
+             machine's traffic for it into the network; choose one such as 10.125.50.0/24",
+            subnet.cidr,
+            PRIVATE.join(", ")
         ));
     }
     if let Some((route, device)) = host.routes.iter().find(|(r, _)| overlaps(&net, r)) {
@@ -323,7 +349,14 @@ mod tests {
 
     #[test]
     fn subnets_stay_clear_of_host_routes_and_special_ranges() {
-        assert!(check(&spec("n", "10.125.50.0/24", &[])).is_ok());
+        for good in [
+            "10.125.50.0/24",
+            "192.168.77.0/24",
+            "100.64.9.0/24",
+            "fd12:3456::/64",
+        ] {
+            assert!(check(&spec("n", good, &[])).is_ok(), "{good}");
+        }
         for bad in [
             "192.0.2.0/25",
             "192.0.0.0/16",
@@ -333,6 +366,10 @@ mod tests {
             "100.100.100.0/24",
             "224.1.0.0/16",
             "0.0.0.0/0",
+            "198.51.100.0/24",
+            "8.8.8.0/24",
+            "10.0.0.0/7",
+            "2001:db8::/64",
             "fe80::/64",
             "10.125.50.1/24",
             "not-a-cidr",

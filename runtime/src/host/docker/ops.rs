@@ -403,6 +403,12 @@ impl DockerCtx {
                     let source = self
                         .checked_bind(&m.source, m.read_only)
                         .map_err(|e| self.refused(&what, e))?;
+                    if !matches!(spec.restart, wit::RestartPolicy::No) {
+                        policy::restart_may_bind(&self.grant, &source).map_err(|e| {
+                            self.refuse
+                                .never(&what, format!("restart policy with bind mount: {e}"))
+                        })?;
+                    }
                     mounts.push(bind_mount(&source, &m.target, m.read_only, &self.scope));
                 }
                 wit::MountKind::Volume if m.source.is_empty() => {

@@ -241,6 +241,29 @@ fn covered(
         .any(|g| path.starts_with(resolve(g)))
 }
 
+/// Whether a container the engine may restart on its own (any restart policy but `no`) may
+/// bind `source` (as resolved). The engine resolves a bind's source again at every start, and
+/// restarts it makes itself are ones `lo` does not see and cannot check as it checks its own
+/// starts; a source strictly inside a writable host path is one a container can meanwhile
+/// replace with a link. A granted writable folder itself, or read-only ones, stay put.
+pub fn restart_may_bind(grant: &DockerGrant, source: &Path) -> Result<(), String> {
+    let inside_writable = grant.writable_host_paths.iter().find(|g| {
+        let root = Path::new(g)
+            .canonicalize()
+            .unwrap_or_else(|_| PathBuf::from(g));
+        source.starts_with(&root) && source != root
+    });
+    match inside_writable {
+        Some(root) => Err(format!(
+            "{} lies inside the writable host path {root}, where a container could swap it for a \
+             link before the engine restarts the container on its own (a start lo does not see); \
+             bind {root} itself, or use restart policy no",
+            source.display()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether `DOCKER_HOST` names an engine on another machine (`ssh://`, `tcp://`): then bind
 /// sources are paths on that machine, which lo cannot look at.
 pub fn engine_is_remote(docker_host: Option<&str>) -> bool {
@@ -458,6 +481,19 @@ mod tests {
         // The network's own marker does not make containers usable.
         let marker = HashMap::from([(LABEL_SHARED.to_string(), "true".to_string())]);
         assert!(!usable(&s, &grant, &marker));
+    }
+
+    #[test]
+    fn engine_restarts_never_bind_what_a_container_could_swap() {
+        let grant = DockerGrant {
+            writable_host_paths: vec!["/srv/data".into()],
+            host_paths: vec!["/opt".into()],
+            ..Default::default()
+        };
+        assert!(restart_may_bind(&grant, Path::new("/srv/data")).is_ok());
+        assert!(restart_may_bind(&grant, Path::new("/opt/x")).is_ok());
+        let err = restart_may_bind(&grant, Path::new("/srv/data/sub")).unwrap_err();
+        assert!(err.contains("bind /srv/data itself"), "{err}");
     }
 
     #[test]

@@ -88,6 +88,19 @@ pub fn bind_swap(ctx: &Context) -> Result<Outcome> {
     attempt("start a container whose bind source became /", started)
 }
 
+/// A container the engine restarts on its own, binding a folder inside a writable host path:
+/// a later swap of that folder for a link would be mounted at a restart lo never sees.
+pub fn restart_bind(ctx: &Context) -> Result<Outcome> {
+    let swap = param(ctx, "swap");
+    let mut spec = container(ctx, "restarting", &["sleep", "60"]);
+    spec.restart = d::RestartPolicy::Always;
+    spec.mounts = vec![mount(&format!("{swap}/d"), "/x", true)];
+    attempt(
+        "an engine-restarted container over a swappable bind source",
+        d::create_container(&spec),
+    )
+}
+
 pub fn writable_suid_mount(ctx: &Context) -> Result<Outcome> {
     create_with(
         ctx,

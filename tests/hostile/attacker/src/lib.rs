@@ -46,6 +46,7 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
     ("docker-bind-project", docker::bind_project),
     ("docker-bind-around-project", docker::bind_around_project),
     ("docker-bind-swap", docker::bind_swap),
+    ("docker-restart-bind", docker::restart_bind),
     ("docker-writable-suid-mount", docker::writable_suid_mount),
     ("docker-mknod", docker::mknod),
     ("docker-readonly-write", docker::readonly_write),
