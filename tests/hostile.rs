@@ -284,6 +284,15 @@ fn every_attack_of_the_attacker_has_a_case() {
         known, ATTACKS,
         "the attacker's attacks and this file's list differ"
     );
+    // Each attack has its test function here (`attack_<name>`), so none is listed and never run.
+    let source = include_str!("hostile.rs");
+    for name in ATTACKS {
+        let function = format!("fn attack_{}", name.replace('-', "_"));
+        assert!(
+            source.contains(&format!("{function}(")) || source.contains(&format!("{function}_")),
+            "no {function} for attack {name}"
+        );
+    }
     // The per-escape components (all but the attacker) and the attacker's attacks.
     let cases = ATTACKS.len() + hostile_names().iter().filter(|n| *n != "attacker").count();
     assert!(cases >= 50, "only {cases} hostile cases");
