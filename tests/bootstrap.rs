@@ -469,6 +469,41 @@ fn removed_entries_and_dropped_objects_are_pruned_unless_asked_not_to() {
     let report = run.json();
     let kept = report["bootstrap"]["kept"].to_string();
     assert!(kept.contains("gone"), "{report}");
+
+    // An object that moves to another entry, and an entry renamed: applied, never pruned.
+    s.p.write(
+        &format!("clusters/{DOMAIN}/addons/moved/kustomization.yaml"),
+        kustomization(&["a.yaml"]),
+    );
+    s.p.write(
+        &format!("clusters/{DOMAIN}/addons/moved/a.yaml"),
+        configmap("default", "a", "  x: y\n"),
+    );
+    s.p.write(
+        &format!("clusters/{DOMAIN}/addons/keep/kustomization.yaml"),
+        kustomization(&["b.yaml"]),
+    );
+    s.spec("bootstrap:\n  - ./addons/keep\n  - ./addons/moved\n");
+    let run = s.lo(&["bootstrap", DOMAIN, "-o", "json"]);
+    run.success();
+    assert!(
+        s.configmap("default", "a").is_some(),
+        "moved, then pruned: {}",
+        run.stdout
+    );
+    s.spec("bootstrap:\n  - ./addons/keep\n  - ./addons/moved:\n      name: renamed\n");
+    let run = s.lo(&["bootstrap", DOMAIN, "-o", "json"]);
+    run.success();
+    assert!(
+        s.configmap("default", "a").is_some(),
+        "renamed, then pruned: {}",
+        run.stdout
+    );
+    assert!(
+        !run.json()["bootstrap"]["pruned"].to_string().contains("/a"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub mod substitute;
 mod tests;
 mod wait;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -402,6 +402,16 @@ pub async fn run(
         interrupted,
         ..Report::default()
     };
+    // What some entry applied this run is never pruned, though another entry (or a renamed
+    // one) recorded it before: objects move between entries.
+    let applied_now: BTreeSet<ObjectRef> = states
+        .iter()
+        .filter_map(|s| match s {
+            State::Done(a) => Some(a.objects.iter().map(|(o, _)| o.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let mut next = previous.clone();
     for (entry, state) in plan.graph.entries.iter().zip(&states) {
         let mut line = EntryReport {
@@ -421,7 +431,8 @@ pub async fn run(
                 line.total_ms = applied.took.as_millis() as u64;
                 line.changed = previous.changed(&entry.name, &applied.objects);
                 let now: Vec<ObjectRef> = applied.objects.iter().map(|(o, _)| o.clone()).collect();
-                let dropped = previous.dropped(&entry.name, &now);
+                let mut dropped = previous.dropped(&entry.name, &now);
+                dropped.retain(|o| !applied_now.contains(o));
                 let mut objects: Vec<RecordedObject> = applied
                     .objects
                     .iter()
@@ -469,10 +480,20 @@ pub async fn run(
             .filter(|name| !listed.contains(&name.as_str()))
             .cloned()
             .collect();
+        for name in &removed {
+            next.entries.remove(name);
+        }
+        // Still recorded by a listed entry (one that did not run this time, say): kept.
+        let claimed: BTreeSet<ObjectRef> = next
+            .entries
+            .values()
+            .flat_map(|e| e.objects.iter().map(|o| o.object.clone()))
+            .chain(applied_now.iter().cloned())
+            .collect();
         for name in removed {
-            let objects = previous.dropped(&name, &[]);
+            let mut objects = previous.dropped(&name, &[]);
+            objects.retain(|o| !claimed.contains(o));
             prune(&applier, objects, &mut report).await;
-            next.entries.remove(&name);
         }
     }
     if next != previous
