@@ -550,6 +550,28 @@ fn only_and_skip_name_entries_that_exist() {
 }
 
 #[test]
+fn a_cni_left_out_of_a_provision_is_said() {
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/cilium\n  - ./addons/base\n",
+        &[
+            ("cilium/kustomization.yaml", &kustomization(&["cm.yaml"])),
+            ("cilium/cm.yaml", &configmap("default", "cni", "  x: y\n")),
+            ("base/kustomization.yaml", &kustomization(&["cm.yaml"])),
+            ("base/cm.yaml", &configmap("default", "base", "  x: y\n")),
+        ],
+    );
+    s.lo(&["provision", DOMAIN, "--skip", "cilium"])
+        .success()
+        .stderr_has("cilium (a CNI) is left out of this run")
+        .stderr_has("lo bootstrap --only cilium");
+    assert!(s.configmap("default", "cni").is_none());
+    assert!(s.configmap("default", "base").is_some());
+    let run = s.lo(&["provision", DOMAIN, "--skip", "base"]);
+    run.success();
+    assert!(!run.stderr.contains("a CNI"), "{}", run.stderr);
+}
+
+#[test]
 fn bootstrap_before_provision_says_what_to_do() {
     let s = three_addons();
     s.lo(&["bootstrap", DOMAIN])

@@ -349,6 +349,14 @@ pub async fn provision(
         )?
     };
     bootstrap::check_selection(plan.as_ref(), &request.run)?;
+    if !request.only {
+        for name in bootstrap::cni_left_out(plan.as_ref(), &request.run) {
+            session.log.host_note(&format!(
+                "{name} (a CNI) is left out of this run: a new cluster's nodes stay \
+                 NotReady until `lo bootstrap --only {name}` applies it"
+            ));
+        }
+    }
     let _busy = if request.dry_run {
         None
     } else {

@@ -61,6 +61,23 @@ pub fn references(spec: &Value, kind: &str) -> Option<Vec<(String, Option<String
     Some(items.iter().filter_map(reference).collect())
 }
 
+/// CNI addons the framework can bootstrap.
+pub const CNI_ADDONS: &[&str] = &["cilium", "calico", "flannel", "antrea", "weave", "kindnet"];
+
+/// Whether an entry installs a CNI: its addon folder's name or its explicit name starts with a
+/// known CNI's. A Lo cluster without such an entry gets kind's default CNI from its node image.
+pub fn is_cni(reference: &str, name: Option<&str>) -> bool {
+    let folder = reference
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    [Some(folder), name].into_iter().flatten().any(|n| {
+        let n = n.to_ascii_lowercase();
+        CNI_ADDONS.iter().any(|c| n.starts_with(c))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +86,18 @@ mod tests {
         let doc: Value = serde_yaml::from_str(text).unwrap();
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         references(&doc, &kind)
+    }
+
+    #[test]
+    fn cni_entries() {
+        assert!(is_cni("cilium", None));
+        assert!(is_cni("./addons/calico-operator/", None));
+        assert!(is_cni("./addons/net", Some("Flannel")));
+        assert!(!is_cni("metallb", None));
+        assert!(
+            !is_cni("./addons/my-cilium", None),
+            "a prefix, not a substring"
+        );
     }
 
     #[test]

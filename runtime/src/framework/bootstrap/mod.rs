@@ -334,6 +334,26 @@ pub fn check_selection(plan: Option<&Plan>, opts: &RunOptions) -> Result<(), Boo
     Ok(())
 }
 
+/// CNI entries that `--only`/`--skip` leave out of this run: a new cluster whose driver leaves
+/// the CNI to the bootstrap (Lo, when `spec.bootstrap` names one) then has none until they run.
+pub fn cni_left_out(plan: Option<&Plan>, opts: &RunOptions) -> Vec<String> {
+    let Some(plan) = plan else {
+        return Vec::new();
+    };
+    let Ok(selected) = selection(plan, opts) else {
+        return Vec::new();
+    };
+    plan.graph
+        .entries
+        .iter()
+        .zip(selected)
+        .filter(|(e, on)| {
+            !on && lok8s_bootstrap_refs::is_cni(&e.reference, e.explicit_name.then_some(&*e.name))
+        })
+        .map(|(e, _)| e.name.clone())
+        .collect()
+}
+
 fn selection(plan: &Plan, opts: &RunOptions) -> Result<Vec<bool>, BootstrapError> {
     check_selection(Some(plan), opts)?;
     Ok(plan

@@ -242,9 +242,6 @@ fn oidc(r: &mut Reader) -> Option<Oidc> {
     })
 }
 
-/// CNI addons the framework can bootstrap; without `spec.bootstrap` Lo gets Cilium.
-const CNI_ADDONS: &[&str] = &["cilium", "calico", "flannel", "antrea", "weave", "kindnet"];
-
 /// The entries `spec.bootstrap` selects, as (reference, explicit name), by the rule lo
 /// applies them with (`lok8s-bootstrap-refs`); None when the value is not a list (lo refuses
 /// such a spec before the driver runs).
@@ -253,25 +250,13 @@ pub fn bootstrap_references(spec: &Value) -> Option<Vec<(String, Option<String>)
     lok8s_bootstrap_refs::references(spec, kind)
 }
 
-/// Whether the bootstrap installs a CNI: an entry whose addon folder or name is a known CNI.
+/// Whether the bootstrap installs a CNI (by the rule lo shares, `lok8s_bootstrap_refs::is_cni`).
 /// If not, the node image's default CNI (kindnet) is installed as kind does.
 fn bootstraps_a_cni(r: &mut Reader) -> bool {
-    let Some(references) = bootstrap_references(r.doc) else {
-        return false;
-    };
-    references.iter().any(|(reference, name)| {
-        let folder = reference
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or_default();
-        [Some(folder), name.as_deref()]
-            .into_iter()
-            .flatten()
-            .any(|n| {
-                let n = n.to_ascii_lowercase();
-                CNI_ADDONS.iter().any(|c| n.starts_with(c))
-            })
+    bootstrap_references(r.doc).is_some_and(|references| {
+        references
+            .iter()
+            .any(|(reference, name)| lok8s_bootstrap_refs::is_cni(reference, name.as_deref()))
     })
 }
 
