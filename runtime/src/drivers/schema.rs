@@ -222,6 +222,32 @@ mod tests {
         assert!(checked > 0, "no Lo example under {}", examples.display());
     }
 
+    #[test]
+    fn the_lo_schema_reads_bootstrap_entries_as_lo_does() {
+        let lo = crate::drivers::builtin::find("lo").unwrap();
+        let spec = |entries: &str| {
+            format!(
+                "apiVersion: cluster.lok8s.dev/v1beta1\nkind: Lo\nmetadata:\n  name: dev\nspec:\n  bootstrap:\n{entries}"
+            )
+        };
+        for ok in [
+            "    - cilium\n",
+            "    - ./addons/x:\n        wait: \"true\"\n        dependsOn: [cilium]\n",
+            "    - metallb:\n        replicas: 2\n",
+            "    - metallb:\n",
+        ] {
+            validate(lo.schema, &spec(ok)).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+        }
+        // A number is not a reference, and a settings map with a stray key is a typo (lo's
+        // bootstrap refuses both before anything runs).
+        for bad in [
+            "    - 42\n",
+            "    - metallb:\n        wait: true\n        replicas: 2\n",
+        ] {
+            assert!(validate(lo.schema, &spec(bad)).is_err(), "{bad}");
+        }
+    }
+
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
