@@ -284,6 +284,23 @@ fn which(program: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn an_addon_that_renders_nothing_fails_its_entry() {
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/empty\n",
+        &[(
+            "empty/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
+        )],
+    );
+    let run = s.lo(&["provision", DOMAIN, "-o", "json"]);
+    run.code(1);
+    let report = run.json();
+    assert_eq!(entry(&report, "empty")["outcome"], "failed", "{report}");
+    let message = entry(&report, "empty")["message"].to_string();
+    assert!(message.contains("rendered no objects"), "{report}");
+}
+
+#[test]
 fn a_failure_skips_only_its_dependents() {
     let s = Setup::new(
         "bootstrap:\n  - ./addons/bad\n  - ./addons/child: {dependsOn: [bad]}\n  - ./addons/other\n",
