@@ -437,6 +437,57 @@ fn an_immutable_change_needs_force_recreate() {
 }
 
 #[test]
+fn stuck_deletions_are_finished_only_with_force_recreate() {
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/app\n",
+        &[
+            (
+                "app/kustomization.yaml",
+                &kustomization(&["held.yaml", "inside.yaml"]),
+            ),
+            ("app/held.yaml", &configmap("default", "held", "  v: new\n")),
+            (
+                "app/inside.yaml",
+                &configmap("stuck", "inside", "  v: new\n"),
+            ),
+        ],
+    );
+    // Left by an earlier owner: a ConfigMap being deleted behind a finalizer, and a namespace
+    // stuck Terminating on one.
+    let marked = serde_json::json!("2026-01-01T00:00:00Z");
+    s.api.seed(
+        "",
+        "configmaps",
+        "default",
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "held", "namespace": "default", "finalizers": ["example.com/hold"],
+                "deletionTimestamp": marked}, "data": {"v": "old"}}),
+        "someone",
+    );
+    s.api.seed(
+        "",
+        "namespaces",
+        "",
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "stuck", "deletionTimestamp": marked},
+            "spec": {"finalizers": ["kubernetes"]}}),
+        "someone",
+    );
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("--force-recreate");
+    let held = s.configmap("default", "held").unwrap();
+    assert_eq!(held["data"]["v"], "old");
+    assert!(s.configmap("stuck", "inside").is_none());
+
+    s.lo(&["bootstrap", DOMAIN, "--force-recreate"]).success();
+    let held = s.configmap("default", "held").unwrap();
+    assert_eq!(held["data"]["v"], "new", "{held}");
+    assert!(held["metadata"]["deletionTimestamp"].is_null(), "{held}");
+    assert_eq!(s.configmap("stuck", "inside").unwrap()["data"]["v"], "new");
+}
+
+#[test]
 fn removed_entries_and_dropped_objects_are_pruned_unless_asked_not_to() {
     let s = Setup::new(
         "bootstrap:\n  - ./addons/keep\n  - ./addons/gone\n",
