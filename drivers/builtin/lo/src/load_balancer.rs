@@ -1,8 +1,7 @@
 //! kind's external load balancer of an HA cluster: a haproxy container in front of every
 //! control plane's API server, published on 127.0.0.1, and the endpoint kubeadm and the
-//! kubeconfig use. Labelled as kind labels it, so `nodes::list` and destroy find it; the
-//! configuration it was given is a label, so a re-run rewrites it only when the control
-//! planes changed.
+//! kubeconfig use. Labelled as kind labels it, so `nodes::list` and destroy find it; a re-run
+//! rewrites its configuration (and reloads haproxy) only when the file differs from the plan's.
 
 use lok8s_driver_sdk::docker::{self, Endpoint, PortBinding, RestartPolicy};
 use lok8s_driver_sdk::{Result, log};
@@ -15,10 +14,8 @@ use crate::docker_util::{
 
 pub const ROLE: &str = "external-load-balancer";
 
-/// kind's name for a cluster's load balancer.
-pub fn name(cluster: &str) -> String {
-    format!("{cluster}-external-load-balancer")
-}
+/// kind's name for a cluster's load balancer (status and kubeconfig work without a plan).
+pub use lok8s_lo_plan::load_balancer_name as name;
 
 fn spec(plan: &Plan, lb: &LoadBalancer, config_digest: &str) -> docker::ContainerSpec {
     let mut spec = container(&lb.name, &plan.load_balancer_image);
@@ -63,7 +60,10 @@ fn ensure_one(plan: &Plan, lb: &LoadBalancer) -> Result<()> {
             if !c.running {
                 docker::start_container(&lb.name)?;
             }
+            // The label is the configuration it was created with; a container cannot be
+            // relabelled, so after a reconfiguration the file itself is the record.
             label(&c.labels, CONFIG_HASH) == Some(config_digest.as_str())
+                || current_config(&lb.name).as_deref() == Some(config.as_bytes())
         }
         None => {
             ensure_image(&plan.load_balancer_image)?;
@@ -88,6 +88,20 @@ fn ensure_one(plan: &Plan, lb: &LoadBalancer) -> Result<()> {
     }
     log::phase_step(&format!("{} {} (haproxy configured)", lb.name, lb.ip));
     Ok(())
+}
+
+/// The configuration file in the load balancer, if it can be read.
+fn current_config(lb: &str) -> Option<Vec<u8>> {
+    let out = docker::exec(&docker::ExecSpec {
+        container: lb.into(),
+        cmd: vec!["cat".into(), HAPROXY_CONFIG.into()],
+        env: vec![],
+        user: None,
+        working_dir: None,
+        stdin: None,
+    })
+    .ok()?;
+    (out.exit_code == 0).then_some(out.stdout)
 }
 
 /// Writes the configuration and reloads haproxy: its master process (PID 1, `-W`) re-reads

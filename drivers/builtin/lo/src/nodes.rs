@@ -233,7 +233,7 @@ pub fn bootstrap(plan: &Plan) -> &Node {
 
 /// kind's name for the bootstrap control plane.
 pub fn bootstrap_name(cluster: &str) -> String {
-    format!("{cluster}-control-plane")
+    lok8s_lo_plan::bootstrap_node_name(cluster)
 }
 
 /// "2 control planes, 1 worker, load balancer", from kind's role labels.

@@ -12,6 +12,6 @@ pub mod render;
 pub use ip::{Cidr, Ipv4};
 pub use plan::{
     CoreDns, DEFAULT_KUBERNETES_VERSION, DEFAULT_LOAD_BALANCER_IMAGE, DnsHost, ExtraMount,
-    FieldError, LoadBalancer, Node, Nodes, Oidc, Plan, Registry, RegistryKind,
-    bootstrap_references, plan,
+    FieldError, LoadBalancer, Node, Nodes, Oidc, Plan, Registry, RegistryKind, bootstrap_node_name,
+    bootstrap_references, load_balancer_name, plan,
 };

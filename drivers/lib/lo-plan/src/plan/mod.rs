@@ -116,6 +116,16 @@ pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:2.8.3";
 /// recreated registry can never find its address taken by a node.
 const NODE_OFFSET: u32 = 151;
 
+/// kind's name for an HA cluster's load balancer.
+pub fn load_balancer_name(cluster: &str) -> String {
+    format!("{cluster}-external-load-balancer")
+}
+
+/// kind's name for the first control plane (the one `kubeadm init` runs on).
+pub fn bootstrap_node_name(cluster: &str) -> String {
+    format!("{cluster}-control-plane")
+}
+
 /// kind's names: `<c>-control-plane`, `<c>-control-plane2`, …, `<c>-worker`, `<c>-worker2`, ….
 fn node_names(cluster: &str, role: &str, count: u32) -> Vec<String> {
     (1..=count)
@@ -589,7 +599,7 @@ pub fn plan(spec_yaml: &str, folder_domain: &str) -> Result<Plan, Vec<FieldError
         );
     }
     let load_balancer = (nodes.control_plane > 1).then(|| LoadBalancer {
-        name: format!("{cluster_name}-external-load-balancer"),
+        name: load_balancer_name(&cluster_name),
         ip: cidr.base.offset(LOAD_BALANCER_OFFSET),
     });
     if let Some((start, end)) = lb_pool {
