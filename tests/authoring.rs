@@ -31,7 +31,7 @@ fn check_reports_a_runnable_driver() {
     ]);
     run.success();
     let v = run.json();
-    assert_eq!(v["contract"], "1.0.0");
+    assert_eq!(v["contract"], "1.1.0");
     assert_eq!(v["hooks"], true);
     assert_eq!(v["kinds"][0], "Corners");
     assert_eq!(v["problems"].as_array().unwrap().len(), 0);
@@ -48,7 +48,7 @@ fn check_reports_a_runnable_driver() {
     // Text form for people.
     p.lo(&["driver", "check", fixture("corners").to_str().unwrap()])
         .success()
-        .stdout_has("contract  lok8s:driver@1.0.0")
+        .stdout_has("contract  lok8s:driver@1.1.0")
         .stdout_has("ok: this lo runs it");
 }
 
@@ -61,7 +61,7 @@ fn check_fails_with_the_reason_lo_would_refuse() {
         "check",
         fixture("newer-contract").to_str().unwrap(),
     ]);
-    run.code(1).stderr_has("would be refused").stderr_has("1.1");
+    run.code(1).stderr_has("would be refused").stderr_has("1.2");
     // An interface outside the contract.
     p.lo(&[
         "driver",

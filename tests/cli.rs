@@ -241,7 +241,7 @@ fn version_reports_the_contract() {
     let p = Project::new();
     let v = p.lo(&["version", "-o", "json"]);
     v.success();
-    assert_eq!(v.json()["contract"], "lok8s:driver@1.0.0");
+    assert_eq!(v.json()["contract"], "lok8s:driver@1.1.0");
 }
 
 #[test]
@@ -309,5 +309,6 @@ fn schema_prints_the_json_schema_a_kind_ships() {
     );
     p.lo(&["schema", "kind3s"])
         .code(2)
-        .stderr_has("built-in kinds: lo, capi, kubeone, kkp");
+        .stderr_has("not built in (lo, capi, kubeone, kkp)")
+        .stderr_has("lo drivers add kind3s");
 }

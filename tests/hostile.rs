@@ -467,6 +467,18 @@ fn attack_kubeconfig_elsewhere() {
 }
 
 #[test]
+fn attack_kubeconfig_elsewhere_far_server() {
+    // Its own kubeconfig names an API server its grant does not reach (TEST-NET, never
+    // contacted): published, it would send other drivers' and the user's requests there.
+    let a = Attack::new("kubeconfig-elsewhere").param("server", "https://192.0.2.7:6443");
+    a.run()
+        .code(1)
+        .stderr_has("clusters[c].cluster.server")
+        .stderr_has("kube.servers");
+    assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
+}
+
+#[test]
 fn attack_fifo_open() {
     let a = Attack::new("fifo-open").timeout("8");
     let fifo = a.project.path("clusters/hostile.dev/fifo");

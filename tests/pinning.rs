@@ -30,7 +30,7 @@ fn add_pins_the_sha256_of_the_bytes_and_grants_what_is_requested() {
         lock.contains("[drivers.corners.grants]") && lock.contains("env = [\"FIXTURE_SECRET\"]"),
         "{lock}"
     );
-    assert!(lock.contains("contract = \"1.0.0\""), "{lock}");
+    assert!(lock.contains("contract = \"1.1.0\""), "{lock}");
     let listed = p.lo(&["drivers", "list", "-o", "json"]);
     let rows = listed.json();
     let row = rows
@@ -192,8 +192,8 @@ fn newer_contract_is_refused_naming_the_version_it_needs() {
     let p = Project::new();
     p.pin("Newer", "newer-contract")
         .code(1)
-        .stderr_has("built against contract lok8s:driver@1.1.0")
-        .stderr_has("supports contract 1.1");
+        .stderr_has("built against contract lok8s:driver@1.2.0")
+        .stderr_has("supports contract 1.2");
     assert!(!p.path("drivers.lock").exists());
 }
 
@@ -255,4 +255,53 @@ fn each_built_in_driver_is_granted_what_it_requests() {
             );
         }
     });
+}
+
+#[test]
+fn a_pinned_drivers_schema_is_printed_checked_and_enforced_before_it_provisions() {
+    let p = Project::new();
+    p.pin("Corners", "corners").success();
+    // `lo driver check` compiles what the component's spec-schema returns.
+    let check = p.lo(&[
+        "driver",
+        "check",
+        fixture("corners").to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(check.json()["schema"], true);
+    // `lo schema <kind>` prints the component's own schema, and `lo drivers show` says so.
+    let printed = p.lo(&["schema", "corners"]);
+    printed.success();
+    let schema: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["fixture"]["properties"]["replicas"]["minimum"],
+        1
+    );
+    p.lo(&["drivers", "show", "corners"])
+        .success()
+        .stdout_has("schema    lo schema corners");
+    // A spec that breaks it is refused with the schema's words; the driver never provisions.
+    p.cluster("c.dev", "Corners", "c", "fixture:\n  replicas: 0\n");
+    p.lo(&["provision", "c.dev"])
+        .code(1)
+        .stderr_has("does not match the Corners driver's schema")
+        .stderr_has(
+            "spec.fixture.replicas: must be a whole number of replicas, at least 1 (got 0)",
+        );
+    assert!(!p.path("clusters/c.dev/.state/provisioned").exists());
+    p.cluster("c.dev", "Corners", "c", "fixture:\n  replicas: 2\n");
+    p.lo(&["provision", "c.dev"]).success();
+    assert!(p.path("clusters/c.dev/.state/provisioned").exists());
+}
+
+#[test]
+fn a_driver_built_against_contract_1_0_still_runs_and_has_no_schema() {
+    let p = Project::new();
+    p.pin("NoHooks", "no-hooks").success();
+    p.lo(&["schema", "nohooks"])
+        .code(2)
+        .stderr_has("publishes no schema");
+    p.cluster("n.dev", "NoHooks", "n", "");
+    p.lo(&["provision", "n.dev"]).success();
 }

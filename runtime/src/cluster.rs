@@ -87,6 +87,11 @@ pub struct BootstrapRequest {
 #[error("{0}")]
 pub struct DriverFailed(pub String);
 
+/// A spec the driver's schema refuses (before the driver runs), each field named.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaRefused(pub String);
+
 /// A driver instance bound to one cluster.
 pub struct Session {
     pub spec: ClusterSpec,
@@ -101,11 +106,11 @@ pub struct Session {
     /// connections to the cluster it made.
     kube_servers: Vec<String>,
     project: Project,
-    /// The schema of the built-in driver that runs the spec (none for a pinned component),
-    /// and what the spec asks of the grant that the grant refuses (host folders it names), each
+    /// The schema of the built-in driver that runs the spec (a pinned component is asked for
+    /// its own, contract 1.1), and what the spec asks of the grant that the grant refuses (host folders it names), each
     /// with its field: [`Session::check_spec_against_grant`] refuses a provision on them.
     schema: Option<&'static str>,
-    spec_refusals: Vec<String>,
+    spec_host_paths: Option<SpecHostPaths>,
     /// `DOCKER_HOST` when it names an engine on another machine and the driver uses Docker.
     pub remote_engine: Option<String>,
     /// Where a missing grant for this driver goes.
@@ -115,41 +120,56 @@ pub struct Session {
 }
 
 impl Session {
-    /// Refuses a provision whose spec names what the driver's grant does not allow, before the
-    /// driver creates anything; destroy, status and kubeconfig never depend on it.
-    pub fn check_spec_against_grant(&self) -> anyhow::Result<()> {
-        // Validated here, for provision only: status and destroy never pay for it.
-        if let Some(Err(errors)) = self
-            .schema
+    /// Refuses a provision whose spec breaks the driver's schema or names what the driver's
+    /// grant does not allow, before the driver creates anything; destroy, status and
+    /// kubeconfig never depend on it.
+    pub async fn check_spec_against_grant(&mut self) -> anyhow::Result<()> {
+        // Asked for here, for provision only: status and destroy never pay for it, and a
+        // driver whose schema export fails can still be torn down.
+        let schema = match self.schema {
+            Some(builtin) => Some(builtin.to_string()),
+            None => self.instance.spec_schema().await.map_err(interrupted)?,
+        };
+        if let Some(Err(errors)) = schema
+            .as_deref()
             .map(|schema| crate::drivers::schema::validate(schema, &self.spec.text))
         {
             let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            return Err(anyhow!(
+            return Err(SchemaRefused(format!(
                 "{} does not match the {} driver's schema (`lo schema {}`), so nothing was created:\n  {}",
                 self.spec.file,
                 self.spec.kind,
                 self.spec.kind.to_ascii_lowercase(),
                 shown.join("\n  ")
-            ));
+            ))
+            .into());
         }
-        if self.spec_refusals.is_empty() {
+        let refusals = self
+            .spec_host_paths
+            .as_ref()
+            .map(SpecHostPaths::refusals)
+            .unwrap_or_default();
+        if refusals.is_empty() {
             return Ok(());
         }
         Err(anyhow!(
             "{}: the spec names what the driver's grant does not allow, so nothing was created:\n  {}\nfix: change the spec, or grant it ({})",
             self.spec.file,
-            self.spec_refusals.join("\n  "),
+            refusals.join("\n  "),
             self.grant_hint
         ))
     }
 
     /// Publishes what the driver left in its kubeconfig folder (see [`framework::kubeconfig`]).
     pub fn publish_kubeconfig(&self) -> anyhow::Result<Option<std::path::PathBuf>> {
+        let servers =
+            vetted::servers_rule(&self.kube_servers).map_err(|e| anyhow!("kube.servers: {e}"))?;
         framework::kubeconfig::publish(
             &self.project,
             &self.kubeconfigs,
             &self.spec.domain,
             &kubeconfig_file(&self.spec),
+            &servers,
         )
     }
 }
@@ -203,7 +223,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let lock = Lockfile::load(&project.lock_path())?;
     let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
     let caroot = opts.settings.caroot();
-    let spec_refusals = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
+    let spec_host_paths = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
     let schema = builtin_schema(&resolved);
     let docker_host = std::env::var("DOCKER_HOST").ok();
     let remote_engine = docker_host
@@ -268,15 +288,15 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         kubeconfigs: folders.kubeconfigs,
         project: project.clone(),
         schema,
-        spec_refusals,
+        spec_host_paths,
         remote_engine,
         grant_hint: hint,
         _created: folders.created,
     })
 }
 
-/// The spec schema of the built-in driver that runs the spec (a component pinned from a file
-/// brings no schema under the 1.0 contract).
+/// The spec schema of the built-in driver that runs the spec, shipped with `lo` (a pinned
+/// component publishes its own through `spec-schema`).
 fn builtin_schema(resolved: &resolve::Resolved) -> Option<&'static str> {
     match resolved.source {
         crate::lock::Source::Builtin => {
@@ -286,27 +306,49 @@ fn builtin_schema(resolved: &resolve::Resolved) -> Option<&'static str> {
     }
 }
 
-/// Completes the docker grant with what the spec names in the fields the grant lists, and
-/// returns the spec's host folders that the grant refuses (see `host::docker::spec_fields`).
+/// Completes the docker grant with what the spec names in the fields the grant lists (see
+/// `host::docker::spec_fields`); the host folders the spec names are checked against it only
+/// when a provision asks ([`SpecHostPaths::refusals`]).
 fn complete_from_spec(
     grants: &mut host::grants::Grants,
     spec: &ClusterSpec,
     project: &Project,
     caroot: &std::path::Path,
-) -> Vec<String> {
+) -> Option<SpecHostPaths> {
     use host::docker::{policy, spec_fields};
-    let Some(docker) = grants.docker.as_mut() else {
-        return Vec::new();
-    };
+    let docker = grants.docker.as_mut()?;
     let values = spec_fields::spec_section(&spec.text);
     spec_fields::complete(docker, &values);
     let root = project.root();
-    let protected = [
-        root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
-        caroot.to_path_buf(),
-    ];
-    let remote = policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref());
-    spec_fields::check_host_paths(docker, &values, &protected, remote)
+    Some(SpecHostPaths {
+        grant: docker.clone(),
+        values,
+        protected: vec![
+            root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
+            caroot.to_path_buf(),
+        ],
+        remote: policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref()),
+    })
+}
+
+/// The spec's host folders and the docker grant they must fit.
+struct SpecHostPaths {
+    grant: host::docker::grant::DockerGrant,
+    values: serde_yaml::Value,
+    protected: Vec<std::path::PathBuf>,
+    remote: bool,
+}
+
+impl SpecHostPaths {
+    /// Each folder the grant refuses, with its field.
+    fn refusals(&self) -> Vec<String> {
+        host::docker::spec_fields::check_host_paths(
+            &self.grant,
+            &self.values,
+            &self.protected,
+            self.remote,
+        )
+    }
 }
 
 /// Project folders that some driver's `files` grant may write: the pinned drivers' grants in
@@ -336,7 +378,7 @@ pub async fn provision(
     // anything else is said), then the bootstrap is planned, then the driver runs.
     let (kind, text) = (spec.kind.clone(), spec.text.clone());
     let mut session = open(opts, spec).await?;
-    session.check_spec_against_grant()?;
+    session.check_spec_against_grant().await?;
     let plan = if request.skip {
         None
     } else {

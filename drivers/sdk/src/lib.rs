@@ -2,12 +2,13 @@
 //! Guest code only: nothing here knows about the host.
 //!
 //! A driver implements [`Driver`] on a unit struct and calls [`export_driver!`]. The optional
-//! hooks (`post-provision`, `export`) have defaults that do nothing.
+//! hooks (`post-provision`, `export`) have defaults that do nothing, and `spec_schema` (the
+//! JSON Schema `lo` checks the spec against, contract 1.1) defaults to none.
 
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/1.0.0",
-        world: "driver-with-hooks",
+        path: "../../wit/1.1.0",
+        world: "driver-with-hooks-and-schema",
         pub_export_macro: true,
         default_bindings_module: "lok8s_driver_sdk::bindings",
         generate_all,
@@ -19,6 +20,7 @@ pub mod spec;
 
 pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
 pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
+pub use bindings::exports::lok8s::driver::spec_schema::Guest as SchemaExports;
 /// The docker import.
 pub use bindings::lok8s::driver::docker;
 /// The http import.
@@ -35,7 +37,7 @@ pub use bindings::lok8s::driver::types::{
 };
 
 /// The contract version this SDK builds drivers against.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// Result type of every driver operation.
 pub type Result<T, E = DriverError> = core::result::Result<T, E>;
@@ -53,9 +55,15 @@ pub trait Driver {
     fn export(_ctx: Context) -> Result<Vec<(String, String)>> {
         Ok(Vec::new())
     }
+    /// The JSON Schema (JSON text) the whole `cluster.lok8s.yaml` must match; `lo` checks the
+    /// spec with it before `provision` and prints it with `lo schema <kind>`.
+    fn spec_schema() -> Option<String> {
+        None
+    }
 }
 
-/// Exports a [`Driver`] implementation as the component's `driver` and `hooks` interfaces.
+/// Exports a [`Driver`] implementation as the component's `lifecycle`, `hooks` and
+/// `spec-schema` interfaces.
 #[macro_export]
 macro_rules! export_driver {
     ($ty:ident) => {
@@ -82,6 +90,11 @@ macro_rules! export_driver {
             }
             fn export(ctx: $crate::Context) -> $crate::Result<Vec<(String, String)>> {
                 <$ty as $crate::Driver>::export(ctx)
+            }
+        }
+        impl $crate::SchemaExports for $ty {
+            fn schema() -> Option<String> {
+                <$ty as $crate::Driver>::spec_schema()
             }
         }
         $crate::bindings::export!($ty with_types_in $crate::bindings);

@@ -1,6 +1,7 @@
 //! `lo driver check <component.wasm>`: what a component is and whether this lo would run it,
 //! with no project: the contract it targets, its exports and optional hooks, the imports it
-//! uses against the capabilities its `describe` requests, its sha256 and size. Everything that
+//! uses against the capabilities its `describe` requests, whether the spec schema it publishes
+//! compiles, its sha256 and size. Everything that
 //! would be refused at load (or when pinned with what it requests) is a problem; any problem
 //! fails the check.
 
@@ -27,6 +28,8 @@ pub struct Checked {
     pub kinds: Vec<String>,
     pub exports: Vec<String>,
     pub hooks: bool,
+    /// Whether it publishes a spec schema (contract 1.1 `spec-schema`) that compiles.
+    pub schema: bool,
     pub imports: Vec<String>,
     /// What `describe` requests, one line per capability, with its reason.
     pub requested: Vec<(String, String)>,
@@ -72,6 +75,14 @@ pub async fn check(path: &Path, settings: &crate::settings::Settings) -> anyhow:
             return Ok(out);
         }
     };
+    match &inspected.schema {
+        Ok(Some(text)) => match crate::drivers::schema::compile(text) {
+            Ok(_) => out.schema = true,
+            Err(e) => out.problems.push(format!("spec-schema: {e}")),
+        },
+        Ok(None) => {}
+        Err(e) => out.problems.push(format!("spec-schema: {e}")),
+    }
     let info = inspected.info;
     out.name = info.name.clone();
     out.version = info.version.clone();

@@ -1,6 +1,7 @@
 //! `lo driver test <component.wasm>`: the sequence every driver must pass, on a throwaway
 //! project: check → provision → status → kubeconfig → provision again (converges) → destroy →
-//! status NotFound, then a malformed spec, which must come back as an error (never a trap).
+//! status NotFound, then a malformed spec, which must come back as an error (never a trap):
+//! the driver's own, or its schema's before it runs.
 //! Each step runs the real lifecycle code `lo provision` runs. Nothing is granted but what the
 //! author passes (`--grant-requests`, `--grants`), and granted environment variables take only
 //! the values passed with `--env`, never the caller's environment.
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cluster::{self, DriverFailed, Environment, Options};
+use crate::cluster::{self, DriverFailed, Environment, Options, SchemaRefused};
 use crate::contract::health_word;
 use crate::contract::types::Health;
 use crate::host::Verbosity;
@@ -240,6 +241,9 @@ pub async fn run(
     let malformed = match cluster::provision(&opts, DOMAIN, &driver_only).await {
         Ok(_) => Ok("accepted (the driver reads nothing from spec)".to_string()),
         Err(e) if e.downcast_ref::<DriverFailed>().is_some() => Ok(format!("refused: {e:#}")),
+        Err(e) if e.downcast_ref::<SchemaRefused>().is_some() => {
+            Ok(format!("refused by its schema: {e:#}"))
+        }
         Err(e) => Err(anyhow::anyhow!("did not answer with a driver error: {e:#}")),
     };
     step("malformed spec", t, malformed);

@@ -233,12 +233,14 @@ pub enum Command {
         target: Option<String>,
     },
     /// Print the JSON Schema of a kind's cluster spec (every field, its type and default), for
-    /// editors and scripts; `lo provision` checks specs with it before the driver runs.
+    /// editors and scripts; `lo provision` checks specs with it before the driver runs. A kind
+    /// pinned in drivers.lock prints its component's schema (contract 1.1 `spec-schema`).
     #[command(
         after_help = "Examples:\n  lo schema lo > .lok8s/lo.schema.json\n  # then, first line of cluster.lok8s.yaml (yaml-language-server):\n  # yaml-language-server: $schema=../../.lok8s/lo.schema.json"
     )]
     Schema {
-        /// The cluster kind: lo, capi, kubeone, kkp (case does not matter).
+        /// The cluster kind: lo, capi, kubeone, kkp, or one pinned in drivers.lock (case does
+        /// not matter).
         kind: String,
     },
     /// List, pin and inspect driver components.

@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Tunnel { target, port }) => cluster::tunnel(&cli, target, port).await,
         Some(Command::Env { target }) => env::run(&cli, target).await,
         Some(Command::Use { target }) => domains::run(&cli, target),
-        Some(Command::Schema { kind }) => schema::run(&cli, &kind),
+        Some(Command::Schema { kind }) => schema::run(&cli, &kind).await,
         Some(Command::Drivers { command }) => Ok(drivers::run(&cli, command).await?),
         Some(Command::Driver { command }) => author::run(&cli, command).await,
         Some(Command::Version) => {

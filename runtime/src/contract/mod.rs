@@ -1,20 +1,17 @@
 //! The driver contract as `lo` sees it: the bindings generated from each released `wit/`
 //! version (one module per version: `v1_0` is `lok8s:driver@1.0.*`), the version this `lo`
 //! implements, the calls a driver answers, and the one place the contract's imports are linked.
-//! Depends on nothing else in `lo`; a contract `1.1` would be a `v1_1` module beside `v1_0`.
+//! Depends on nothing else in `lo`. `v1_1` holds only what 1.1 adds (the optional
+//! `spec-schema` export); everything else is served by `v1_0`'s bindings.
 
 mod frozen;
 pub mod v1_0;
+pub mod v1_1;
 
 pub use v1_0::{docker, hooks, http, kubectl_apply, lifecycle, log, ssh, tls, types};
 
-/// The contract version this `lo` implements: `lok8s:driver@1.0.0` and every 1.0.x.
-pub const CONTRACT: (u64, u64, u64) = (1, 0, 0);
-
-/// The contract's version as the WIT package spells it.
-pub fn version_text() -> String {
-    format!("{}.{}.{}", CONTRACT.0, CONTRACT.1, CONTRACT.2)
-}
+/// The newest contract version this `lo` implements: `lok8s:driver@1.1.0`, and every older 1.x.
+pub const CONTRACT: (u64, u64, u64) = (1, 1, 0);
 
 /// The calls a driver answers; each has its own wall-clock budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,9 @@ use crate::settings::Settings;
 pub struct Inspected {
     pub info: types::DriverInfo,
     pub shape: Shape,
+    /// The JSON Schema its `spec-schema` export returned (contract 1.1), or why it could not
+    /// be had.
+    pub schema: Result<Option<String>, String>,
 }
 
 /// Instantiates with no files, no env and no grants, and asks the driver who it is.
@@ -52,7 +55,15 @@ pub async fn inspect(
         .map_err(interrupted)?;
     let info = instance.describe().await.map_err(interrupted)?;
     crate::engine::contract::check_described(&shape, &info.contract)?;
-    Ok(Inspected { info, shape })
+    let schema = instance
+        .spec_schema()
+        .await
+        .map_err(|e| format!("{:#}", interrupted(e)));
+    Ok(Inspected {
+        info,
+        shape,
+        schema,
+    })
 }
 
 /// What a driver's describe asks for, in the lock's shape.
@@ -370,17 +381,21 @@ pub struct Shown {
     pub summary: String,
     pub kinds: Vec<String>,
     pub hooks: bool,
+    /// Whether it publishes a spec schema (`lo schema <kind>`).
+    pub schema: bool,
     pub imports: Vec<String>,
     pub requested: Vec<(String, String)>,
     pub granted: Vec<String>,
     pub files: Vec<String>,
 }
 
-pub async fn show(
+/// The driver for `kind` as `show` and `schema` see it: pinned in the project's lock, or
+/// built in (outside a project, built-ins only).
+fn resolve_for(
     project: Option<&Project>,
     kind: &str,
     settings: &Settings,
-) -> anyhow::Result<Shown> {
+) -> anyhow::Result<(Lockfile, crate::drivers::resolve::Resolved)> {
     let locked = settings.locked;
     let lock = match project {
         Some(p) => Lockfile::load(&p.lock_path())?,
@@ -402,6 +417,38 @@ pub async fn show(
             }
         }
     };
+    Ok((lock, resolved))
+}
+
+/// The JSON Schema of `kind`'s cluster spec: shipped with a built-in driver, or what a
+/// pinned component's `spec-schema` returns (None when it publishes none).
+pub async fn spec_schema(
+    project: Option<&Project>,
+    kind: &str,
+    settings: &Settings,
+) -> anyhow::Result<Option<String>> {
+    let (_, resolved) = resolve_for(project, kind, settings)?;
+    if resolved.source == Source::Builtin
+        && let Some(b) = builtin::find(&resolved.kind)
+    {
+        return Ok(Some(b.schema.to_string()));
+    }
+    let runtime = Runtime::new(settings.cache())?;
+    let inspected = inspect(&runtime, &resolved.kind, &resolved.component).await?;
+    let schema = inspected.schema.map_err(anyhow::Error::msg)?;
+    if let Some(text) = &schema {
+        crate::drivers::schema::compile(text)
+            .map_err(|e| anyhow::anyhow!("the {} driver's spec-schema: {e}", resolved.kind))?;
+    }
+    Ok(schema)
+}
+
+pub async fn show(
+    project: Option<&Project>,
+    kind: &str,
+    settings: &Settings,
+) -> anyhow::Result<Shown> {
+    let (lock, resolved) = resolve_for(project, kind, settings)?;
     let runtime = Runtime::new(settings.cache())?;
     let inspected = inspect(&runtime, &resolved.kind, &resolved.component).await?;
     let info = inspected.info;
@@ -434,6 +481,7 @@ pub async fn show(
         summary: info.summary.clone(),
         kinds: info.kinds.clone(),
         hooks: inspected.shape.has_hooks,
+        schema: resolved.source == Source::Builtin || matches!(inspected.schema, Ok(Some(_))),
         imports: inspected.shape.imports.clone(),
         requested,
         granted: resolved.grants.lines(),

@@ -2,9 +2,15 @@
 //! (`drivers/builtin/<kind>/schema.json`); `lo schema <kind>` prints it for editors
 //! (yaml-language-server), and `lo provision` validates the spec with it before the driver
 //! starts. A schema node may carry `errorMessage` (the spec's own words for what is wrong);
-//! otherwise the validator's message is shown.
+//! otherwise the validator's message is shown. A pinned component may publish one (contract
+//! 1.1, `spec-schema`): the driver wrote it, so it is compiled with no reference resolution
+//! beyond the document (no files, no network) and linear-time patterns, and its size is capped.
 
+use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
+
+/// Largest schema `lo` compiles.
+pub const MAX_SCHEMA_BYTES: usize = 1 << 20;
 
 /// The most problems reported at once: the first ones are what to fix first.
 const MAX_ERRORS: usize = 20;
@@ -23,18 +29,30 @@ impl std::fmt::Display for SchemaError {
     }
 }
 
+/// Parses and compiles a schema (JSON text): what `lo driver check` and `lo provision` ask
+/// of a driver's schema. `$ref`s outside the document fail here, since nothing is fetched.
+pub fn compile(schema: &str) -> Result<(Value, Validator), String> {
+    if schema.len() > MAX_SCHEMA_BYTES {
+        return Err(format!(
+            "the driver's schema is {} bytes; lo reads at most {MAX_SCHEMA_BYTES}",
+            schema.len()
+        ));
+    }
+    let value: Value = serde_json::from_str(schema)
+        .map_err(|e| format!("the driver's schema is not JSON: {e}"))?;
+    let validator = jsonschema::options()
+        .with_pattern_options(PatternOptions::regex())
+        .build(&value)
+        .map_err(|e| format!("the driver's schema is not a valid JSON Schema: {e}"))?;
+    Ok((value, validator))
+}
+
 /// Validates a cluster spec's YAML text against `schema` (JSON text).
 pub fn validate(schema: &str, spec_text: &str) -> Result<(), Vec<SchemaError>> {
-    let schema: Value = serde_json::from_str(schema).map_err(|e| {
+    let (schema, validator) = compile(schema).map_err(|message| {
         vec![SchemaError {
             field: "(schema)".into(),
-            message: format!("the driver's schema is not JSON: {e}"),
-        }]
-    })?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| {
-        vec![SchemaError {
-            field: "(schema)".into(),
-            message: format!("the driver's schema is not a valid JSON Schema: {e}"),
+            message,
         }]
     })?;
     let document = as_json(spec_text)?;
@@ -170,6 +188,24 @@ mod tests {
         }
       }
     }"#;
+
+    #[test]
+    fn a_drivers_schema_reaches_nothing_outside_itself() {
+        let file = r#"{"$ref": "file:///etc/passwd"}"#;
+        assert!(compile(file).is_err());
+        let remote = r#"{"$ref": "http://127.0.0.1:9/schema.json"}"#;
+        assert!(compile(remote).is_err());
+        // Look-around would need a backtracking engine; plain patterns are linear.
+        let lookahead = r#"{"type": "string", "pattern": "^(?=a)a$"}"#;
+        assert!(
+            compile(lookahead)
+                .unwrap_err()
+                .contains("not a valid JSON Schema")
+        );
+        let big = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_SCHEMA_BYTES));
+        assert!(compile(&big).unwrap_err().contains("at most"));
+        assert!(compile(r#"{"type": "object"}"#).is_ok());
+    }
 
     #[test]
     fn fields_are_named_as_the_user_reads_them_with_the_schemas_words() {

@@ -18,6 +18,8 @@ pub struct Shape {
     /// The highest `lok8s:driver` version among its imports and exports.
     pub contract: (u64, u64, u64),
     pub has_hooks: bool,
+    /// Whether it exports `spec-schema` (contract 1.1 and up).
+    pub has_schema: bool,
     /// Every import name, as the component spells it.
     pub imports: Vec<String>,
     pub exports: Vec<String>,
@@ -64,6 +66,7 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<Shape, Contract
     let mut newest: Option<(u64, u64, u64)> = None;
     let mut has_lifecycle = false;
     let mut has_hooks = false;
+    let mut has_schema = false;
     for name in imports.iter().chain(&exports) {
         if let Some((iface, version)) = ours(name) {
             let v = version.unwrap_or((0, 0, 0));
@@ -71,6 +74,7 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<Shape, Contract
             if exports.contains(name) {
                 has_lifecycle |= iface == "lifecycle";
                 has_hooks |= iface == "hooks";
+                has_schema |= iface == "spec-schema";
             }
         }
     }
@@ -96,6 +100,7 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<Shape, Contract
     Ok(Shape {
         contract,
         has_hooks,
+        has_schema,
         imports,
         exports,
     })
@@ -191,6 +196,7 @@ mod tests {
         Shape {
             contract: (1, 0, 0),
             has_hooks: false,
+            has_schema: false,
             imports: imports.iter().map(|s| s.to_string()).collect(),
             exports: vec!["lok8s:driver/lifecycle@1.0.0".into()],
         }
@@ -238,7 +244,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("lok8s:driver/teleport@1.0.0: not an interface of lok8s:driver@1.0"),
+            err.contains("lok8s:driver/teleport@1.0.0: not an interface of lok8s:driver@1.1"),
             "{err}"
         );
         assert!(

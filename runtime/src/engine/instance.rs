@@ -5,11 +5,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use wasmtime::component::InstancePre;
+use wasmtime::component::{InstancePre, TypedFunc};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::limits::RunLimits;
 use crate::contract::Operation;
+use crate::contract::v1_1::SpecSchemaIndices;
 use crate::contract::{hooks, lifecycle, types};
 use crate::host::HostState;
 use crate::host::limits::{CpuExceeded, MemoryExceeded};
@@ -83,12 +84,14 @@ pub struct Prepared {
     pub pre: InstancePre<HostState>,
     pub lifecycle: lifecycle::GuestIndices,
     pub hooks: Option<hooks::GuestIndices>,
+    pub spec_schema: Option<SpecSchemaIndices>,
 }
 
 pub struct DriverInstance {
     store: Store<HostState>,
     lifecycle: lifecycle::Guest,
     hooks: Option<hooks::Guest>,
+    spec_schema: Option<TypedFunc<(), (Option<String>,)>>,
     pub id: DriverId,
     limits: RunLimits,
 }
@@ -138,10 +141,15 @@ impl DriverInstance {
             Some(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
             None => None,
         };
+        let spec_schema = match &prepared.spec_schema {
+            Some(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            None => None,
+        };
         Ok(DriverInstance {
             store,
             lifecycle,
             hooks,
+            spec_schema,
             id,
             limits,
         })
@@ -175,6 +183,21 @@ impl DriverInstance {
         .await;
         self.finish();
         r.map(clean_info)
+    }
+
+    /// The JSON Schema of the driver's spec (contract 1.1), None when it publishes none. Runs
+    /// under the describe budget: like describe, it has no side effects.
+    pub async fn spec_schema(&mut self) -> Result<Option<String>, RunError> {
+        let Some(func) = self.spec_schema else {
+            return Ok(None);
+        };
+        let (t, _) = self.begin(Operation::Describe);
+        let r = guard(&self.id, "spec-schema", t, async {
+            func.call_async(&mut self.store, ()).await.map(|(s,)| s)
+        })
+        .await;
+        self.finish();
+        r
     }
 
     pub async fn provision(

@@ -88,11 +88,24 @@ impl Runtime {
         } else {
             None
         };
+        let spec_schema = if shape.has_schema {
+            Some(
+                crate::contract::v1_1::SpecSchemaIndices::new(&pre).ok_or_else(|| {
+                    LoadError::Link(format!(
+                        "exports no `schema` function in {}",
+                        crate::contract::v1_1::SPEC_SCHEMA
+                    ))
+                })?,
+            )
+        } else {
+            None
+        };
         Ok((
             Prepared {
                 pre,
                 lifecycle,
                 hooks,
+                spec_schema,
             },
             shape,
             outcome,

@@ -4,11 +4,14 @@
 //! writes what passed to the project's `.kubeconfig/<name>.yaml`, readable by its owner only,
 //! where the user's kubectl and other drivers (by domain) find it. The published file names the
 //! domain it came from, so two clusters with one `metadata.name` cannot overwrite each other.
+//! It may name only API servers its driver's own grant reaches (`kube.servers`, this machine
+//! by default): other drivers and the user send requests wherever it points.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
+use crate::host::http::allowlist::Allowlist;
 use crate::host::kube::vetted::{self, Vetted};
 use crate::project::{Inside, Project};
 
@@ -55,6 +58,7 @@ pub fn publish(
     staged: &Inside,
     domain: &str,
     file: &str,
+    servers: &Allowlist,
 ) -> anyhow::Result<Option<PathBuf>> {
     let shown = format!(".kubeconfig/{file}");
     let root = project.inside()?;
@@ -80,6 +84,7 @@ pub fn publish(
         Err(e) => return Err(e).with_context(|| format!("the driver's {shown}")),
     };
     let vetted = Vetted::parse(&bytes)
+        .and_then(|v| v.check_servers(servers).map(|()| v))
         .with_context(|| format!("the driver wrote {shown}, which lo will not publish"))?;
     let text = format!("{}{}", marker(domain), vetted.to_yaml());
     if existing.as_deref() != Some(text.as_str()) {
@@ -93,6 +98,10 @@ mod tests {
     use super::*;
 
     const KC: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: abc\n";
+
+    fn local() -> Allowlist {
+        vetted::servers_rule(&[]).unwrap()
+    }
 
     fn setup() -> (tempfile::TempDir, Project, Inside) {
         let dir = tempfile::tempdir().unwrap();
@@ -111,7 +120,7 @@ mod tests {
     fn publishes_vetted_owner_only_and_removes_with_the_driver() {
         let (dir, project, staged) = setup();
         staged.write("dev.yaml", KC.as_bytes(), 0o644).unwrap();
-        let path = publish(&project, &staged, "a.dev", "dev.yaml")
+        let path = publish(&project, &staged, "a.dev", "dev.yaml", &local())
             .unwrap()
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -126,7 +135,7 @@ mod tests {
         );
         staged.remove("dev.yaml").unwrap();
         assert!(
-            publish(&project, &staged, "a.dev", "dev.yaml")
+            publish(&project, &staged, "a.dev", "dev.yaml", &local())
                 .unwrap()
                 .is_none()
         );
@@ -140,7 +149,7 @@ mod tests {
         staged.write("dev.yaml", exec.as_bytes(), 0o644).unwrap();
         let err = format!(
             "{:#}",
-            publish(&project, &staged, "a.dev", "dev.yaml").unwrap_err()
+            publish(&project, &staged, "a.dev", "dev.yaml", &local()).unwrap_err()
         );
         assert!(err.contains("exec"), "{err}");
         assert!(!dir.path().join(".kubeconfig/dev.yaml").exists());
@@ -150,7 +159,7 @@ mod tests {
             dir.path().join(".kubeconfig/.drivers/a.dev/dev.yaml"),
         )
         .unwrap();
-        let err = publish(&project, &staged, "a.dev", "dev.yaml").unwrap_err();
+        let err = publish(&project, &staged, "a.dev", "dev.yaml", &local()).unwrap_err();
         assert!(format!("{err:#}").contains("is a link"), "{err:#}");
         staged.remove("dev.yaml").unwrap();
         std::fs::write(
@@ -159,10 +168,29 @@ mod tests {
         )
         .unwrap();
         staged.write("dev.yaml", KC.as_bytes(), 0o644).unwrap();
-        let err = publish(&project, &staged, "a.dev", "dev.yaml")
+        let err = publish(&project, &staged, "a.dev", "dev.yaml", &local())
             .unwrap_err()
             .to_string();
         assert!(err.contains("belongs to cluster b.dev"), "{err}");
+    }
+
+    #[test]
+    fn refuses_servers_the_publisher_may_not_reach() {
+        let (dir, project, staged) = setup();
+        let far = KC.replace("https://127.0.0.1:6443", "https://192.0.2.7:6443");
+        staged.write("dev.yaml", far.as_bytes(), 0o644).unwrap();
+        let err = format!(
+            "{:#}",
+            publish(&project, &staged, "a.dev", "dev.yaml", &local()).unwrap_err()
+        );
+        assert!(err.contains("clusters[c].cluster.server"), "{err}");
+        assert!(err.contains("kube.servers"), "{err}");
+        assert!(!dir.path().join(".kubeconfig/dev.yaml").exists());
+        let granted = vetted::servers_rule(&["https://192.0.2.7:6443".into()]).unwrap();
+        publish(&project, &staged, "a.dev", "dev.yaml", &granted)
+            .unwrap()
+            .unwrap();
+        assert!(dir.path().join(".kubeconfig/dev.yaml").exists());
     }
 
     #[test]

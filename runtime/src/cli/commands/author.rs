@@ -121,11 +121,12 @@ pub async fn run(cli: &Cli, command: DriverCommand) -> Result<(), CliError> {
                 );
                 if let Some(c) = &checked.contract {
                     text.push_str(&format!(
-                        "\n  contract  lok8s:driver@{c}\n  driver    {} {} (kinds: {})\n  hooks     {}",
+                        "\n  contract  lok8s:driver@{c}\n  driver    {} {} (kinds: {})\n  hooks     {}\n  schema    {}",
                         checked.name,
                         checked.version,
                         checked.kinds.join(", "),
-                        if checked.hooks { "post-provision, export" } else { "none" }
+                        if checked.hooks { "post-provision, export" } else { "none" },
+                        if checked.schema { "published (lo schema <kind>)" } else { "none" }
                     ));
                 }
                 for i in &checked.imports {

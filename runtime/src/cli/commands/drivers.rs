@@ -110,7 +110,7 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
             let shown = pinning::show(project.as_ref(), &kind, &cli.settings()).await?;
             print::data(cli, json!(shown), || {
                 let mut text = format!(
-                    "kind      {}\ndriver    {} {} — {}\nsource    {}{}\nsha256    {}\ncontract  lok8s:driver@{}\nkinds     {}\nhooks     {}\n",
+                    "kind      {}\ndriver    {} {} — {}\nsource    {}{}\nsha256    {}\ncontract  lok8s:driver@{}\nkinds     {}\nhooks     {}\nschema    {}\n",
                     shown.kind,
                     shown.name,
                     shown.version,
@@ -128,6 +128,11 @@ pub async fn run(cli: &Cli, command: Option<DriversCommand>) -> anyhow::Result<(
                         "post-provision, export"
                     } else {
                         "none"
+                    },
+                    if shown.schema {
+                        format!("lo schema {}", shown.kind)
+                    } else {
+                        "none".to_string()
                     },
                 );
                 text.push_str("\nrequests:");

@@ -139,8 +139,8 @@ impl KubeCtx {
 
     /// The kubeconfig a cluster reference names (read now, every call: the driver may have
     /// rewritten it), where it is shown, and whether it is the driver's own (whose server must
-    /// meet `kube.servers`; a granted domain's was published by `lo`, so any server it names
-    /// is the user's).
+    /// meet `kube.servers`; a granted domain's was published by `lo` only after its server met
+    /// its own driver's `kube.servers`, or was written by the user).
     fn kubeconfig(&self, cluster: &wit::Cluster) -> Result<(Vec<u8>, String, bool), DriverError> {
         let (bytes, shown, own) = match cluster {
             wit::Cluster::Kubeconfig(path) => {

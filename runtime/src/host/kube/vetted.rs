@@ -111,10 +111,42 @@ impl Vetted {
         serde_yaml::to_string(&self.0).unwrap_or_default()
     }
 
-    /// The current context's cluster, user and namespace (the only context when none is current).
     /// The current context's API server URL.
     pub fn server(&self) -> Option<String> {
         self.current().ok()?.0.server.clone()
+    }
+
+    /// Refuses a kubeconfig naming an API server outside `servers`, in any of its clusters: a
+    /// published kubeconfig is used for other drivers (by domain) and the user, so it may name
+    /// only servers its publisher could reach itself.
+    pub fn check_servers(&self, servers: &Allowlist) -> Result<(), VetError> {
+        for named in &self.0.clusters {
+            let server = named
+                .cluster
+                .as_ref()
+                .and_then(|c| c.server.as_deref())
+                .unwrap_or_default();
+            let at = format!("clusters[{}].cluster.server", named.name);
+            let uri: http::Uri = server
+                .parse()
+                .map_err(|e| refused(&at, format!("{server:?}: {e}")))?;
+            let host = uri
+                .host()
+                .unwrap_or_default()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            let port = uri.port_u16().unwrap_or(443);
+            if let Verdict::Denied = servers.check("https", &host, port) {
+                return Err(refused(
+                    at,
+                    format!(
+                        "{server} is not an API server this driver may reach; add its origin to kube.servers in the driver's grant"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The same kubeconfig with the current context's server on `port` (scheme and host kept,
