@@ -372,6 +372,45 @@ fn crds_and_webhooks_that_are_not_ready_yet_are_retried() {
 }
 
 #[test]
+fn a_webhook_race_waits_for_the_entrys_own_workloads_before_retrying() {
+    // The guarded object's webhook fails its first apply; its server is the entry's own
+    // Deployment, which the first retry waits for (nothing depends on the entry, so without
+    // the race nothing would wait for it).
+    let guarded = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: guarded\n  namespace: default\n  \
+                   annotations:\n    double.lok8s.dev/webhook-failures: \"1\"\ndata: {a: b}\n";
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/hooked\n",
+        &[
+            (
+                "hooked/kustomization.yaml",
+                &kustomization(&["guarded.yaml", "server.yaml"]),
+            ),
+            ("hooked/guarded.yaml", guarded),
+            (
+                "hooked/server.yaml",
+                &deployment("default", "hook-server", "hook", ""),
+            ),
+        ],
+    );
+    s.lo(&["provision", DOMAIN, "-o", "json"]).success();
+    let requests = s.api.requests();
+    let applies_of_guarded: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.starts_with("PATCH ") && r.contains("/configmaps/guarded"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(applies_of_guarded.len() >= 2, "{requests:#?}");
+    let between = &requests[applies_of_guarded[0]..applies_of_guarded[1]];
+    assert!(
+        between
+            .iter()
+            .any(|r| r.starts_with("GET ") && r.contains("/deployments/hook-server")),
+        "no look at the entry's workload before the retry: {between:#?}"
+    );
+}
+
+#[test]
 fn a_target_that_never_becomes_ready_fails_its_entry() {
     let s = Setup::new(
         "bootstrap:\n  - ./addons/slow: {wait: true}\n  - ./addons/next: {dependsOn: [slow]}\n",
@@ -599,6 +638,29 @@ fn dry_run_plans_and_changes_nothing() {
         .success()
         .stdout_has("nothing changed")
         .stdout_has("wave");
+    // --only plans what it selects: the rest is listed, not rendered.
+    let run = s.lo(&[
+        "bootstrap",
+        DOMAIN,
+        "--dry-run",
+        "--only",
+        "gate",
+        "-o",
+        "json",
+    ]);
+    run.success();
+    let plan = run.json();
+    let entries = plan["bootstrap"].as_array().unwrap();
+    let base = entries.iter().find(|e| e["name"] == "base").unwrap();
+    assert_eq!(base["selected"], false, "{plan}");
+    assert_eq!(base["objects"], serde_json::json!([]), "{plan}");
+    let gate = entries.iter().find(|e| e["name"] == "gate").unwrap();
+    assert_eq!(gate["selected"], true, "{plan}");
+    assert_ne!(gate["objects"], serde_json::json!([]), "{plan}");
+    s.lo(&["bootstrap", DOMAIN, "--dry-run", "--skip", "base"])
+        .success()
+        .stdout_has("not selected (--only/--skip): not rendered");
+    assert!(s.api.requests().is_empty(), "{:?}", s.api.requests());
 }
 
 #[test]

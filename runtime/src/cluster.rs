@@ -410,7 +410,7 @@ pub async fn provision(
         let server = s.cluster_client().await.ok().and_then(|(_, server)| server);
         let vars = bootstrap::variables(&exported, server.as_deref());
         let entries = match &plan {
-            Some(plan) => bootstrap::dry_run(plan, &opts.project, &vars).await,
+            Some(plan) => bootstrap::dry_run(plan, &opts.project, &vars, &request.run).await?,
             None => Vec::new(),
         };
         return Ok(Provisioned::Planned {

@@ -144,7 +144,7 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
             let value = json!({ "domain": domain, "outcome": "planned", "exported": exported,
                 "bootstrap": entries.iter().map(|e| json!({
                     "name": e.name, "addon": e.addon, "wave": e.wave, "gate": e.gate,
-                    "dependsOn": e.depends_on,
+                    "dependsOn": e.depends_on, "selected": e.selected,
                     "objects": e.objects.as_ref().ok(),
                     "error": e.objects.as_ref().err(),
                 })).collect::<Vec<_>>() });
@@ -165,6 +165,9 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                         e.wave, e.name, e.addon
                     ));
                     match &e.objects {
+                        _ if !e.selected => {
+                            text.push_str("\n      not selected (--only/--skip): not rendered")
+                        }
                         Ok(objects) => {
                             for o in objects {
                                 text.push_str(&format!("\n      {o}"));

@@ -546,30 +546,38 @@ pub struct PlannedEntry {
     pub gate: bool,
     #[serde(rename = "dependsOn")]
     pub depends_on: Vec<String>,
+    /// Whether `--only`/`--skip` select it (an entry left out is shown, not rendered).
+    pub selected: bool,
     /// Its objects as `Kind namespace/name`, or why it did not render.
     pub objects: Result<Vec<String>, String>,
 }
 
-/// The plan with each entry rendered (nothing is applied).
+/// The plan with each entry `--only`/`--skip` select rendered (nothing is applied).
 pub async fn dry_run(
     plan: &Plan,
     project: &Project,
     vars: &BTreeMap<String, String>,
-) -> Vec<PlannedEntry> {
+    opts: &RunOptions,
+) -> Result<Vec<PlannedEntry>, BootstrapError> {
+    let selected = selection(plan, opts)?;
     let render_cx = plan.render_context(project, vars);
     let mut planned = Vec::new();
     for (wave, members) in plan.graph.waves().into_iter().enumerate() {
         for k in members {
             let entry = &plan.graph.entries[k];
-            let objects = render::render(entry, &render_cx)
-                .await
-                .map(|r| {
-                    r.objects
-                        .iter()
-                        .map(|o| ObjectRef::of(o).to_string())
-                        .collect()
-                })
-                .map_err(|e| e.to_string());
+            let objects = if selected[k] {
+                render::render(entry, &render_cx)
+                    .await
+                    .map(|r| {
+                        r.objects
+                            .iter()
+                            .map(|o| ObjectRef::of(o).to_string())
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            } else {
+                Ok(Vec::new())
+            };
             planned.push(PlannedEntry {
                 name: entry.name.clone(),
                 addon: entry.addon.shown.clone(),
@@ -579,9 +587,10 @@ pub async fn dry_run(
                     .iter()
                     .map(|&p| plan.graph.entries[p].name.clone())
                     .collect(),
+                selected: selected[k],
                 objects,
             });
         }
     }
-    planned
+    Ok(planned)
 }

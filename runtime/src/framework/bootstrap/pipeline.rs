@@ -18,6 +18,8 @@ use super::wait;
 const RACE_DELAYS: [u64; 6] = [3, 6, 9, 12, 15, 15];
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
 const GONE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the first race retry waits for the entry's workloads (a webhook's server).
+const RACE_SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How an entry runs.
 #[derive(Debug, Clone)]
@@ -138,6 +140,9 @@ async fn apply_with_retries(
             &format!("retry {attempt}/{}: {}", RACE_DELAYS.len(), errors[0]),
         );
         wait_for_crds(objects, applier).await;
+        if attempt == 1 {
+            settle_workloads(objects, applier).await;
+        }
         tokio::time::sleep(Duration::from_secs(*delay)).await;
     }
 }
@@ -189,6 +194,58 @@ async fn wait_for_crds(objects: &[Value], applier: &Applier) {
             .await;
         }
     }
+}
+
+/// The Deployments, DaemonSets and StatefulSets among an entry's objects.
+fn workloads(objects: &[Value]) -> Vec<ObjectRef> {
+    objects
+        .iter()
+        .map(ObjectRef::of)
+        .filter(|o| matches!(o.kind.as_str(), "Deployment" | "DaemonSet" | "StatefulSet"))
+        .collect()
+}
+
+/// Waits until `deadline` for each workload to roll out; returns those that did not, with
+/// their progress (`1/3 available`).
+async fn not_rolled_out(
+    targets: &[ObjectRef],
+    applier: &Applier,
+    deadline: Instant,
+) -> Result<Vec<String>, String> {
+    let mut waiting = Vec::new();
+    for target in targets {
+        let (api, _) = applier.api(target).await.map_err(|e| e.to_string())?;
+        let kind = target.kind.clone();
+        let done = wait::until(&api, &target.name, deadline, |o| {
+            o.is_some_and(|o| wait::rolled_out(&kind, &wait::full(o)) == Some(true))
+        })
+        .await
+        .map_err(|e| format!("waiting for {target}: {e}"))?;
+        if !done {
+            let live = api.get_opt(&target.name).await.ok().flatten();
+            let live = live.as_ref().map(wait::full);
+            waiting.push(format!(
+                "{target} ({})",
+                wait::progress(&target.kind, live.as_ref())
+            ));
+        }
+    }
+    Ok(waiting)
+}
+
+/// Before the first race retry: the entry's own workloads that exist (a webhook's server is
+/// usually one of them) get up to [`RACE_SETTLE_TIMEOUT`] to roll out. Failures are ignored:
+/// the retries say what is still wrong.
+async fn settle_workloads(objects: &[Value], applier: &Applier) {
+    let mut present = Vec::new();
+    for target in workloads(objects) {
+        if let Ok((api, _)) = applier.api(&target).await
+            && let Ok(Some(_)) = api.get_opt(&target.name).await
+        {
+            present.push(target);
+        }
+    }
+    let _ = not_rolled_out(&present, applier, Instant::now() + RACE_SETTLE_TIMEOUT).await;
 }
 
 /// Deletes a blocked object (or finalizes a stuck one) and waits for it to be gone.
@@ -265,11 +322,7 @@ async fn ready(
     applier: &Applier,
     progress: &Progress,
 ) -> Result<(), String> {
-    let targets: Vec<ObjectRef> = objects
-        .iter()
-        .map(ObjectRef::of)
-        .filter(|o| matches!(o.kind.as_str(), "Deployment" | "DaemonSet" | "StatefulSet"))
-        .collect();
+    let targets = workloads(objects);
     if targets.is_empty() {
         return Ok(());
     }
@@ -277,25 +330,8 @@ async fn ready(
         &entry.name,
         &format!("waiting for {} workloads to be ready", targets.len()),
     );
-    let deadline = Instant::now() + settings.ready_timeout;
-    let mut waiting = Vec::new();
-    for target in &targets {
-        let (api, _) = applier.api(target).await.map_err(|e| e.to_string())?;
-        let kind = target.kind.clone();
-        let done = wait::until(&api, &target.name, deadline, |o| {
-            o.is_some_and(|o| wait::rolled_out(&kind, &wait::full(o)) == Some(true))
-        })
-        .await
-        .map_err(|e| format!("waiting for {target}: {e}"))?;
-        if !done {
-            let live = api.get_opt(&target.name).await.ok().flatten();
-            let live = live.as_ref().map(wait::full);
-            waiting.push(format!(
-                "{target} ({})",
-                wait::progress(&target.kind, live.as_ref())
-            ));
-        }
-    }
+    let waiting =
+        not_rolled_out(&targets, applier, Instant::now() + settings.ready_timeout).await?;
     if waiting.is_empty() {
         return Ok(());
     }

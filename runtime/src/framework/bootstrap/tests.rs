@@ -273,3 +273,92 @@ fn only_whitelisted_exports_are_variables() {
         Some("6443")
     );
 }
+
+/// Runs `graph` with entries that each take one yield of the executor and record how many
+/// ran at once; `fail` names entries that fail.
+async fn run_counting(
+    graph: &Graph,
+    parallel: usize,
+    fail: &[&str],
+) -> (Vec<schedule::State<()>>, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = AtomicUsize::new(0);
+    let most = AtomicUsize::new(0);
+    let selected = vec![true; graph.entries.len()];
+    let states = schedule::run(
+        graph,
+        &selected,
+        parallel,
+        |k| {
+            let failing = fail.contains(&graph.entries[k].name.as_str());
+            let (now, most) = (&now, &most);
+            async move {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                // Every started entry is still running when the next ones are started.
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                if failing {
+                    Err("asked to fail".to_string())
+                } else {
+                    Ok(())
+                }
+            }
+        },
+        std::future::pending(),
+    )
+    .await
+    .unwrap_or_else(|states| states);
+    (states, most.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn the_scheduler_never_runs_more_than_the_cap_and_a_failure_skips_only_its_dependents() {
+    let (_dir, project) = project();
+    let independent = graph(&project, "[a, b, c, d, e]").unwrap();
+    let (states, most) = run_counting(&independent, 2, &[]).await;
+    assert_eq!(most, 2, "five independent entries under a cap of 2");
+    assert!(
+        states
+            .iter()
+            .all(|s| matches!(s, schedule::State::Done(())))
+    );
+    let (_, most) = run_counting(&independent, 8, &[]).await;
+    assert_eq!(most, 5, "all five at once under a cap of 8");
+
+    let chained = graph(
+        &project,
+        "[a, {b: {dependsOn: [a]}}, {c: {dependsOn: [b]}}, d]",
+    )
+    .unwrap();
+    let (states, _) = run_counting(&chained, 8, &["a"]).await;
+    assert!(matches!(states[0], schedule::State::Failed(_)));
+    assert!(matches!(&states[1], schedule::State::Skipped(by) if by == "a"));
+    assert!(matches!(&states[2], schedule::State::Skipped(by) if by == "a"));
+    assert!(
+        matches!(states[3], schedule::State::Done(())),
+        "d does not wait on a"
+    );
+}
+
+#[tokio::test]
+async fn stopping_the_scheduler_starts_nothing_more() {
+    let (_dir, project) = project();
+    let g = graph(&project, "[a, {b: {dependsOn: [a]}}]").unwrap();
+    let started = std::sync::Mutex::new(Vec::new());
+    let result = schedule::run(
+        &g,
+        &[true, true],
+        8,
+        |k| {
+            started.lock().unwrap().push(k);
+            std::future::pending::<Result<(), String>>()
+        },
+        std::future::ready(()),
+    )
+    .await;
+    let states = result.expect_err("stopped");
+    assert!(matches!(states[1], schedule::State::Pending));
+    assert_eq!(*started.lock().unwrap(), [0]);
+}
