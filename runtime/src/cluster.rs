@@ -418,13 +418,21 @@ pub async fn provision(
             entries,
         });
     }
+    let mut driver_call = None;
     if !request.only {
+        let started = std::time::Instant::now();
         let outcome = s
             .instance
             .provision(&s.ctx)
             .await
             .map_err(|e| left_behind(e, domain))?;
         // What a successful call left is published; a failed one publishes nothing.
+        let times = s.instance.last_call();
+        driver_call = Some(framework::DriverCall {
+            seconds: started.elapsed().as_secs_f64(),
+            guest_cpu_seconds: times.guest_cpu_seconds,
+            host_seconds: times.host_seconds,
+        });
         let outcome = outcome.map_err(|e| driver_failed(&s.instance.id, "provision", e))?;
         s.publish_kubeconfig()?;
         if matches!(outcome, types::Outcome::Handled) {
@@ -443,6 +451,7 @@ pub async fn provision(
         kubeconfig,
         bootstrap: None,
         phases: s.log.timings(),
+        driver_call,
     };
     if let Some(plan) = plan {
         let (client, server) = s.cluster_client().await?;

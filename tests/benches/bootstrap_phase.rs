@@ -55,7 +55,14 @@ pub fn run(missed: &mut Vec<String>) {
 
     // The renders alone (a dry run renders every entry, one after another).
     let start = Instant::now();
-    let planned = rt.block_on(bootstrap::dry_run(&plan, &project, &vars));
+    let planned = rt
+        .block_on(bootstrap::dry_run(
+            &plan,
+            &project,
+            &vars,
+            &RunOptions::default(),
+        ))
+        .unwrap();
     let render = start.elapsed();
     assert!(planned.iter().all(|e| e.objects.is_ok()), "{planned:?}");
 

@@ -5,7 +5,9 @@
 //! - whole-process `lo status` with a warm cache (goal: <= 20 ms of process time on top of the
 //!   driver's own work);
 //! - the cost of one guest -> host import call and one host -> guest export call;
-//! - the bootstrap scheduler, parallelism 8 against 1 (`bootstrap_phase`).
+//! - the bootstrap scheduler, parallelism 8 against 1 (`bootstrap_phase`);
+//! - the Lo registry phase through the component vs direct bollard calls (`registry_phase`);
+//! - an HA Lo provision: the driver call against its host calls (`ha_phase`).
 //!
 //! Prints a table; exits non-zero when a goal is missed.
 
@@ -22,6 +24,7 @@ use lok8s::lock::{Limits, Verified};
 use lok8s_tests::{Project, fixture};
 
 mod bootstrap_phase;
+mod ha_phase;
 mod registry_phase;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -228,8 +231,29 @@ async fn capability_overheads(runtime: &Runtime) -> (Duration, Duration) {
     (docker_overhead, kube_overhead)
 }
 
+/// Reports missed goals and exits non-zero when there are any.
+fn finish(missed: &[String]) {
+    if missed.is_empty() {
+        println!("\nall goals met");
+    } else {
+        println!("\ngoals missed:\n  {}", missed.join("\n  "));
+        std::process::exit(1);
+    }
+}
+
 fn main() {
     let mut missed = Vec::new();
+    let standin = std::path::Path::new(env!("CARGO_BIN_EXE_lok8s-node-standin"));
+    // LO_BENCH_ONLY=bootstrap|registry|ha runs one phase bench alone.
+    if let Ok(only) = std::env::var("LO_BENCH_ONLY") {
+        match only.as_str() {
+            "bootstrap" => bootstrap_phase::run(&mut missed),
+            "registry" => registry_phase::run(standin, &mut missed),
+            "ha" => ha_phase::run(standin, &mut missed),
+            other => panic!("LO_BENCH_ONLY={other:?}: one of bootstrap, registry, ha"),
+        }
+        return finish(&missed);
+    }
     let cache_dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(CompiledCache::at(cache_dir.path())).unwrap();
 
@@ -395,15 +419,7 @@ fn main() {
 
     bootstrap_phase::run(&mut missed);
 
-    registry_phase::run(
-        std::path::Path::new(env!("CARGO_BIN_EXE_lok8s-node-standin")),
-        &mut missed,
-    );
-
-    if missed.is_empty() {
-        println!("\nall goals met");
-    } else {
-        println!("\ngoals missed:\n  {}", missed.join("\n  "));
-        std::process::exit(1);
-    }
+    registry_phase::run(standin, &mut missed);
+    ha_phase::run(standin, &mut missed);
+    finish(&missed);
 }

@@ -66,6 +66,15 @@ pub struct RunError {
     pub failure: RunFailure,
 }
 
+/// Where a call's time went (`lo provision -o json`: `driver_call`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallTimes {
+    /// CPU time of guest code.
+    pub guest_cpu_seconds: f64,
+    /// Wall time in host functions: the engine and API calls the driver made, and lo's checks.
+    pub host_seconds: f64,
+}
+
 /// The user pressed Ctrl-C while the driver ran (the command exits 130).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -157,6 +166,15 @@ impl DriverInstance {
 
     pub fn has_hooks(&self) -> bool {
         self.hooks.is_some()
+    }
+
+    /// Where the last call's time went: guest CPU, and wall time in host functions.
+    pub fn last_call(&self) -> CallTimes {
+        let limits = &self.store.data().limits;
+        CallTimes {
+            guest_cpu_seconds: limits.cpu_used.as_secs_f64(),
+            host_seconds: limits.host_wall.as_secs_f64(),
+        }
     }
 
     fn begin(&mut self, op: Operation) -> (Duration, &'static str) {

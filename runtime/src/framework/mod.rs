@@ -21,6 +21,17 @@ pub struct AfterProvision {
     pub bootstrap: Option<bootstrap::Report>,
     /// How long each of the driver's phases took.
     pub phases: Vec<crate::host::PhaseTiming>,
+    /// The driver's provision call: its wall time and where it went (None with --bootstrap).
+    pub driver_call: Option<DriverCall>,
+}
+
+/// The driver's provision call, timed: its wall time, the guest's CPU time, and the wall time
+/// in host functions (the engine and API calls it made, and lo's checks).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct DriverCall {
+    pub seconds: f64,
+    pub guest_cpu_seconds: f64,
+    pub host_seconds: f64,
 }
 
 /// Checks the names the driver exported: environment variable names only.

@@ -40,6 +40,10 @@ pub struct StoreLimits {
     pub memory_total: usize,
     /// Where the running stretch of guest code started: its thread and that thread's CPU clock.
     guest_since: Option<(std::thread::ThreadId, Duration)>,
+    /// Wall time the current call spent in host functions (engine and API calls, lo's checks),
+    /// and where the open stretch started: how much of a call the sandbox itself costs.
+    pub host_wall: Duration,
+    host_since: Option<std::time::Instant>,
 }
 
 impl StoreLimits {
@@ -51,6 +55,8 @@ impl StoreLimits {
             cpu_used: Duration::ZERO,
             memory_total: 0,
             guest_since: None,
+            host_wall: Duration::ZERO,
+            host_since: None,
         }
     }
 
@@ -58,12 +64,22 @@ impl StoreLimits {
     pub fn reset_cpu(&mut self) {
         self.cpu_used = Duration::ZERO;
         self.guest_since = None;
+        self.host_wall = Duration::ZERO;
+        self.host_since = None;
     }
 
-    /// The call hook: guest code starts or stops running on this thread.
+    /// The call hook: guest code starts or stops running on this thread (a host function is
+    /// called or returns, or the call itself starts or ends).
     pub fn guest_running(&mut self, running: bool) {
         self.fold_in();
         self.guest_since = running.then(|| (std::thread::current().id(), thread_cpu()));
+        if running {
+            if let Some(since) = self.host_since.take() {
+                self.host_wall += since.elapsed();
+            }
+        } else {
+            self.host_since = Some(std::time::Instant::now());
+        }
     }
 
     /// The epoch callback: counts the stretch so far and says whether the budget is spent.

@@ -188,6 +188,7 @@ fn provisioned(cli: &Cli, domain: &str, result: Provisioned) {
                 "exported": names,
                 "bootstrap": after.bootstrap,
                 "phases": after.phases,
+                "driver_call": after.driver_call,
             });
             print::data(cli, value, || {
                 let mut text = format!("provisioned {domain}");
