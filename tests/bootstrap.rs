@@ -813,3 +813,76 @@ fn the_secrets_generator_takes_values_from_the_users_environment() {
         assert!(!String::from_utf8_lossy(&text).contains("s3cr3t"), "{file}");
     }
 }
+
+#[test]
+fn a_certificate_generator_gives_a_tls_secret_that_stays_the_same_across_runs() {
+    let generator = "apiVersion: secrets.lok8s.dev/v1\nkind: Secret\nmetadata: {name: web-tls, namespace: default}\n\
+                     cert: {hosts: [web.a.dev, 10.1.2.3]}\n";
+    let s = Setup::new(
+        "bootstrap:\n  - ./addons/web\n",
+        &[
+            (
+                "web/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ngenerators: [tls.yaml]\n",
+            ),
+            ("web/tls.yaml", generator),
+        ],
+    );
+    let caroot = tempfile::tempdir().unwrap();
+    let caroot_s = caroot.path().display().to_string();
+    s.p.lo_env(&["provision", DOMAIN], &[("CAROOT", &caroot_s)])
+        .success();
+    let secret = s
+        .api
+        .object("", "secrets", "default", "web-tls")
+        .expect("secret");
+    assert_eq!(secret["type"], "kubernetes.io/tls", "{secret}");
+    let decode = |key: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(secret["data"][key].as_str().unwrap())
+            .unwrap()
+    };
+    // The leaf is for the hosts and verifies against the user's CA (the cluster's own names).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), decode("tls.crt")).unwrap();
+    let verify = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(caroot.path().join("rootCA.pem"))
+        .arg(dir.path().join("tls.crt"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(dir.path().join("tls.crt"))
+        .output()
+        .unwrap();
+    let sans = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        sans.contains("DNS:web.a.dev") && sans.contains("IP Address:10.1.2.3"),
+        "{sans}"
+    );
+    assert_eq!(
+        decode("ca.crt"),
+        std::fs::read(caroot.path().join("rootCA.pem")).unwrap()
+    );
+    // A re-run applies the same certificate (pods keep theirs); the key never lands in the
+    // cluster's folder or the driver's.
+    let first = secret["data"]["tls.crt"].clone();
+    s.p.lo_env(&["bootstrap", DOMAIN], &[("CAROOT", &caroot_s)])
+        .success();
+    let again = s.api.object("", "secrets", "default", "web-tls").unwrap();
+    assert_eq!(again["data"]["tls.crt"], first);
+    assert!(
+        s.p.path(".lok8s/secrets/a.dev/Secret.default.web-tls.tls.key")
+            .exists()
+    );
+    assert!(
+        s.p.files()
+            .iter()
+            .all(|f| !f.starts_with("clusters/") || !f.ends_with(".key")),
+        "{:?}",
+        s.p.files()
+    );
+}

@@ -36,6 +36,7 @@ pub async fn provision(
             skip: args.skip.clone(),
             prune: !args.no_prune,
             ready_timeout: Duration::from_secs(args.ready_timeout),
+            caroot: Some(cli.settings().caroot()),
         },
         quiet: cli.json(),
         skip: false,

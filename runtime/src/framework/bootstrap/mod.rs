@@ -11,6 +11,7 @@
 
 pub mod addons;
 pub mod apply;
+pub mod certs;
 pub mod entries;
 pub mod graph;
 mod pipeline;
@@ -98,6 +99,8 @@ pub struct Plan {
     pub provider: Option<String>,
     /// The entries are Lo's default (`spec.bootstrap` is absent).
     pub defaulted: bool,
+    /// The cluster's domain (where generated certificates are cached).
+    pub domain: String,
 }
 
 /// Reads and checks `spec.bootstrap`; None when there is nothing to apply.
@@ -166,6 +169,7 @@ pub fn plan(
         kind: kind.to_ascii_lowercase(),
         provider,
         defaulted,
+        domain: domain.to_string(),
     }))
 }
 
@@ -174,6 +178,7 @@ impl Plan {
         &'a self,
         project: &'a Project,
         vars: &'a BTreeMap<String, String>,
+        certs: certs::Certs<'a>,
     ) -> RenderContext<'a> {
         RenderContext {
             project,
@@ -181,6 +186,7 @@ impl Plan {
             kind: &self.kind,
             provider: self.provider.as_deref(),
             vars,
+            certs,
         }
     }
 }
@@ -197,6 +203,8 @@ pub struct RunOptions {
     /// Delete what entries no longer render and the objects of entries no longer listed.
     pub prune: bool,
     pub ready_timeout: Duration,
+    /// The user's CA folder (`CAROOT`), for certificate generators; None: they fail.
+    pub caroot: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -208,6 +216,7 @@ impl Default for RunOptions {
             skip: Vec::new(),
             prune: true,
             ready_timeout: Duration::from_secs(180),
+            caroot: None,
         }
     }
 }
@@ -387,7 +396,17 @@ pub async fn run(
             (Record::default(), false)
         }
     };
-    let render_cx = plan.render_context(project, vars);
+    let certs = opts
+        .caroot
+        .as_deref()
+        .map(|caroot| certs::CertSource::new(project, &plan.domain, caroot));
+    let render_cx = plan.render_context(
+        project,
+        vars,
+        certs
+            .as_ref()
+            .map_or(certs::Certs::NoCa, certs::Certs::Issue),
+    );
     let start = |k: usize| {
         let entry = &plan.graph.entries[k];
         let settings = EntrySettings {
@@ -560,7 +579,8 @@ pub async fn dry_run(
     opts: &RunOptions,
 ) -> Result<Vec<PlannedEntry>, BootstrapError> {
     let selected = selection(plan, opts)?;
-    let render_cx = plan.render_context(project, vars);
+    // Nothing is issued or written in a dry run: certificate data is left empty.
+    let render_cx = plan.render_context(project, vars, certs::Certs::DryRun);
     let mut planned = Vec::new();
     for (wave, members) in plan.graph.waves().into_iter().enumerate() {
         for k in members {

@@ -116,6 +116,8 @@ pub struct RenderContext<'a> {
     pub provider: Option<&'a str>,
     /// Variables the render substitutes (whitelisted names only are used).
     pub vars: &'a BTreeMap<String, String>,
+    /// Where secrets generators' certificates come from.
+    pub certs: super::certs::Certs<'a>,
 }
 
 pub async fn render(entry: &Entry, cx: &RenderContext<'_>) -> Result<Rendered, BootstrapError> {
@@ -180,11 +182,16 @@ fn build_dir(
     }
     if secrets::has_generators(&entry.addon.kustomization) {
         // The entry's own `env:` first, then lo's environment (the user's).
-        secrets::expand(entry, &copy, |name| {
-            let own = entry.env.iter().find(|(k, _)| k == name);
-            own.map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(name).ok())
-        })?;
+        secrets::expand(
+            entry,
+            &copy,
+            |name| {
+                let own = entry.env.iter().find(|(k, _)| k == name);
+                own.map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(name).ok())
+            },
+            cx.certs,
+        )?;
     }
     Ok(copy)
 }
@@ -468,6 +475,7 @@ mod tests {
             kind: "lo",
             provider: Some("hetzner"),
             vars: &vars,
+            certs: super::super::certs::Certs::NoCa,
         };
         layer_values(&entry, &cx, &dir).unwrap();
         let written: serde_yaml::Value =

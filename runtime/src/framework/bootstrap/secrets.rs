@@ -11,6 +11,9 @@
 //! env: {token: HCLOUD_TOKEN}                 # required: unset or empty fails the entry
 //! optionalEnv: {robot-user: HROBOT_USER}     # left out when unset
 //! ```
+//! or a certificate: `cert: {hosts: [web.example.dev, 10.0.0.5]}` gives `tls.crt`, `tls.key`
+//! and `ca.crt` (type `kubernetes.io/tls` unless `type` says otherwise), the same leaf on every
+//! run until the hosts change ([`super::certs`]).
 //! Values are never printed: errors name the variable, not its value.
 
 use std::path::Path;
@@ -19,6 +22,7 @@ use base64::Engine as _;
 use serde_yaml::{Mapping, Value};
 
 use super::BootstrapError;
+use super::certs::Certs;
 use super::entries::{Entry, is_variable_name};
 
 pub const API_VERSION: &str = "secrets.lok8s.dev/v1";
@@ -37,6 +41,7 @@ pub fn expand(
     entry: &Entry,
     dir: &Path,
     env: impl Fn(&str) -> Option<String>,
+    certs: Certs<'_>,
 ) -> Result<(), BootstrapError> {
     let fail = |problem: String, fix: &str| {
         BootstrapError::problem(format!("{}: {problem}", entry.addon.shown), fix)
@@ -81,7 +86,8 @@ pub fn expand(
             kept.push(item);
             continue;
         }
-        let secret = secret(&spec, rel, &env).map_err(|(problem, fix)| fail(problem, &fix))?;
+        let secret =
+            secret(&spec, rel, &env, certs).map_err(|(problem, fix)| fail(problem, &fix))?;
         let file = format!("lok8s-generated-secret-{i}.yaml");
         let text = serde_yaml::to_string(&secret).map_err(|e| fail(e.to_string(), "retry"))?;
         std::fs::write(dir.join(&file), text).map_err(|e| fail(e.to_string(), "check TMPDIR"))?;
@@ -117,6 +123,7 @@ fn secret(
     spec: &Value,
     rel: &str,
     env: &impl Fn(&str) -> Option<String>,
+    certs: Certs<'_>,
 ) -> Result<Value, (String, String)> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let name = text(spec.get("metadata").and_then(|m| m.get("name"))).ok_or_else(|| {
@@ -169,6 +176,39 @@ fn secret(
             }
         }
     }
+    let certified = match spec.get("cert") {
+        Some(cert) => {
+            let hosts = cert_hosts(cert).ok_or_else(|| {
+                (
+                    format!("{rel}: cert.hosts must be a list of DNS names or IP addresses"),
+                    "write it as `cert: {hosts: [web.example.dev]}`".to_string(),
+                )
+            })?;
+            let id = format!(
+                "{}.{name}",
+                text(spec.get("metadata").and_then(|m| m.get("namespace")))
+                    .unwrap_or_else(|| "default".into())
+            );
+            let leaf = certs.leaf(&id, &hosts).map_err(|e| {
+                (
+                    format!("Secret {name}: cert: {e}"),
+                    "give hosts the CA may sign (lo's tls rules), and a CAROOT lo can use"
+                        .to_string(),
+                )
+            })?;
+            let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+            data.insert("tls.crt".into(), b64(&leaf.cert).into());
+            data.insert("tls.key".into(), b64(&leaf.key).into());
+            data.insert("ca.crt".into(), b64(&leaf.ca).into());
+            true
+        }
+        None => false,
+    };
+    let default_type = if certified {
+        "kubernetes.io/tls"
+    } else {
+        "Opaque"
+    };
     let mut secret = Mapping::new();
     secret.insert("apiVersion".into(), "v1".into());
     secret.insert("kind".into(), "Secret".into());
@@ -176,9 +216,20 @@ fn secret(
     secret.insert(
         "type".into(),
         text(spec.get("type"))
-            .unwrap_or_else(|| "Opaque".into())
+            .unwrap_or_else(|| default_type.into())
             .into(),
     );
     secret.insert("data".into(), Value::Mapping(data));
     Ok(Value::Mapping(secret))
+}
+
+/// `cert.hosts`: a non-empty list of text.
+fn cert_hosts(cert: &Value) -> Option<Vec<String>> {
+    let hosts: Vec<String> = cert
+        .get("hosts")?
+        .as_sequence()?
+        .iter()
+        .map(|h| h.as_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    (!hosts.is_empty()).then_some(hosts)
 }

@@ -219,7 +219,32 @@ impl TlsCtx {
             note,
         ))
     }
+}
 
+/// A leaf for `lo`'s own use (the bootstrap's certificate generators, which the user's addons
+/// ask for), signed under the same rule as a driver's: the user's CA for the project's own
+/// names, the project's CA otherwise. Returns the certificate, its key and the signing CA.
+pub fn issue_for_lo(
+    caroot: &Path,
+    project_ca: &Path,
+    domain: &str,
+    sans: &[String],
+) -> Result<(String, String, String), String> {
+    let ctx = TlsCtx::new(
+        vec!["*".into()],
+        caroot.to_path_buf(),
+        project_ca.to_path_buf(),
+        domain.to_string(),
+        String::new(),
+    );
+    let (leaf, _) = ctx.issue(sans, None).map_err(|e| match e {
+        DriverError::Failed(m) | DriverError::Denied(m) | DriverError::NotFound(m) => m,
+        other => format!("{other:?}"),
+    })?;
+    Ok((leaf.certificate_pem, leaf.private_key_pem, leaf.ca_pem))
+}
+
+impl TlsCtx {
     /// Both CAs' certificates, one PEM bundle: what a cluster's nodes trust.
     fn ca_bundle(&self) -> Result<(String, Option<String>), DriverError> {
         let (user, _, note) = load_or_create_ca(&self.caroot, "lok8s development CA")?;
