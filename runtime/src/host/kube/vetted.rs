@@ -127,16 +127,7 @@ impl Vetted {
                 .and_then(|c| c.server.as_deref())
                 .unwrap_or_default();
             let at = format!("clusters[{}].cluster.server", named.name);
-            let uri: http::Uri = server
-                .parse()
-                .map_err(|e| refused(&at, format!("{server:?}: {e}")))?;
-            let host = uri
-                .host()
-                .unwrap_or_default()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase();
-            let port = uri.port_u16().unwrap_or(443);
+            let (_, host, port) = origin(server).map_err(|e| refused(&at, e))?;
             if let Verdict::Denied = servers.check("https", &host, port) {
                 return Err(refused(
                     at,
@@ -217,16 +208,7 @@ impl Vetted {
     pub async fn client(&self, servers: &Allowlist) -> Result<kube::Client, String> {
         let (cluster, user, namespace) = self.current().map_err(|e| e.to_string())?;
         let server = cluster.server.as_deref().unwrap_or_default();
-        let uri: http::Uri = server
-            .parse()
-            .map_err(|e| format!("server {server:?}: {e}"))?;
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let port = uri.port_u16().unwrap_or(443);
+        let (uri, host, port) = origin(server).map_err(|e| format!("server {e}"))?;
         let loopback_ok = match servers.check("https", &host, port) {
             Verdict::Denied => {
                 return Err(format!(
@@ -366,6 +348,20 @@ async fn resolve_checked(host: &str, port: u16, loopback_ok: bool) -> Result<IpA
         .first()
         .copied()
         .ok_or_else(|| format!("{host} has no address"))
+}
+
+/// A server URL's parts as an allowlist checks them: the URI, its host (lower-case, no IPv6
+/// brackets) and its port (443 when none is given).
+fn origin(server: &str) -> Result<(http::Uri, String, u16), String> {
+    let uri: http::Uri = server.parse().map_err(|e| format!("{server:?}: {e}"))?;
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let port = uri.port_u16().unwrap_or(443);
+    Ok((uri, host, port))
 }
 
 /// The servers rule for a grant: its `servers`, or this machine when it names none.
