@@ -273,6 +273,10 @@ fn a_pinned_drivers_schema_is_printed_checked_and_enforced_before_it_provisions(
     // `lo schema <kind>` prints the component's own schema, and `lo drivers show` says so.
     let printed = p.lo(&["schema", "corners"]);
     printed.success();
+    assert!(
+        !printed.stdout.contains('\u{202e}'),
+        "a bidi override reached the terminal"
+    );
     let schema: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
     assert_eq!(
         schema["properties"]["spec"]["properties"]["fixture"]["properties"]["replicas"]["minimum"],

@@ -9,8 +9,8 @@ use lok8s_driver_sdk::{
 
 struct Capi;
 
-const PENDING: &str = "the Capi driver's provisioning steps are not in this build of lo yet: they \
-need the host capabilities of issue 4; nothing was created";
+const PENDING: &str = "the Capi driver's provisioning steps are not in this build of lo yet; \
+nothing was created";
 
 impl Driver for Capi {
     fn describe() -> DriverInfo {

@@ -9,8 +9,8 @@ use lok8s_driver_sdk::{
 
 struct KubeOne;
 
-const PENDING: &str = "the KubeOne driver's provisioning steps are not in this build of lo yet: they \
-need the host capabilities of issue 4; nothing was created";
+const PENDING: &str = "the KubeOne driver's provisioning steps are not in this build of lo yet; \
+nothing was created";
 
 impl Driver for KubeOne {
     fn describe() -> DriverInfo {

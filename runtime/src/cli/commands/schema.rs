@@ -18,8 +18,11 @@ pub async fn run(cli: &Cli, kind: &str) -> Result<(), CliError> {
         None => false,
     };
     let schema = if pinned {
+        // A component's schema is its author's text: format and control characters (which
+        // would reach the terminal as they are) are removed; a schema never needs them.
         pinning::spec_schema(project.as_ref(), kind, &cli.settings())
             .await?
+            .map(|text| crate::sanitize::strip(&text))
             .ok_or_else(|| {
                 CliError::usage(format!(
                     "the {kind} driver pinned in drivers.lock publishes no schema (it is built against \

@@ -1,5 +1,5 @@
 //! The spec sections beyond networks and registries: extra mounts, CoreDNS, OIDC and the plain
-//! values only exported to addons. Fixes from lo-driver §7.1: `target: gateway` uses the
+//! values only exported to addons. Unlike the original driver, `target: gateway` uses the
 //! effective pool (slot default included) and is an error without one; OIDC is checked and
 //! wired from the spec itself, not from variables set after provision.
 

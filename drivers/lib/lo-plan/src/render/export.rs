@@ -85,7 +85,7 @@ pub fn export(plan: &Plan) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The variables of lo-driver spec 2.3 (`lo env` prints them). `LOK8S_REGISTRY_JSON` is the
+/// The variables that consumers of a Lo cluster read (`lo env` prints them). `LOK8S_REGISTRY_JSON` is the
 /// driver's to add: it knows where `.registries.json` is.
 pub fn consumer_env(plan: &Plan) -> Vec<(String, String)> {
     let (registry_network, registry_cidr) = if plan.shared {
