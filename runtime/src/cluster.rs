@@ -107,8 +107,8 @@ pub struct Session {
     kube_servers: Vec<String>,
     project: Project,
     /// The schema of the built-in driver that runs the spec (a pinned component is asked for
-    /// its own, contract 1.1), and what the spec asks of the grant that the grant refuses (host folders it names), each
-    /// with its field: [`Session::check_spec_against_grant`] refuses a provision on them.
+    /// its own, contract 1.1), and the host folders the spec names with the grant they must
+    /// fit: [`Session::check_spec_against_grant`] refuses a provision on either.
     schema: Option<&'static str>,
     spec_host_paths: Option<SpecHostPaths>,
     /// `DOCKER_HOST` when it names an engine on another machine and the driver uses Docker.
@@ -223,11 +223,13 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let lock = Lockfile::load(&project.lock_path())?;
     let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
     let caroot = opts.settings.caroot();
-    let spec_host_paths = complete_from_spec(&mut resolved.grants, &spec, project, &caroot);
-    let schema = builtin_schema(&resolved);
     let docker_host = std::env::var("DOCKER_HOST").ok();
+    let engine_remote = host::docker::policy::engine_is_remote(docker_host.as_deref());
+    let spec_host_paths =
+        complete_from_spec(&mut resolved.grants, &spec, project, &caroot, engine_remote);
+    let schema = builtin_schema(&resolved);
     let remote_engine = docker_host
-        .filter(|h| host::docker::policy::engine_is_remote(Some(h)))
+        .filter(|_| engine_remote)
         .filter(|_| resolved.grants.docker.is_some());
     let runtime = Runtime::new(opts.settings.cache())?;
     let hint = resolve::grant_hint(&resolved.kind, &resolved.source);
@@ -314,8 +316,9 @@ fn complete_from_spec(
     spec: &ClusterSpec,
     project: &Project,
     caroot: &std::path::Path,
+    engine_remote: bool,
 ) -> Option<SpecHostPaths> {
-    use host::docker::{policy, spec_fields};
+    use host::docker::spec_fields;
     let docker = grants.docker.as_mut()?;
     let values = spec_fields::spec_section(&spec.text);
     spec_fields::complete(docker, &values);
@@ -327,7 +330,7 @@ fn complete_from_spec(
             root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
             caroot.to_path_buf(),
         ],
-        remote: policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref()),
+        remote: engine_remote,
     })
 }
 

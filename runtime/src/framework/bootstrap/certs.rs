@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::project::Project;
+use crate::project::{Inside, Project};
 
 /// A cached leaf is replaced this long before it expires.
 const RENEW_BEFORE_DAYS: i64 = 30;
@@ -47,27 +47,48 @@ pub struct CertSource {
     caroot: PathBuf,
     project_ca: PathBuf,
     domain: String,
-    cache: PathBuf,
+    project: Project,
 }
+
+/// Largest cached file `lo` reads back.
+const MAX_CACHED: u64 = 64 << 10;
 
 impl CertSource {
     pub fn new(project: &Project, domain: &str, caroot: &Path) -> Self {
-        let lok8s = project.root().join(".lok8s");
         CertSource {
             caroot: caroot.to_path_buf(),
-            project_ca: lok8s.join("project-ca"),
+            project_ca: project.root().join(".lok8s").join("project-ca"),
             domain: domain.to_string(),
-            cache: lok8s.join("secrets").join(domain),
+            project: project.clone(),
         }
+    }
+
+    /// `.lok8s/secrets/<domain>/`, created owner-only, reached without following links.
+    fn cache(&self) -> Result<Inside, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let rel = format!(".lok8s/secrets/{}", self.domain);
+        let path = self.project.root().join(&rel);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.project
+            .inside()
+            .and_then(|root| root.subdir(&rel, false))
+            .map_err(|e| e.to_string())
     }
 
     /// The leaf for Secret `id` (`<namespace>.<name>`) and `hosts`: the cached one when it
     /// was made for exactly these hosts and is not near its end, else a new one (cached).
     pub fn leaf(&self, id: &str, hosts: &[String]) -> Result<Leaf, String> {
-        let base = self.cache.join(format!("Secret.{id}"));
-        let file = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
+        let cache = self.cache()?;
+        let file = |ext: &str| format!("Secret.{id}.{ext}");
         let wanted = format!("{}\n", hosts.join("\n"));
-        let read = |ext: &str| std::fs::read_to_string(file(ext)).ok();
+        let read = |ext: &str| {
+            let bytes = cache.read(&file(ext), MAX_CACHED).ok()?;
+            String::from_utf8(bytes).ok()
+        };
         if let (Some(cert), Some(key), Some(ca), Some(saved)) = (
             read("tls.crt"),
             read("tls.key"),
@@ -80,10 +101,16 @@ impl CertSource {
         }
         let (cert, key, ca) =
             crate::host::tls::issue_for_lo(&self.caroot, &self.project_ca, &self.domain, hosts)?;
-        write_private(&self.cache, &file("tls.key"), &key)?;
-        write_private(&self.cache, &file("tls.crt"), &cert)?;
-        write_private(&self.cache, &file("ca.crt"), &ca)?;
-        write_private(&self.cache, &file("hosts"), &wanted)?;
+        for (ext, text) in [
+            ("tls.key", &key),
+            ("tls.crt", &cert),
+            ("ca.crt", &ca),
+            ("hosts", &wanted),
+        ] {
+            cache
+                .write(&file(ext), text.as_bytes(), 0o600)
+                .map_err(|e| e.to_string())?;
+        }
         Ok(Leaf { cert, key, ca })
     }
 }
@@ -98,25 +125,6 @@ fn fresh(cert_pem: &str) -> bool {
     };
     let renew_at = time::OffsetDateTime::now_utc() + time::Duration::days(RENEW_BEFORE_DAYS);
     cert.validity().not_after.to_datetime() > renew_at
-}
-
-/// Writes a file only its owner reads, in a folder only its owner opens.
-fn write_private(folder: &Path, path: &Path, text: &str) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(folder)
-        .map_err(|e| format!("{}: {e}", folder.display()))?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
