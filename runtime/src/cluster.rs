@@ -223,12 +223,14 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let lock = Lockfile::load(&project.lock_path())?;
     let mut resolved = resolve::resolve(project, &lock, &spec.kind, opts.settings.locked)?;
     let caroot = opts.settings.caroot();
-    let docker_host = std::env::var("DOCKER_HOST").ok();
-    let engine_remote = host::docker::policy::engine_is_remote(docker_host.as_deref());
+    let engine = opts.settings.docker_engine();
+    let engine_remote = engine.is_remote();
     let spec_host_paths =
         complete_from_spec(&mut resolved.grants, &spec, project, &caroot, engine_remote);
     let schema = builtin_schema(&resolved);
-    let remote_engine = docker_host
+    let remote_engine = engine
+        .address
+        .clone()
         .filter(|_| engine_remote)
         .filter(|_| resolved.grants.docker.is_some());
     let runtime = Runtime::new(opts.settings.cache())?;
@@ -261,6 +263,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         hint: &hint,
         caroot: &caroot,
         privileged_mode: opts.settings.privileged_mode,
+        engine,
     };
     let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
         .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?

@@ -1,8 +1,8 @@
 //! The operator's settings. Every environment variable `lo` reads for itself is declared once,
 //! as a global argument with `env` (so `lo --help` lists them: `CI`, `LO_LOCKED`, `LO_PLAIN`,
-//! `LO_CACHE_DIR`, `LO_PRIVILEGED_MODE`, `CAROOT`, `DOMAIN_NAME`), and reaches the code that
-//! needs it through [`Settings`]. `DOCKER_HOST` stays Docker's: bollard reads it to connect, and
-//! the docker capability reads it to tell a remote engine.
+//! `LO_CACHE_DIR`, `LO_PRIVILEGED_MODE`, `CAROOT`, `DOMAIN_NAME`, `DOCKER_HOST`), and reaches the
+//! code that needs it through [`Settings`]. `USER` (the default ssh login, as OpenSSH's) is read
+//! here too, by [`login_user`].
 
 use std::path::PathBuf;
 
@@ -22,6 +22,10 @@ pub struct Settings {
     pub caroot: Option<PathBuf>,
     /// The domain when neither an argument nor `clusters/.active` names one (`DOMAIN_NAME`).
     pub default_domain: Option<String>,
+    /// The Docker engine's address (`--docker-host`, `DOCKER_HOST`); None: the local socket.
+    pub docker_host: Option<String>,
+    /// The login an `ssh://host` engine address without a user means (`USER`, else root).
+    pub login_user: String,
 }
 
 impl Default for Settings {
@@ -33,11 +37,29 @@ impl Default for Settings {
             privileged_mode: PrivilegedMode::Privileged,
             caroot: None,
             default_domain: None,
+            docker_host: None,
+            login_user: login_user(),
         }
     }
 }
 
+/// The local login name (`USER`), the user ssh assumes when an address names none.
+pub fn login_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".into())
+}
+
 impl Settings {
+    /// The engine address as the docker capability takes it.
+    pub fn docker_engine(&self) -> crate::host::docker::Engine {
+        crate::host::docker::Engine {
+            address: self.docker_host.clone(),
+            login_user: self.login_user.clone(),
+        }
+    }
+
     /// The compiled-code cache these settings name.
     pub fn cache(&self) -> crate::engine::cache::CompiledCache {
         match &self.cache_dir {

@@ -102,6 +102,7 @@ async fn probe_instance(
         scope,
         vec![root.clone()],
         lok8s::host::docker::PrivilegedMode::Privileged,
+        lok8s::host::docker::Engine::default(),
         String::new(),
     )
     .unwrap();

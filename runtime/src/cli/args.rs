@@ -84,6 +84,16 @@ pub struct Global {
         value_name = "DIR"
     )]
     pub caroot: Option<PathBuf>,
+    /// The Docker engine: unix:///path, tcp://host:port or ssh://[user@]host[:port]
+    /// (default: unix:///var/run/docker.sock).
+    #[arg(
+        long,
+        global = true,
+        env = "DOCKER_HOST",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub docker_host: Option<String>,
     /// Output format for data.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -349,6 +359,8 @@ impl Cli {
             privileged_mode: g.privileged_mode,
             caroot: g.caroot.clone(),
             default_domain: g.default_domain.clone(),
+            docker_host: g.docker_host.clone().filter(|h| !h.is_empty()),
+            login_user: crate::settings::login_user(),
         }
     }
 

@@ -13,7 +13,8 @@ use anyhow::{Context as _, anyhow, bail};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::host::docker::engine_ssh::{self, EngineLink, SshEngine};
+use crate::host::docker::Engine;
+use crate::host::docker::engine_ssh::{self, EngineLink};
 use crate::host::docker::policy::{LABEL_CLUSTER, LABEL_PROJECT};
 use crate::host::kube::vetted::{self, Vetted};
 use crate::project::{Inside, Project};
@@ -44,12 +45,12 @@ pub async fn open(
     project: &Project,
     domain: &str,
     file: &str,
-    docker_host: Option<&str>,
+    engine: &Engine,
     local_port: u16,
 ) -> anyhow::Result<Tunnel> {
-    let engine = match docker_host {
-        Some(h) if h.starts_with("ssh://") => SshEngine::parse(h).map_err(|e| anyhow!(e))?,
-        Some(h) if !h.is_empty() && !h.starts_with("unix://") => bail!(
+    let engine = match (engine.ssh(), engine.address.as_deref()) {
+        (Some(ssh), _) => ssh.map_err(|e| anyhow!(e))?,
+        (None, Some(h)) if engine.is_remote() => bail!(
             "lo tunnel forwards over ssh, and DOCKER_HOST={h:?} is not an ssh:// engine; \
              a port published there is reached at that machine's address, if its firewall allows"
         ),

@@ -79,6 +79,8 @@ pub struct Site<'a> {
     pub caroot: &'a std::path::Path,
     /// How privileged containers are run (an operator setting).
     pub privileged_mode: docker::PrivilegedMode,
+    /// The Docker engine lo talks to (an operator setting).
+    pub engine: docker::Engine,
 }
 
 /// A grant `lo` cannot build a capability from (a bad pattern, a reserved name).

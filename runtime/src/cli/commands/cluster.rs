@@ -92,10 +92,9 @@ pub async fn tunnel(cli: &Cli, target: Option<String>, port: u16) -> Result<(), 
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let engine = opts.settings.docker_engine();
     let tunnel =
-        crate::framework::tunnel::open(&opts.project, &domain, &file, docker_host.as_deref(), port)
-            .await?;
+        crate::framework::tunnel::open(&opts.project, &domain, &file, &engine, port).await?;
     let value = json!({ "domain": domain, "kubeconfig": tunnel.kubeconfig,
         "local_port": tunnel.local_port, "remote_port": tunnel.remote_port, "via": tunnel.via });
     if cli.json() {

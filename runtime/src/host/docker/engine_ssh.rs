@@ -30,8 +30,8 @@ pub struct SshEngine {
 }
 
 impl SshEngine {
-    /// Parses `ssh://[user@]host[:port]` (no path); the user defaults to `$USER`.
-    pub fn parse(docker_host: &str) -> Result<SshEngine, String> {
+    /// Parses `ssh://[user@]host[:port]` (no path); the user defaults to `login_user`.
+    pub fn parse(docker_host: &str, login_user: &str) -> Result<SshEngine, String> {
         let rest = docker_host
             .strip_prefix("ssh://")
             .ok_or_else(|| format!("DOCKER_HOST={docker_host:?} is not an ssh:// address"))?;
@@ -46,10 +46,7 @@ impl SshEngine {
         }
         let (user, hostport) = match authority.rsplit_once('@') {
             Some((user, hostport)) => (user.to_string(), hostport),
-            None => (
-                std::env::var("USER").unwrap_or_else(|_| "root".into()),
-                authority,
-            ),
+            None => (login_user.to_string(), authority),
         };
         let (host, port) = match hostport.rsplit_once(':') {
             Some((host, port)) if !host.contains(':') || host.ends_with(']') => (
@@ -359,15 +356,17 @@ mod tests {
 
     #[test]
     fn docker_hosts_parse_like_the_docker_cli_reads_them() {
-        let e = SshEngine::parse("ssh://deploy@build.example.test:2222").unwrap();
+        let e = SshEngine::parse("ssh://deploy@build.example.test:2222", "me").unwrap();
         assert_eq!(
             (e.user.as_str(), e.host.as_str(), e.port),
             ("deploy", "build.example.test", 2222)
         );
-        let e = SshEngine::parse("ssh://root@[::1]:22/").unwrap();
+        let e = SshEngine::parse("ssh://root@[::1]:22/", "me").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 22));
-        let e = SshEngine::parse("ssh://ops@10.0.0.5").unwrap();
+        let e = SshEngine::parse("ssh://ops@10.0.0.5", "me").unwrap();
         assert_eq!(e.port, 22);
+        let e = SshEngine::parse("ssh://build.example.test", "me").unwrap();
+        assert_eq!(e.user, "me");
         for bad in [
             "ssh://",
             "ssh://u@h:port",
@@ -375,7 +374,7 @@ mod tests {
             "ssh://@h",
             "tcp://h:2376",
         ] {
-            assert!(SshEngine::parse(bad).is_err(), "{bad}");
+            assert!(SshEngine::parse(bad, "me").is_err(), "{bad}");
         }
     }
 }

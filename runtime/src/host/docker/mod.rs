@@ -8,6 +8,7 @@
 //! repositories; privileged containers and loosened confinement only with the privileged grant.
 
 mod convert;
+pub mod engine;
 pub mod engine_ssh;
 pub mod grant;
 pub mod images;
@@ -24,6 +25,7 @@ use bollard::Docker;
 use crate::contract::docker as wit;
 use crate::contract::types::{DriverError, ExecOutput};
 use crate::host::docker::grant::DockerGrant;
+pub use engine::Engine;
 pub use ops::PrivilegedMode;
 use policy::Scope;
 
@@ -36,6 +38,7 @@ pub struct DockerCtx {
     /// Host paths no container may bind: the project, and folders lo keeps private.
     protected: Vec<PathBuf>,
     privileged_mode: PrivilegedMode,
+    engine: Engine,
     /// The engine runs on another machine (`DOCKER_HOST`): bind sources are its paths.
     remote: bool,
     /// Routes and interfaces of the engine's machine (none known for a remote engine).
@@ -64,6 +67,7 @@ impl DockerCtx {
             scope,
             protected,
             site.privileged_mode,
+            site.engine.clone(),
             site.hint.to_string(),
         )
     }
@@ -74,6 +78,7 @@ impl DockerCtx {
         scope: Scope,
         protected: Vec<PathBuf>,
         privileged_mode: PrivilegedMode,
+        engine: Engine,
         hint: String,
     ) -> Result<Self, String> {
         if let Some(bad) = grant
@@ -83,12 +88,13 @@ impl DockerCtx {
         {
             return Err(format!("docker grant, shared-networks: {bad}"));
         }
-        let remote = policy::engine_is_remote(std::env::var("DOCKER_HOST").ok().as_deref());
+        let remote = engine.is_remote();
         Ok(DockerCtx {
             grant,
             scope,
             protected,
             privileged_mode,
+            engine,
             remote,
             host: if remote {
                 networks::HostFacts::default()
@@ -104,24 +110,11 @@ impl DockerCtx {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let unavailable = |e: bollard::errors::Error| {
+        let client = self.engine.connect().await.map_err(|e| {
             DriverError::Unavailable(format!(
                 "cannot reach the Docker engine ({e}); start dockerd, or point DOCKER_HOST at a running engine"
             ))
-        };
-        let docker_host = std::env::var("DOCKER_HOST").unwrap_or_default();
-        let client = if docker_host.starts_with("ssh://") {
-            let engine =
-                engine_ssh::SshEngine::parse(&docker_host).map_err(DriverError::Unavailable)?;
-            engine_ssh::connect(&engine).await.map_err(|e| {
-                DriverError::Unavailable(format!("cannot reach the Docker engine: {e}"))
-            })?
-        } else {
-            Docker::connect_with_defaults().map_err(unavailable)?
-        }
-        .negotiate_version()
-        .await
-        .map_err(unavailable)?;
+        })?;
         self.client = Some(client.clone());
         Ok(client)
     }
