@@ -239,6 +239,18 @@ impl KubeCtx {
     }
 
     /// Discovery, then the grant check, then an `Api` for the object's namespace.
+    /// [`Self::api_for`] the object `o` names.
+    async fn api_for_object(
+        &mut self,
+        cluster: &wit::Cluster,
+        o: &wit::ObjectRef,
+        action: &str,
+    ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
+        let namespace = o.namespace.as_deref();
+        self.api_for(cluster, &o.api_version, &o.kind, namespace, action)
+            .await
+    }
+
     async fn api_for(
         &mut self,
         cluster: &wit::Cluster,
@@ -343,15 +355,7 @@ impl KubeCtx {
         cluster: wit::Cluster,
         o: wit::ObjectRef,
     ) -> Result<Option<String>, DriverError> {
-        let (api, _, _) = self
-            .api_for(
-                &cluster,
-                &o.api_version,
-                &o.kind,
-                o.namespace.as_deref(),
-                "get",
-            )
-            .await?;
+        let (api, _, _) = self.api_for_object(&cluster, &o, "get").await?;
         let found = api
             .get_opt(&o.name)
             .await
@@ -390,15 +394,7 @@ impl KubeCtx {
         cluster: wit::Cluster,
         o: wit::ObjectRef,
     ) -> Result<bool, DriverError> {
-        let (api, _, _) = self
-            .api_for(
-                &cluster,
-                &o.api_version,
-                &o.kind,
-                o.namespace.as_deref(),
-                "delete",
-            )
-            .await?;
+        let (api, _, _) = self.api_for_object(&cluster, &o, "delete").await?;
         match api.delete(&o.name, &DeleteParams::default()).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
@@ -413,15 +409,7 @@ impl KubeCtx {
         until: wit::WaitFor,
         timeout_seconds: u32,
     ) -> Result<String, DriverError> {
-        let (api, _, _) = self
-            .api_for(
-                &cluster,
-                &o.api_version,
-                &o.kind,
-                o.namespace.as_deref(),
-                "wait for",
-            )
-            .await?;
+        let (api, _, _) = self.api_for_object(&cluster, &o, "wait for").await?;
         let timeout = Duration::from_secs(timeout_seconds.into()).min(MAX_WAIT);
         let deadline = Instant::now() + timeout;
         let what = format!("wait for {} {}", o.kind, o.name);
