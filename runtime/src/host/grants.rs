@@ -19,9 +19,14 @@ pub struct Grants {
     pub docker: Option<DockerGrant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube: Option<KubeGrant>,
-    /// `scheme://host:port` origins.
+    /// `scheme://host:port` origins, or `spec:<path>` / `env:<NAME>`: the origin of the URL the
+    /// operator wrote there (`host::http::operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Vec<String>>,
+    /// CA files the operator names (`spec:<path>`, `env:<NAME>`), trusted for http requests
+    /// besides the system roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_trust: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshGrant>,
     /// SAN patterns for leaf certificates.
@@ -102,6 +107,7 @@ impl Grants {
         if let Some(h) = other.http {
             extend_unique(self.http.get_or_insert_with(Vec::new), h);
         }
+        extend_unique(&mut self.http_trust, other.http_trust);
         if let Some(s) = other.ssh {
             self.ssh.get_or_insert_with(Default::default).merge(s);
         }
@@ -178,7 +184,27 @@ impl Grants {
         let mut out = Vec::new();
         out.extend(self.docker.as_ref().map(DockerGrant::line));
         out.extend(self.kube.as_ref().map(KubeGrant::line));
-        out.extend(self.http.as_ref().map(|h| format!("http: {}", or_none(h))));
+        out.extend(self.http.as_ref().map(|h| {
+            let shown: Vec<String> = h
+                .iter()
+                .map(|e| crate::host::http::operator::shown(e))
+                .collect();
+            format!("http: {}", or_none(&shown))
+        }));
+        if !self.http_trust.is_empty() {
+            let shown: Vec<String> = self
+                .http_trust
+                .iter()
+                .map(|e| match crate::host::http::operator::Named::parse(e) {
+                    Some(Ok(named)) => named.field(),
+                    _ => e.clone(),
+                })
+                .collect();
+            out.push(format!(
+                "http: also trusts the CA file named in {}",
+                shown.join(" or ")
+            ));
+        }
         out.extend(self.ssh.as_ref().map(SshGrant::line));
         out.extend(
             self.tls

@@ -81,6 +81,11 @@ pub struct Site<'a> {
     pub privileged_mode: docker::PrivilegedMode,
     /// The Docker engine lo talks to (an operator setting).
     pub engine: docker::Engine,
+    /// The spec's `spec:` section: fields the grant says the operator names (a network, a
+    /// host folder, an API's address) are read from it.
+    pub spec: &'a serde_yaml::Value,
+    /// The spec's folder, where relative file names in it start.
+    pub spec_dir: &'a std::path::Path,
 }
 
 /// A grant `lo` cannot build a capability from (a bad pattern, a reserved name).
@@ -142,7 +147,7 @@ impl HostBuilder {
         let mut builder = self
             .files(&folders.preopens)
             .map_err(|e| fail(e.to_string()))?
-            .env(&grants.env, env);
+            .env(&grants.env, &env);
         if let Some(grant) = &grants.docker {
             builder = builder.docker(docker::DockerCtx::from_grant(grant, site).map_err(fail)?);
         }
@@ -150,7 +155,8 @@ impl HostBuilder {
             builder = builder.tls(tls::TlsCtx::from_grant(patterns, site));
         }
         if let Some(origins) = &grants.http {
-            builder = builder.http(http::HttpCtx::from_grant(origins, site).map_err(fail)?);
+            let ctx = http::HttpCtx::from_grant(origins, &grants.http_trust, site, &env);
+            builder = builder.http(ctx.map_err(fail)?);
         }
         if let Some(grant) = &grants.ssh {
             builder = builder.ssh(ssh::SshCtx::from_grant(grant, site));

@@ -5,6 +5,7 @@
 //! timeout on every request and a cap on response size.
 
 pub mod allowlist;
+pub mod operator;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,16 +29,32 @@ pub struct HttpCtx {
     entries: Vec<String>,
     /// The local development CA, trusted besides the system roots (read once per run).
     dev_ca: Option<reqwest::Certificate>,
+    /// CA certificates the operator named (`http-trust`), trusted besides the system roots.
+    operator_cas: Vec<reqwest::Certificate>,
     refuse: crate::host::refusal::Refusals,
 }
 
 impl HttpCtx {
     /// Fails on a malformed grant entry, naming it and the grammar.
-    /// The context a grant gives a driver: the granted origins, and the user's dev CA trusted
-    /// besides the system roots.
-    pub fn from_grant(origins: &[String], site: &crate::host::Site) -> Result<Self, String> {
+    /// The context a grant gives a driver: the granted origins (operator-named ones resolved
+    /// now), and the user's dev CA and the CA files the operator names trusted besides the
+    /// system roots.
+    pub fn from_grant(
+        origins: &[String],
+        trust: &[String],
+        site: &crate::host::Site,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let values = operator::OperatorValues {
+            spec: site.spec,
+            spec_dir: site.spec_dir,
+            env,
+        };
+        let origins = operator::resolve_origins(origins, &values)?;
         let dev_ca = site.caroot.join("rootCA.pem");
-        HttpCtx::new(origins.to_vec(), Some(dev_ca), site.hint.to_string())
+        let mut ctx = HttpCtx::new(origins, Some(dev_ca), site.hint.to_string())?;
+        ctx.operator_cas = operator::trusted_cas(trust, &values)?;
+        Ok(ctx)
     }
 
     pub fn new(
@@ -52,6 +69,7 @@ impl HttpCtx {
             allow: Allowlist::parse(&entries)?,
             entries,
             dev_ca,
+            operator_cas: Vec::new(),
             refuse: crate::host::refusal::Refusals::new("http", hint),
         })
     }
@@ -188,7 +206,7 @@ impl HttpCtx {
         if bare.parse::<std::net::IpAddr>().is_err() {
             builder = builder.resolve_to_addrs(&bare, &addrs);
         }
-        if let Some(cert) = &self.dev_ca {
+        for cert in self.dev_ca.iter().chain(&self.operator_cas) {
             builder = builder.add_root_certificate(cert.clone());
         }
         let client = builder
@@ -214,11 +232,21 @@ async fn read_capped(mut response: reqwest::Response, shown: &str) -> Result<Vec
 
 fn transport(shown: &str, e: reqwest::Error) -> DriverError {
     if e.is_timeout() {
-        DriverError::Timeout(format!("http {shown}: no answer in time"))
-    } else if e.is_connect() {
-        DriverError::Unavailable(format!("http {shown}: {e}"))
+        return DriverError::Timeout(format!("http {shown}: no answer in time"));
+    }
+    // reqwest's own text is "error sending request"; the causes say why (refused, TLS).
+    let connect = e.is_connect();
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    if connect {
+        DriverError::Unavailable(format!("http {shown}: {text}"))
     } else {
-        DriverError::Failed(format!("http {shown}: {e}"))
+        DriverError::Failed(format!("http {shown}: {text}"))
     }
 }
 
