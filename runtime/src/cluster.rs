@@ -225,6 +225,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let caroot = opts.settings.caroot();
     let engine = opts.settings.docker_engine();
     let engine_remote = engine.is_remote();
+    let spec_section = host::docker::spec_fields::spec_section(&spec.text);
     let spec_host_paths =
         complete_from_spec(&mut resolved.grants, &spec, project, &caroot, engine_remote);
     let schema = builtin_schema(&resolved);
@@ -264,6 +265,8 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         caroot: &caroot,
         privileged_mode: opts.settings.privileged_mode,
         engine,
+        spec: &spec_section,
+        spec_dir: spec.path.parent().unwrap_or(project.root()),
     };
     let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
         .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?

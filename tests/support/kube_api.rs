@@ -10,6 +10,23 @@ use serde_json::Value;
 
 use crate::kube_core::{SharedStore, Store, router, serve_tls};
 
+/// Serves `app` over TLS on 127.0.0.1 from a thread of its own; returns the port.
+pub(crate) fn spawn_tls(acceptor: tokio_rustls::TlsAcceptor, app: axum::Router) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            let _ = serve_tls(listener, acceptor, app).await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
 /// A running double; stops with the test process.
 #[derive(Clone)]
 pub struct KubeApi {
@@ -24,20 +41,7 @@ impl KubeApi {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (ca_pem, acceptor) = tls_acceptor();
         let store = Store::shared();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shared = store.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap().port()).unwrap();
-                let _ = serve_tls(listener, acceptor, router(shared)).await;
-            });
-        });
-        let port = rx.recv().unwrap();
+        let port = spawn_tls(acceptor, router(store.clone()));
         KubeApi {
             port,
             ca_pem,
@@ -84,7 +88,7 @@ impl KubeApi {
 }
 
 /// A CA of the double's own and a serving certificate for 127.0.0.1 and localhost.
-fn tls_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
+pub(crate) fn tls_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -6,6 +6,7 @@ pub mod attack;
 pub mod docker;
 pub mod escapes;
 pub mod images;
+pub mod kkp_api;
 pub mod kube_api;
 pub mod kube_core;
 pub mod kube_kinds;

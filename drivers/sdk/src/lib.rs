@@ -17,6 +17,7 @@ pub mod bindings {
 
 pub mod log;
 pub mod spec;
+pub mod wait;
 
 pub use bindings::exports::lok8s::driver::hooks::Guest as HookExports;
 pub use bindings::exports::lok8s::driver::lifecycle::Guest as DriverExports;
