@@ -78,6 +78,24 @@ impl KubeApi {
             .object(group, plural, namespace, name)
     }
 
+    /// Installs the Cluster API kinds and the stand-in for its controllers.
+    pub fn stand_in_for_capi(&self, controllers: crate::kube_capi::CapiControllers) {
+        self.store.lock().unwrap().stand_in_for_capi(controllers);
+    }
+
+    /// The next `n` applies of this object fail as an admission webhook that does not answer.
+    pub fn fail_applies(&self, group: &str, plural: &str, namespace: &str, name: &str, n: u32) {
+        let key = crate::kube_core::key(group, plural, namespace, name);
+        self.store.lock().unwrap().webhook_failures.insert(key, n);
+    }
+
+    /// Changes the stand-in controllers' behaviour.
+    pub fn capi_controllers(&self, change: impl FnOnce(&mut crate::kube_capi::CapiControllers)) {
+        if let Some(c) = self.store.lock().unwrap().capi.as_mut() {
+            change(c);
+        }
+    }
+
     /// Stores an object as if another client had applied it with `manager`.
     pub fn seed(&self, group: &str, plural: &str, namespace: &str, object: Value, manager: &str) {
         self.store

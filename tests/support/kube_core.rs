@@ -55,6 +55,8 @@ pub struct Store {
     pub(crate) custom: Vec<(Kind, usize, ObjectKey)>,
     /// Applies of an object still to fail as if its admission webhook did not answer.
     pub(crate) webhook_failures: HashMap<ObjectKey, u32>,
+    /// The Cluster API controllers' stand-in, when a test installs it.
+    pub(crate) capi: Option<crate::kube_capi::CapiControllers>,
 }
 
 /// A store shared between the server and whoever inspects it.
@@ -339,6 +341,7 @@ async fn handle(
             uri.path_and_query().map(|p| p.as_str()).unwrap_or("")
         ));
         s.establish_due();
+        s.run_capi_controllers();
         (s.git_version.clone(), s.kinds())
     };
     let parts: Vec<&str> = uri.path().trim_matches('/').split('/').collect();

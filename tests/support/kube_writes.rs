@@ -89,17 +89,19 @@ impl Store {
         let object_key = key(&kind.group, &kind.plural, namespace, name);
         if let Some(n) = annotation(&applied, WEBHOOK_FAILURES).and_then(|n| n.parse::<u32>().ok())
         {
-            let left = self.webhook_failures.entry(object_key.clone()).or_insert(n);
-            if *left > 0 {
-                *left -= 1;
-                return status(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    format!(
-                        "Internal error occurred: failed calling webhook \"validate.double.lok8s.dev\": failed to call webhook: Post \"https://webhook.{namespace}.svc:443/validate\": dial tcp 10.96.0.99:443: connect: connection refused"
-                    ),
-                );
-            }
+            self.webhook_failures.entry(object_key.clone()).or_insert(n);
+        }
+        if let Some(left) = self.webhook_failures.get_mut(&object_key)
+            && *left > 0
+        {
+            *left -= 1;
+            return status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                format!(
+                    "Internal error occurred: failed calling webhook \"validate.double.lok8s.dev\": failed to call webhook: Post \"https://webhook.{namespace}.svc:443/validate\": dial tcp 10.96.0.99:443: connect: connection refused"
+                ),
+            );
         }
         let existing = self.objects.get(&object_key).cloned();
         if existing.as_ref().is_some_and(terminating) {

@@ -8,6 +8,7 @@ pub mod escapes;
 pub mod images;
 pub mod kkp_api;
 pub mod kube_api;
+pub mod kube_capi;
 pub mod kube_core;
 pub mod kube_kinds;
 pub mod kube_watch;

@@ -15,6 +15,7 @@ pub mod bindings {
     });
 }
 
+pub mod env;
 pub mod log;
 pub mod spec;
 pub mod wait;
@@ -118,6 +119,29 @@ pub fn phase<T>(title: &str, steps: Option<u32>, f: impl FnOnce() -> Result<T>) 
     let result = f();
     log::phase_end(result.is_ok(), "");
     result
+}
+
+/// An error's text as a person reads it (a spec error: its field, then what is wrong).
+pub fn message(e: &DriverError) -> String {
+    match e {
+        DriverError::InvalidSpec(f) => format!("{}: {}", f.field, f.message),
+        DriverError::Failed(m)
+        | DriverError::Denied(m)
+        | DriverError::NotFound(m)
+        | DriverError::Unavailable(m)
+        | DriverError::Timeout(m) => m.clone(),
+    }
+}
+
+/// `ctx.kubeconfig` once the driver has written it; not-found with the fix before that.
+pub fn written_kubeconfig(ctx: Context) -> Result<String> {
+    if std::path::Path::new(&ctx.kubeconfig).is_file() {
+        return Ok(ctx.kubeconfig);
+    }
+    Err(DriverError::NotFound(format!(
+        "{} is not there: run lo provision first",
+        ctx.kubeconfig
+    )))
 }
 
 /// A `failed` error with this message.

@@ -187,7 +187,7 @@ impl Grants {
         out.extend(self.http.as_ref().map(|h| {
             let shown: Vec<String> = h
                 .iter()
-                .map(|e| crate::host::http::operator::shown(e))
+                .map(|e| crate::host::operator::shown(e, "the origin"))
                 .collect();
             format!("http: {}", or_none(&shown))
         }));
@@ -195,15 +195,9 @@ impl Grants {
             let shown: Vec<String> = self
                 .http_trust
                 .iter()
-                .map(|e| match crate::host::http::operator::Named::parse(e) {
-                    Some(Ok(named)) => named.field(),
-                    _ => e.clone(),
-                })
+                .map(|e| crate::host::operator::shown(e, "the file"))
                 .collect();
-            out.push(format!(
-                "http: also trusts the CA file named in {}",
-                shown.join(" or ")
-            ));
+            out.push(format!("http: also trusts the CA in {}", shown.join(", ")));
         }
         out.extend(self.ssh.as_ref().map(SshGrant::line));
         out.extend(

@@ -9,6 +9,7 @@ pub mod http;
 pub mod kube;
 pub mod limits;
 pub mod log;
+pub mod operator;
 pub mod refusal;
 pub mod ssh;
 pub mod stdio;
@@ -162,7 +163,7 @@ impl HostBuilder {
             builder = builder.ssh(ssh::SshCtx::from_grant(grant, site));
         }
         if let Some(grant) = &grants.kube {
-            let ctx = kube::KubeCtx::from_grant(grant, site, folders).map_err(fail)?;
+            let ctx = kube::KubeCtx::from_grant(grant, site, folders, &env).map_err(fail)?;
             builder = builder.kube(ctx);
         }
         Ok(builder)

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lok8s_driver_sdk::spec::{Spec, invalid};
-use lok8s_driver_sdk::{Result, failed};
+use lok8s_driver_sdk::{Result, env, failed};
 use serde_yaml::Value;
 
 /// The cloud a KKP cluster runs in, as KKP's API names it.
@@ -61,10 +61,10 @@ impl Tuning {
     /// `KKP_WAIT_INTERVAL` (10 s).
     fn from_env() -> Result<Tuning> {
         Ok(Tuning {
-            max_retries: env_seconds("KKP_MAX_RETRIES", 3)?.as_secs().clamp(1, 20) as u32,
-            retry_delay: env_seconds("KKP_RETRY_DELAY", 2)?,
-            wait_timeout: env_seconds("KKP_WAIT_TIMEOUT", 600)?,
-            wait_interval: env_seconds("KKP_WAIT_INTERVAL", 10)?,
+            max_retries: env::count("KKP_MAX_RETRIES", 3)?.clamp(1, 20) as u32,
+            retry_delay: env::seconds("KKP_RETRY_DELAY", 2)?,
+            wait_timeout: env::seconds("KKP_WAIT_TIMEOUT", 600)?,
+            wait_interval: env::seconds("KKP_WAIT_INTERVAL", 10)?,
         })
     }
 }
@@ -89,29 +89,10 @@ pub struct Kkp {
     pub delete_load_balancers: bool,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_seconds(name: &str, default: u64) -> Result<Duration> {
-    match env(name) {
-        None => Ok(Duration::from_secs(default)),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| {
-                failed(format!(
-                    "{name}={v:?} is not a whole number of seconds; unset it for {default}"
-                ))
-            }),
-    }
-}
-
 /// The API's base URL in effect (`KKP_API_URL` wins over `spec.kkp.apiUrl`), https only, no
 /// trailing slash.
 pub fn api_url(spec: &Spec) -> Result<String> {
-    let (field, url) = match env("KKP_API_URL") {
+    let (field, url) = match env::var("KKP_API_URL") {
         Some(url) => ("KKP_API_URL", url),
         None => match spec
             .str("spec.kkp.apiUrl")?
@@ -238,14 +219,14 @@ impl Kkp {
             "the KKP datacenter (seed location), such as hetzner-fsn1",
         )?;
         let mut problems = Vec::new();
-        let token = env("KKP_TOKEN");
+        let token = env::var("KKP_TOKEN");
         if token.is_none() {
             problems.push("KKP_TOKEN env var is required for KKP API authentication".to_string());
         }
         let api_url = match api_url(&spec) {
             Ok(url) => Some(url),
             Err(e) => {
-                problems.push(message_of(e));
+                problems.push(lok8s_driver_sdk::message(&e));
                 None
             }
         };
@@ -260,7 +241,7 @@ impl Kkp {
                 Provider::BringYourOwn => &[],
             };
             for (var, key) in needed {
-                match env(var) {
+                match env::var(var) {
                     Some(value) => cloud.push((*key, value)),
                     None => {
                         problems.push(format!("required environment variable {var} is not set"))
@@ -296,7 +277,7 @@ impl Kkp {
     /// What status and destroy need: the API and token, no cloud credentials or pools.
     pub fn load_for_api(spec_text: &str, name: &str) -> Result<Kkp> {
         let spec = Spec::parse(spec_text)?;
-        let token = env("KKP_TOKEN")
+        let token = env::var("KKP_TOKEN")
             .ok_or_else(|| failed("KKP_TOKEN env var is required for KKP API authentication"))?;
         Ok(Kkp {
             name: name.to_string(),
@@ -313,13 +294,5 @@ impl Kkp {
             delete_volumes: spec.bool("spec.kkp.deleteVolumes", false)?,
             delete_load_balancers: spec.bool("spec.kkp.deleteLoadBalancers", false)?,
         })
-    }
-}
-
-fn message_of(e: lok8s_driver_sdk::DriverError) -> String {
-    use lok8s_driver_sdk::DriverError as E;
-    match e {
-        E::InvalidSpec(f) => format!("{}: {}", f.field, f.message),
-        E::Failed(m) | E::Denied(m) | E::NotFound(m) | E::Unavailable(m) | E::Timeout(m) => m,
     }
 }

@@ -177,7 +177,7 @@ impl Driver for KkpDriver {
                 return Ok(status(
                     "Unknown",
                     Health::Unknown,
-                    DriverError::from(e).to_string(),
+                    lok8s_driver_sdk::message(&DriverError::from(e)),
                 ));
             }
         }
@@ -198,19 +198,13 @@ impl Driver for KkpDriver {
             Err(e) => Ok(status(
                 "Unknown",
                 Health::Unknown,
-                DriverError::from(e).to_string(),
+                lok8s_driver_sdk::message(&DriverError::from(e)),
             )),
         }
     }
 
     fn kubeconfig(ctx: Context) -> Result<String> {
-        if std::path::Path::new(&ctx.kubeconfig).is_file() {
-            return Ok(ctx.kubeconfig);
-        }
-        Err(DriverError::NotFound(format!(
-            "{} is not there: run lo provision first",
-            ctx.kubeconfig
-        )))
+        lok8s_driver_sdk::written_kubeconfig(ctx)
     }
 }
 
@@ -277,7 +271,7 @@ fn wait_components(
             Ok(health) => last = Some(health),
             Err(e) => warn!(
                 "KKP cluster health check failed, retrying: {}",
-                DriverError::from(e)
+                lok8s_driver_sdk::message(&DriverError::from(e))
             ),
         }
         Ok(None)
@@ -318,7 +312,7 @@ fn create_pools(api: &Api, kkp: &Kkp, cluster_path: &str) -> Result<()> {
             failed(format!(
                 "creating machine deployment {}: {}",
                 pool.name,
-                DriverError::from(e)
+                lok8s_driver_sdk::message(&DriverError::from(e))
             ))
         })?;
         match created.get("id").and_then(Value::as_str) {

@@ -45,13 +45,4 @@ pub fn ensure_image(image: &str) -> Result<()> {
 }
 
 /// An error's message, whatever its variant.
-pub fn message(e: &DriverError) -> String {
-    match e {
-        DriverError::InvalidSpec(f) => format!("{}: {}", f.field, f.message),
-        DriverError::NotFound(m)
-        | DriverError::Denied(m)
-        | DriverError::Unavailable(m)
-        | DriverError::Timeout(m)
-        | DriverError::Failed(m) => m.clone(),
-    }
-}
+pub use lok8s_driver_sdk::message;

@@ -5,86 +5,9 @@
 //! writes both the spec and the environment; the driver writes neither, so nothing here lets a
 //! driver choose where it may connect. Unset values name nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_yaml::Value;
-
-/// Where an operator-named value comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Named {
-    /// A dotted path below `spec:`.
-    Spec(String),
-    /// An environment variable.
-    Env(String),
-}
-
-impl Named {
-    /// `spec:a.b` or `env:NAME`; None for any other entry (a literal origin).
-    pub fn parse(entry: &str) -> Option<Result<Named, String>> {
-        let bad = |why: &str| {
-            format!("grant entry {entry:?}: {why}; write spec:<field.path> or env:<NAME>")
-        };
-        if let Some(path) = entry.strip_prefix("spec:") {
-            let ok = !path.is_empty()
-                && path.split('.').all(|k| {
-                    !k.is_empty()
-                        && k.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                });
-            return Some(
-                ok.then(|| Named::Spec(path.into()))
-                    .ok_or_else(|| bad("not a field path")),
-            );
-        }
-        if let Some(name) = entry.strip_prefix("env:") {
-            let ok = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit());
-            return Some(
-                ok.then(|| Named::Env(name.into()))
-                    .ok_or_else(|| bad("not a variable name")),
-            );
-        }
-        None
-    }
-
-    /// How `lo drivers show` and errors name it.
-    pub fn field(&self) -> String {
-        match self {
-            Named::Spec(path) => format!("spec.{path}"),
-            Named::Env(name) => format!("${name}"),
-        }
-    }
-
-    /// Its text, if set and not empty.
-    fn value(&self, spec: &Value, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-        let text = match self {
-            Named::Spec(path) => path
-                .split('.')
-                .try_fold(spec, |at, key| at.get(key))
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            Named::Env(name) => env(name),
-        };
-        text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-    }
-}
-
-/// An http grant entry as `lo drivers show` says it.
-pub fn shown(entry: &str) -> String {
-    match Named::parse(entry) {
-        Some(Ok(named)) => format!("the origin in {}", named.field()),
-        _ => entry.to_string(),
-    }
-}
-
-/// The operator's values for a driver: the spec's `spec:` section, the folder relative file
-/// names in it start from, and the environment.
-pub struct OperatorValues<'a> {
-    pub spec: &'a Value,
-    pub spec_dir: &'a Path,
-    pub env: &'a dyn Fn(&str) -> Option<String>,
-}
+pub use crate::host::operator::{Named, OperatorValues};
 
 /// The grant's entries with each operator-named one replaced by the origin it names now.
 pub fn resolve_origins(entries: &[String], values: &OperatorValues) -> Result<Vec<String>, String> {
@@ -171,6 +94,8 @@ pub fn trusted_cas(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_yaml::Value;
+    use std::path::Path;
 
     fn spec() -> Value {
         serde_yaml::from_str("kkp: {apiUrl: 'https://kkp.example.test:8443/', caCert: ca.pem}\nbad: {url: 'ftp://x'}")

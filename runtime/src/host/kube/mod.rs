@@ -61,16 +61,17 @@ fn kind_key(gvk: &GroupVersionKind) -> String {
 }
 
 /// Whether the grant lets a driver touch `kind` objects in `namespace` (None: cluster-scoped,
-/// which needs the `*` namespace grant).
-pub fn allowed(grant: &KubeGrant, kind: &str, namespace: Option<&str>) -> bool {
+/// which needs the `*` namespace grant, except a granted namespace's own `Namespace` object,
+/// `name`).
+pub fn allowed(grant: &KubeGrant, kind: &str, namespace: Option<&str>, name: Option<&str>) -> bool {
     let kind_ok = grant
         .kinds
         .iter()
         .any(|k| k == "*" || k.eq_ignore_ascii_case(kind));
-    let ns_ok = grant
-        .namespaces
-        .iter()
-        .any(|n| n == "*" || Some(n.as_str()) == namespace);
+    let own_namespace = kind == "Namespace" && namespace.is_none();
+    let ns_ok = grant.namespaces.iter().any(|n| {
+        n == "*" || Some(n.as_str()) == namespace || (own_namespace && Some(n.as_str()) == name)
+    });
     kind_ok && ns_ok
 }
 
@@ -100,23 +101,28 @@ fn api_error(what: &str, e: kube::Error) -> DriverError {
 impl KubeCtx {
     /// The context a grant gives a driver at `site`: its own cluster through the kubeconfig
     /// in its folder, other clusters by granted domain.
+    /// `spec:`/`env:` entries in `namespaces` and `clusters` are the operator's values now.
     pub fn from_grant(
         grant: &KubeGrant,
         site: &crate::host::Site,
         folders: &crate::host::files::DriverFolders,
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
+        let values = crate::host::operator::OperatorValues {
+            spec: site.spec,
+            spec_dir: site.spec_dir,
+            env,
+        };
+        let mut grant = grant.clone();
+        grant.namespaces = crate::host::operator::resolve(&grant.namespaces, &values)?;
+        grant.clusters = crate::host::operator::resolve(&grant.clusters, &values)?;
         let own = OwnKubeconfig {
             guest: format!(".kubeconfig/{}", folders.kubeconfig_file),
             folder: folders.kubeconfigs.try_clone().map_err(|e| e.to_string())?,
             file: folders.kubeconfig_file.clone(),
         };
-        KubeCtx::new(
-            grant.clone(),
-            own,
-            site.project.clone(),
-            site.hint.to_string(),
-        )
-        .map_err(|e| format!("kube.servers: {e}"))
+        KubeCtx::new(grant, own, site.project.clone(), site.hint.to_string())
+            .map_err(|e| format!("kube.servers: {e}"))
     }
 
     pub fn new(
@@ -221,7 +227,9 @@ impl KubeCtx {
         }
         let vetted = Vetted::parse(&bytes)
             .map_err(|e| DriverError::Denied(format!("kubeconfig {shown}: {e}")))?;
-        let everywhere = Allowlist::parse(&["https://*:*".to_string()]).unwrap_or_default();
+        // A granted domain's kubeconfig was vetted when lo published it (or the user wrote it):
+        // its server may be anywhere, this machine included (a local management cluster).
+        let everywhere = vetted::published_servers_rule();
         let servers = if own { &self.servers } else { &everywhere };
         let client = vetted.client(servers).await.map_err(|e| {
             let what = match cluster {
@@ -247,7 +255,8 @@ impl KubeCtx {
         action: &str,
     ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
         let namespace = o.namespace.as_deref();
-        self.api_for(cluster, &o.api_version, &o.kind, namespace, action)
+        let name = Some(o.name.as_str());
+        self.api_for(cluster, &o.api_version, &o.kind, namespace, name, action)
             .await
     }
 
@@ -257,6 +266,7 @@ impl KubeCtx {
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
+        name: Option<&str>,
         action: &str,
     ) -> Result<(Api<DynamicObject>, ApiResource, Option<String>), DriverError> {
         let (digest, client) = self.client(cluster).await?;
@@ -277,7 +287,7 @@ impl KubeCtx {
             Scope::Cluster => None,
         };
         let key = kind_key(&gvk);
-        if !allowed(&self.grant, &key, namespace.as_deref()) {
+        if !allowed(&self.grant, &key, namespace.as_deref(), name) {
             let place = namespace
                 .as_deref()
                 .map(|n| format!("namespace {n}"))
@@ -323,6 +333,7 @@ impl KubeCtx {
                     &types.api_version,
                     &types.kind,
                     object.metadata.namespace.as_deref(),
+                    Some(&name),
                     "apply",
                 )
                 .await?;
@@ -372,7 +383,14 @@ impl KubeCtx {
         selector: Option<String>,
     ) -> Result<Vec<String>, DriverError> {
         let (api, _, _) = self
-            .api_for(&cluster, &api_version, &kind, namespace.as_deref(), "list")
+            .api_for(
+                &cluster,
+                &api_version,
+                &kind,
+                namespace.as_deref(),
+                None,
+                "list",
+            )
             .await?;
         let mut params = ListParams::default();
         if let Some(s) = selector {
@@ -545,12 +563,12 @@ mod tests {
             kinds: vec!["ConfigMap".into(), "apps/Deployment".into()],
             ..Default::default()
         };
-        assert!(allowed(&g, "ConfigMap", Some("kube-system")));
-        assert!(allowed(&g, "apps/Deployment", Some("kube-system")));
-        assert!(!allowed(&g, "Secret", Some("kube-system")));
-        assert!(!allowed(&g, "ConfigMap", Some("default")));
+        assert!(allowed(&g, "ConfigMap", Some("kube-system"), None));
+        assert!(allowed(&g, "apps/Deployment", Some("kube-system"), None));
+        assert!(!allowed(&g, "Secret", Some("kube-system"), None));
+        assert!(!allowed(&g, "ConfigMap", Some("default"), None));
         assert!(
-            !allowed(&g, "ConfigMap", None),
+            !allowed(&g, "ConfigMap", None, None),
             "cluster scope needs namespaces = [\"*\"]"
         );
         let all = KubeGrant {
@@ -558,7 +576,23 @@ mod tests {
             kinds: vec!["*".into()],
             ..Default::default()
         };
-        assert!(allowed(&all, "rbac.authorization.k8s.io/ClusterRole", None));
+        assert!(allowed(
+            &all,
+            "rbac.authorization.k8s.io/ClusterRole",
+            None,
+            None
+        ));
+        let own = KubeGrant {
+            namespaces: vec!["capi-workloads".into()],
+            kinds: vec!["Namespace".into()],
+            ..Default::default()
+        };
+        assert!(allowed(&own, "Namespace", None, Some("capi-workloads")));
+        assert!(!allowed(&own, "Namespace", None, Some("kube-system")));
+        assert!(
+            !allowed(&own, "Namespace", None, None),
+            "listing namespaces needs \"*\""
+        );
     }
 
     #[test]

@@ -364,6 +364,13 @@ fn origin(server: &str) -> Result<(http::Uri, String, u16), String> {
     Ok((uri, host, port))
 }
 
+/// The rule for another cluster's published kubeconfig: any server, this machine included.
+pub fn published_servers_rule() -> Allowlist {
+    let mut entries: Vec<String> = DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
+    entries.push("https://*:*".into());
+    Allowlist::parse(&entries).unwrap_or_default()
+}
+
 /// The servers rule for a grant: its `servers`, or this machine when it names none.
 pub fn servers_rule(granted: &[String]) -> Result<Allowlist, String> {
     if granted.is_empty() {
