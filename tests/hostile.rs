@@ -236,6 +236,8 @@ const ATTACKS: &[&str] = &[
     "kube-other-kubeconfig-path",
     "kube-ungranted-domain",
     "kube-swap-after-use",
+    "kube-foreign-namespace-object",
+    "http-beside-named-origin",
     "docker-bind-project",
     "docker-bind-around-project",
     "docker-bind-swap",
@@ -517,6 +519,44 @@ fn attack_kube_swap_after_use() {
         .filter(|r| r.contains("/configmaps"))
         .count();
     assert_eq!(lists, 1, "{:?}", api.requests());
+}
+
+#[test]
+fn attack_kube_foreign_namespace_object() {
+    // Granted kube-system and the Namespace kind: its own namespace's object, nothing more.
+    use base64::Engine as _;
+    let (a, api) = kube_case("kube-foreign-namespace-object");
+    let ca = base64::engine::general_purpose::STANDARD.encode(&api.ca_pem);
+    a.param("ca", ca)
+        .grant(|g| g.kube.as_mut().unwrap().kinds.push("Namespace".into()))
+        .run()
+        .code(1)
+        .stderr_has("delete Namespace in cluster scope");
+    let requests = api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system")),
+        "{requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.starts_with("DELETE")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn attack_http_beside_named_origin() {
+    // The grant names the spec's API (spec:attempt.api); the driver asks another port there.
+    let named = Listener::start();
+    let other = Listener::start();
+    let a = Attack::new("http-beside-named-origin")
+        .param("api", format!("https://{}", named.address()))
+        .param("other", other.address())
+        .grant(|g| g.http = Some(vec!["spec:attempt.api".into()]));
+    a.run().code(1).stderr_has("not among the granted origins");
+    assert_eq!(other.hits(), 0, "the other port was contacted");
+    assert_eq!(named.hits(), 0);
 }
 
 #[test]

@@ -117,3 +117,26 @@ pub fn swap_after_use(ctx: &Context) -> Result<Outcome> {
     )?;
     exec_plugin(ctx)
 }
+
+/// Granted a namespace and the Namespace kind: reads its own namespace's object (allowed), then
+/// deletes a namespace it was not granted.
+pub fn foreign_namespace_object(ctx: &Context) -> Result<Outcome> {
+    let own = kubeconfig(
+        &param(ctx, "url"),
+        &format!("    certificate-authority-data: {}\n", param(ctx, "ca")),
+        "    token: double\n",
+    );
+    io(fs::write(&ctx.kubeconfig, own))?;
+    let cluster = k::Cluster::Kubeconfig(ctx.kubeconfig.clone());
+    let namespace = |name: &str| k::ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: name.into(),
+    };
+    k::get(&cluster, &namespace("kube-system"))?;
+    attempt(
+        "delete an ungranted namespace",
+        k::delete(&cluster, &namespace("default")),
+    )
+}

@@ -43,6 +43,11 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
     ("kube-other-kubeconfig-path", kube::other_kubeconfig_path),
     ("kube-ungranted-domain", kube::ungranted_domain),
     ("kube-swap-after-use", kube::swap_after_use),
+    (
+        "kube-foreign-namespace-object",
+        kube::foreign_namespace_object,
+    ),
+    ("http-beside-named-origin", other::http_beside_named_origin),
     ("docker-bind-project", docker::bind_project),
     ("docker-bind-around-project", docker::bind_around_project),
     ("docker-bind-swap", docker::bind_swap),

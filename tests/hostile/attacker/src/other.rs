@@ -102,3 +102,18 @@ pub fn cpu_waits_not_charged(_: &Context) -> Result<Outcome> {
     }
     Err(DriverError::Failed("2000 engine calls done".into()))
 }
+
+/// Granted the API the spec names (`spec:attempt.api`): asks another port of the same machine.
+pub fn http_beside_named_origin(ctx: &Context) -> Result<Outcome> {
+    let request = lok8s_driver_sdk::http::Request {
+        method: "GET".into(),
+        url: format!("https://{}/", param(ctx, "other")),
+        headers: vec![],
+        body: None,
+        timeout_ms: Some(5_000),
+    };
+    attempt(
+        "http beside the named origin",
+        lok8s_driver_sdk::http::send(&request),
+    )
+}
