@@ -301,3 +301,62 @@ fn the_kkp_api_is_trusted_only_through_the_ca_the_operator_names() {
     p.lo_env(&["provision", DOMAIN], &env).success();
     assert_eq!(api.clusters().len(), 1);
 }
+
+#[test]
+fn presets_and_other_clouds_shape_the_bodies() {
+    let api = KkpApi::start(TOKEN);
+    // A preset: no cloud credentials are needed or sent; KKP reads the preset's.
+    let p = project(
+        &api,
+        "  preset: hz-preset\nprovider: byo\nworkers:\n  edge-pool:\n    replicas: 2\n    type: custom\n    operatingSystem: flatcar\n",
+    );
+    p.lo_env(
+        &["provision", DOMAIN],
+        &[("KKP_TOKEN", TOKEN), ("KKP_WAIT_INTERVAL", "1")],
+    )
+    .success();
+    let seen = api.seen();
+    assert_eq!(
+        seen[0].body,
+        Some(
+            json!({"cluster": {"name": "edge", "credential": "hz-preset", "spec": {"version": "1.31.4",
+            "cloud": {"dc": "hetzner-fsn1", "bringyourown": {}, "presetName": "hz-preset"}}}})
+        )
+    );
+    let md = seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path.ends_with("/machinedeployments"))
+        .and_then(|s| s.body.clone());
+    assert_eq!(
+        md,
+        Some(
+            json!({"name": "edge-pool", "spec": {"replicas": 2, "template": {"cloud": {"bringyourown": {}},
+            "operatingSystem": {"flatcar": {}}}}})
+        )
+    );
+
+    // AWS without a preset: both keys are required and sent.
+    let api = KkpApi::start(TOKEN);
+    let q = project(&api, "provider: aws\n");
+    q.lo_env(
+        &["provision", DOMAIN],
+        &[("KKP_TOKEN", TOKEN), ("AWS_ACCESS_KEY_ID", "AKIA1")],
+    )
+    .code(1)
+    .stderr_has("1 credential validation error(s): required environment variable AWS_SECRET_ACCESS_KEY is not set");
+    assert!(api.seen().is_empty());
+    q.lo_env(
+        &["provision", DOMAIN],
+        &[
+            ("KKP_TOKEN", TOKEN),
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cr3t"),
+            ("KKP_WAIT_INTERVAL", "1"),
+        ],
+    )
+    .success();
+    assert_eq!(
+        api.seen()[0].body.as_ref().unwrap()["cluster"]["spec"]["cloud"],
+        json!({"dc": "hetzner-fsn1", "aws": {"accessKeyID": "AKIA1", "secretAccessKey": "s3cr3t"}})
+    );
+}

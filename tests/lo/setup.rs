@@ -26,9 +26,9 @@ pub const DOMAIN: &str = "lo-e2e.test";
 
 /// A stand-in for the Cilium chart's agent: what the bootstrap applies for the default spec.
 pub const STANDIN_CILIUM: &str = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: cilium\n  \
-    pub namespace: kube-system\nspec:\n  selector:\n    matchLabels: {k8s-app: cilium}\n  template:\n    \
+    namespace: kube-system\nspec:\n  selector:\n    matchLabels: {k8s-app: cilium}\n  template:\n    \
     metadata:\n      labels: {k8s-app: cilium}\n    spec:\n      containers:\n        - name: agent\n          \
-    pub image: quay.io/cilium/cilium:v1.19.2\n          env:\n            - {name: POD_SUBNET, value: \"${LOK8S_SPEC_KIND_PODSUBNET}\"}\n            \
+    image: quay.io/cilium/cilium:v1.19.2\n          env:\n            - {name: POD_SUBNET, value: \"${LOK8S_SPEC_KIND_PODSUBNET}\"}\n            \
     - {name: CLUSTER, value: \"${LOK8S_SPEC_CLUSTER_NAME}\"}\n";
 
 impl Lo {
