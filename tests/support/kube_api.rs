@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::kube_core::{SharedStore, Store, router, serve_tls};
 
 /// Serves `app` over TLS on 127.0.0.1 from a thread of its own; returns the port.
-pub(crate) fn spawn_tls(acceptor: tokio_rustls::TlsAcceptor, app: axum::Router) -> u16 {
+pub fn spawn_tls(acceptor: tokio_rustls::TlsAcceptor, app: axum::Router) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -106,7 +106,8 @@ impl KubeApi {
 }
 
 /// A CA of the double's own and a serving certificate for 127.0.0.1 and localhost.
-pub(crate) fn tls_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
+pub fn tls_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -7,6 +7,7 @@
 mod config;
 mod node_setup;
 mod objects;
+mod providers;
 
 use std::time::Instant;
 
@@ -24,18 +25,6 @@ const FIELD_MANAGER: &str = "lok8s-capi";
 const KUBECONFIG_TRIES: u32 = 30;
 const READY_TRIES: u32 = 60;
 
-/// The kinds the driver writes or reads, as the kube grant names them.
-const KINDS: [&str; 8] = [
-    "Namespace",
-    "Secret",
-    "cluster.x-k8s.io/Cluster",
-    "cluster.x-k8s.io/MachineDeployment",
-    "controlplane.cluster.x-k8s.io/KubeadmControlPlane",
-    "bootstrap.cluster.x-k8s.io/KubeadmConfigTemplate",
-    "infrastructure.cluster.x-k8s.io/HetznerCluster",
-    "infrastructure.cluster.x-k8s.io/HCloudMachineTemplate",
-];
-
 struct CapiDriver;
 
 impl Driver for CapiDriver {
@@ -50,11 +39,20 @@ impl Driver for CapiDriver {
             capabilities: vec![
                 CapabilityRequest {
                     capability: Capability::Kube(KubeAccess {
-                        namespaces: strings(&["spec:cluster.namespace", "default"]),
-                        kinds: strings(&KINDS),
+                        namespaces: strings(&["*"]),
+                        kinds: strings(&["*"]),
                         clusters: strings(&["spec:managementCluster.domain"]),
                     }),
-                    reason: "Cluster API objects in the spec's namespace on the management cluster the spec names".into(),
+                    reason: "the management cluster the spec names: it installs Cluster API there (spec.managementCluster.local), then the cluster's objects".into(),
+                },
+                CapabilityRequest {
+                    capability: Capability::Http(strings(&[
+                        "https://github.com",
+                        "https://objects.githubusercontent.com",
+                        "https://release-assets.githubusercontent.com",
+                        "env:CAPI_PROVIDER_MIRROR",
+                    ])),
+                    reason: "the Cluster API providers' release files (or the mirror CAPI_PROVIDER_MIRROR names)".into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Env(strings(&[
@@ -66,6 +64,7 @@ impl Driver for CapiDriver {
                         "CAPI_WAIT_TIMEOUT",
                         "CAPI_WAIT_INTERVAL",
                         "CAPI_DELETE_TIMEOUT",
+                        "CAPI_PROVIDER_MIRROR",
                     ])),
                     reason: "the Hetzner credentials CAPH reads from the credential Secret; wait tuning".into(),
                 },
@@ -84,6 +83,11 @@ impl Driver for CapiDriver {
         })?;
         let mgmt = Cluster::Domain(capi.management.clone());
         reach_management(&capi, &mgmt)?;
+        if capi.local_management {
+            lok8s_driver_sdk::phase("Cluster API on the management cluster", None, || {
+                providers::ensure(&mgmt)
+            })?;
+        }
         lok8s_driver_sdk::phase("credentials", None, || {
             let secret = objects::credentials(
                 &capi,
@@ -244,7 +248,7 @@ fn reach_management(capi: &Capi, mgmt: &Cluster) -> Result<()> {
         Ok(_) => Ok(()),
         Err(DriverError::NotFound(m)) => {
             let local = if capi.local_management {
-                " (spec.managementCluster.local: a local management cluster is not made by this build; provision one with kind Lo under that domain and install Cluster API on it)"
+                " (spec.managementCluster.local: this build does not create the management cluster itself; provision one with kind Lo under that domain, and lo installs Cluster API on it)"
             } else {
                 ""
             };
