@@ -238,6 +238,13 @@ fn a_capi_cluster_is_applied_waited_for_read_back_and_destroyed() {
 
     let status = s.p.lo_env(&["status", DOMAIN, "-o", "json"], &env()).json();
     assert_eq!(status["phase"], "Provisioned", "{status}");
+    // CAPH names the private network after the cluster; the CCM addon reads it from here.
+    let exported = s.p.lo_env(&["env", DOMAIN, "-o", "json"], &env()).json();
+    assert_eq!(
+        exported["variables"],
+        json!({"LOK8S_SPEC_HCLOUD_CCM_NETWORK": "test-production"}),
+        "{exported}"
+    );
 
     // A re-run changes nothing and creates nothing new.
     let before = s
@@ -506,4 +513,35 @@ fn a_release_file_needing_a_variable_lo_does_not_set_is_refused_before_it_is_app
             .object("cluster.x-k8s.io", "clusters", NS, NAME)
             .is_none()
     );
+}
+
+#[test]
+fn placement_groups_spread_control_planes_and_workers() {
+    let s = setup(&SPEC.replace("network: {enabled: true}", "placementGroups: true"));
+    s.p.lo_env(&["provision", DOMAIN], &env()).success();
+    let hetzner = object(
+        &s.mgmt,
+        "infrastructure.cluster.x-k8s.io",
+        "hetznerclusters",
+        NAME,
+    );
+    assert_eq!(
+        hetzner["spec"]["hcloudPlacementGroups"],
+        json!([{"name": "control-plane", "type": "spread"}, {"name": "workers", "type": "spread"}])
+    );
+    assert_eq!(hetzner["spec"]["hcloudNetwork"]["enabled"], false);
+    let group = |name: &str| {
+        object(
+            &s.mgmt,
+            "infrastructure.cluster.x-k8s.io",
+            "hcloudmachinetemplates",
+            name,
+        )["spec"]["template"]["spec"]["placementGroupName"]
+            .clone()
+    };
+    assert_eq!(group("test-production-control-plane"), "control-plane");
+    assert_eq!(group("test-production-general"), "workers");
+    // Without a private network there is nothing for the CCM to name.
+    let exported = s.p.lo_env(&["env", DOMAIN, "-o", "json"], &env()).json();
+    assert_eq!(exported["variables"], json!({}), "{exported}");
 }

@@ -204,9 +204,13 @@ impl Driver for CapiDriver {
 
     fn export(ctx: Context) -> Result<Vec<(String, String)>> {
         let capi = Capi::load(&ctx.spec, &ctx.domain)?;
-        // CAPH names the cluster's private network after the cluster.
+        // CAPH names the cluster's private network after the cluster. The original's name, and
+        // the one an addon's `${LOK8S_SPEC_*}` placeholder (and `lo env`) can use.
         Ok(if capi.network {
-            vec![("HCLOUD_CCM_NETWORK".into(), capi.name)]
+            vec![
+                ("HCLOUD_CCM_NETWORK".into(), capi.name.clone()),
+                ("LOK8S_SPEC_HCLOUD_CCM_NETWORK".into(), capi.name),
+            ]
         } else {
             Vec::new()
         })
