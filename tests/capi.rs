@@ -314,6 +314,10 @@ fn bad_input_is_refused_before_anything_reaches_the_management_cluster() {
             SPEC.replace("name: hetzner", "name: aws"),
             "spec.provider.name",
         ),
+        (
+            SPEC.replace("domain: mgmt.test", "domain: prod.test"),
+            "is this cluster's own domain",
+        ),
     ];
     for (spec, needle) in cases {
         let s = setup(&spec);

@@ -162,6 +162,14 @@ impl Capi {
                     "is required: the domain of the management cluster that runs Cluster API (its kubeconfig is under .kubeconfig/)",
                 )
             })?;
+        if management == domain {
+            return Err(invalid(
+                "spec.managementCluster.domain",
+                format!(
+                    "{management:?} is this cluster's own domain: a cluster that manages itself (bootstrap, then clusterctl move) is not in this build; name another cluster's domain"
+                ),
+            ));
+        }
         let provider = provider(&spec)?;
         if provider != "hetzner" {
             return Err(invalid(
