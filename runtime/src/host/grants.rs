@@ -195,9 +195,12 @@ impl Grants {
             let shown: Vec<String> = self
                 .http_trust
                 .iter()
-                .map(|e| crate::host::operator::shown(e, "the file"))
+                .map(|e| crate::host::operator::field_of(e))
                 .collect();
-            out.push(format!("http: also trusts the CA in {}", shown.join(", ")));
+            out.push(format!(
+                "http: also trusts the CA file named in {}",
+                shown.join(" or ")
+            ));
         }
         out.extend(self.ssh.as_ref().map(SshGrant::line));
         out.extend(

@@ -93,7 +93,16 @@ pub fn resolve(entries: &[String], values: &OperatorValues) -> Result<Vec<String
 /// A grant entry as `lo drivers show` says it: `what` of an operator-named one.
 pub fn shown(entry: &str, what: &str) -> String {
     match Named::parse(entry) {
-        Some(Ok(named)) => format!("{what} in {}", named.field()),
+        Some(Ok(_)) => format!("{what} in {}", field_of(entry)),
+        _ => entry.to_string(),
+    }
+}
+
+/// Where an operator-named entry reads from (`spec.kkp.caCert`, `$KKP_CA_CERT`); others as
+/// written.
+pub fn field_of(entry: &str) -> String {
+    match Named::parse(entry) {
+        Some(Ok(named)) => named.field(),
         _ => entry.to_string(),
     }
 }

@@ -82,7 +82,7 @@ impl Driver for CapiDriver {
             failed("required environment variable HCLOUD_TOKEN is not set (CAPH reads it from the credential Secret)")
         })?;
         let mgmt = Cluster::Domain(capi.management.clone());
-        reach_management(&capi, &mgmt)?;
+        reach_management(&capi, &mgmt, "nothing was created")?;
         if capi.local_management {
             lok8s_driver_sdk::phase("Cluster API on the management cluster", None, || {
                 providers::ensure(&mgmt)
@@ -123,7 +123,7 @@ impl Driver for CapiDriver {
     fn destroy(ctx: Context) -> Result<()> {
         let capi = Capi::load(&ctx.spec, &ctx.domain)?;
         let mgmt = Cluster::Domain(capi.management.clone());
-        reach_management(&capi, &mgmt)?;
+        reach_management(&capi, &mgmt, "nothing was deleted")?;
         let cluster = cluster_ref(&capi);
         let existed = kube::delete(&mgmt, &cluster)?;
         if existed {
@@ -241,7 +241,8 @@ fn phase_of(json: &str) -> String {
 }
 
 /// The management cluster must answer before anything is sent, with the fix when it cannot.
-fn reach_management(capi: &Capi, mgmt: &Cluster) -> Result<()> {
+/// `unchanged` says what did not happen (nothing was created, nothing was deleted).
+fn reach_management(capi: &Capi, mgmt: &Cluster, unchanged: &str) -> Result<()> {
     let probe = ObjectRef {
         api_version: "v1".into(),
         kind: "Namespace".into(),
@@ -257,7 +258,7 @@ fn reach_management(capi: &Capi, mgmt: &Cluster) -> Result<()> {
                 ""
             };
             Err(DriverError::NotFound(format!(
-                "management cluster {}: {m}; provision it first (lo provision {}){local}; nothing was created",
+                "management cluster {}: {m} (lo provision {}){local}; {unchanged}",
                 capi.management, capi.management
             )))
         }

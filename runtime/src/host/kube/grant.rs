@@ -40,11 +40,17 @@ impl KubeGrant {
     }
 
     pub fn line(&self) -> String {
+        let shown = |items: &[String], what: &str| -> Vec<String> {
+            items
+                .iter()
+                .map(|e| crate::host::operator::shown(e, what))
+                .collect()
+        };
         format!(
             "kubectl-apply: namespaces {}; kinds {}{}; API servers {}",
-            or_none(&self.namespaces),
+            or_none(&shown(&self.namespaces, "the namespace")),
             or_none(&self.kinds),
-            list_suffix("; other clusters ", &self.clusters),
+            list_suffix("; other clusters ", &shown(&self.clusters, "the domain")),
             if self.servers.is_empty() {
                 "on this machine".to_string()
             } else {
