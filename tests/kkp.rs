@@ -122,6 +122,12 @@ fn a_kkp_cluster_is_created_waited_for_given_its_pools_and_destroyed_through_the
 
     let status = p.lo_env(&["status", DOMAIN, "-o", "json"], &env()).json();
     assert_eq!(status["phase"], "Running", "{status}");
+    let blind = p.lo_env(&["status", DOMAIN, "-o", "json"], &[]).json();
+    assert_eq!(blind["phase"], "Unknown", "{blind}");
+    assert!(
+        blind["message"].as_str().unwrap().contains("KKP_TOKEN"),
+        "{blind}"
+    );
 
     // Destroy asks for KKP's cleanup and waits until the cluster is gone.
     api.script(|s| s.reads_after_delete = 2);

@@ -161,7 +161,20 @@ impl Driver for KkpDriver {
                 "no KKP cluster was made for this spec",
             ));
         };
-        let kkp = Kkp::load_for_api(&ctx.spec, &ctx.cluster_name)?;
+        // Without the token or the API's address the cluster is there but cannot be asked.
+        let kkp = match Kkp::load_for_api(&ctx.spec, &ctx.cluster_name) {
+            Ok(kkp) => kkp,
+            Err(e) => {
+                return Ok(status(
+                    "Unknown",
+                    Health::Unknown,
+                    format!(
+                        "KKP cluster {cluster_id}: {}",
+                        lok8s_driver_sdk::message(&e)
+                    ),
+                ));
+            }
+        };
         let api = Api::new(&kkp);
         let path = api.project_path(&project, &format!("/clusters/{cluster_id}"));
         match api.call("GET", &path, None, &[]) {
