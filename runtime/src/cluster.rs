@@ -226,8 +226,13 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
     let engine = opts.settings.docker_engine();
     let engine_remote = engine.is_remote();
     let spec_section = host::docker::spec_fields::spec_section(&spec.text);
-    let spec_host_paths =
-        complete_from_spec(&mut resolved.grants, &spec, project, &caroot, engine_remote);
+    let spec_host_paths = complete_from_spec(
+        &mut resolved.grants,
+        &spec_section,
+        project,
+        &caroot,
+        engine_remote,
+    );
     let schema = builtin_schema(&resolved);
     let remote_engine = engine
         .address
@@ -319,14 +324,14 @@ fn builtin_schema(resolved: &resolve::Resolved) -> Option<&'static str> {
 /// when a provision asks ([`SpecHostPaths::refusals`]).
 fn complete_from_spec(
     grants: &mut host::grants::Grants,
-    spec: &ClusterSpec,
+    spec_section: &serde_yaml::Value,
     project: &Project,
     caroot: &std::path::Path,
     engine_remote: bool,
 ) -> Option<SpecHostPaths> {
     use host::docker::spec_fields;
     let docker = grants.docker.as_mut()?;
-    let values = spec_fields::spec_section(&spec.text);
+    let values = spec_section.clone();
     spec_fields::complete(docker, &values);
     let root = project.root();
     Some(SpecHostPaths {

@@ -80,11 +80,25 @@ pub struct OperatorValues<'a> {
 /// The grant's entries with each operator-named one replaced by its value now (unset ones
 /// dropped); other entries as they are.
 pub fn resolve(entries: &[String], values: &OperatorValues) -> Result<Vec<String>, String> {
+    resolve_with(entries, values, |_, value| Ok(value))
+}
+
+/// [`resolve`], each operator-named value passed through `map` (which may refuse it).
+pub fn resolve_with(
+    entries: &[String],
+    values: &OperatorValues,
+    map: impl Fn(&Named, String) -> Result<String, String>,
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for entry in entries {
         match Named::parse(entry) {
             None => out.push(entry.clone()),
-            Some(named) => out.extend(named?.value(values.spec, values.env)),
+            Some(named) => {
+                let named = named?;
+                if let Some(value) = named.value(values.spec, values.env) {
+                    out.push(map(&named, value)?);
+                }
+            }
         }
     }
     Ok(out)

@@ -38,9 +38,8 @@ pub struct DockerCtx {
     /// Host paths no container may bind: the project, and folders lo keeps private.
     protected: Vec<PathBuf>,
     privileged_mode: PrivilegedMode,
+    /// The engine; on another machine (`DOCKER_HOST`) bind sources are its paths.
     engine: Engine,
-    /// The engine runs on another machine (`DOCKER_HOST`): bind sources are its paths.
-    remote: bool,
     /// Routes and interfaces of the engine's machine (none known for a remote engine).
     host: networks::HostFacts,
     refuse: crate::host::refusal::Refusals,
@@ -95,7 +94,6 @@ impl DockerCtx {
             protected,
             privileged_mode,
             engine,
-            remote,
             host: if remote {
                 networks::HostFacts::default()
             } else {

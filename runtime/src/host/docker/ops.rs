@@ -563,7 +563,7 @@ impl DockerCtx {
         source: &str,
         read_only: bool,
     ) -> Result<std::path::PathBuf, policy::BindRefusal> {
-        if self.remote {
+        if self.engine.is_remote() {
             return policy::remote_bind_source(&self.grant, source, read_only);
         }
         let real = policy::bind_source(&self.grant, &self.protected, source, read_only)?;

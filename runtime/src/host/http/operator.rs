@@ -11,28 +11,16 @@ pub use crate::host::operator::{Named, OperatorValues};
 
 /// The grant's entries with each operator-named one replaced by the origin it names now.
 pub fn resolve_origins(entries: &[String], values: &OperatorValues) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for entry in entries {
-        let named = match Named::parse(entry) {
-            None => {
-                out.push(entry.clone());
-                continue;
-            }
-            Some(named) => named?,
-        };
-        let Some(url) = named.value(values.spec, values.env) else {
-            continue;
-        };
-        out.push(origin_of(&url).map_err(|why| {
+    crate::host::operator::resolve_with(entries, values, |named, url| {
+        origin_of(&url).map_err(|why| {
             // An environment variable's value is not repeated: it could be a secret set by mistake.
             let shown = match named {
                 Named::Spec(_) => format!("{} = {url:?}", named.field()),
                 Named::Env(_) => named.field(),
             };
             format!("{shown}: {why}; write the API's address as https://host[:port]")
-        })?);
-    }
-    Ok(out)
+        })
+    })
 }
 
 /// `scheme://host:port` of an http(s) URL.
