@@ -15,8 +15,8 @@ use serde_json::json;
 use crate::kube_core::{ObjectKey, Store, key};
 use crate::kube_kinds::Kind;
 
-/// (group, version, plural, kind).
-const KINDS: [(&str, &str, &str, &str); 6] = [
+/// The kinds a Capi cluster is made of: (group, version, plural, kind).
+pub const KINDS: [(&str, &str, &str, &str); 6] = [
     ("cluster.x-k8s.io", "v1beta2", "clusters", "Cluster"),
     (
         "cluster.x-k8s.io",

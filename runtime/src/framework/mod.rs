@@ -1,8 +1,10 @@
 //! What `lo` itself runs around a driver: publishing its kubeconfig ([`kubeconfig`]) and,
 //! after a provision answered `continue`, the bootstrap ([`bootstrap`]) with the driver's
-//! exported environment; and [`tunnel`], a remote engine's cluster used from this machine.
+//! exported environment; before a provision, the clusters its driver reaches by domain
+//! ([`dependencies`]); and [`tunnel`], a remote engine's cluster used from this machine.
 
 pub mod bootstrap;
+pub mod dependencies;
 pub mod kubeconfig;
 pub mod tunnel;
 

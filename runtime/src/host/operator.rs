@@ -69,6 +69,22 @@ impl Named {
     }
 }
 
+impl Named {
+    /// Whether it is set to true: a YAML boolean, or the text `true` (any case) or `1`.
+    pub fn flag(&self, spec: &Value, env: &dyn Fn(&str) -> Option<String>) -> bool {
+        if let Named::Spec(path) = self
+            && let Some(b) = path
+                .split('.')
+                .try_fold(spec, |at, key| at.get(key))
+                .and_then(Value::as_bool)
+        {
+            return b;
+        }
+        self.value(spec, env)
+            .is_some_and(|t| t.eq_ignore_ascii_case("true") || t == "1")
+    }
+}
+
 /// The operator's values for a driver: the spec's `spec:` section, the folder relative file
 /// names in it start from, and the environment.
 pub struct OperatorValues<'a> {

@@ -272,6 +272,17 @@ impl Inside {
         }
     }
 
+    /// Removes a folder and everything in it, never following a link out of it; false when
+    /// there was none.
+    pub fn remove_tree(&self, rel: &str) -> Result<bool, InsideError> {
+        let rel = relative(rel)?;
+        match self.dir.remove_dir_all(rel) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io(rel)(e)),
+        }
+    }
+
     /// Removes an empty folder; false when it is missing or not empty.
     pub fn remove_empty_dir(&self, rel: &str) -> bool {
         relative(rel).is_ok_and(|rel| self.dir.remove_dir(rel).is_ok())

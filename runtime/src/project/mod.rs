@@ -120,6 +120,32 @@ impl Project {
         self.inside()?.subdir(".kubeconfig", false)
     }
 
+    /// The kubeconfig published for `domain` (at most `max` bytes) and its file name under
+    /// `.kubeconfig/`: `secret.<domain>.yaml` (written by the user) or `<metadata.name>.yaml`
+    /// (published by lo from its driver). Err says what is missing.
+    pub fn published_kubeconfig(
+        &self,
+        domain: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, String), String> {
+        let published = self.kubeconfigs().map_err(|e| e.to_string())?;
+        let secret = format!("secret.{domain}.yaml");
+        match published.read(&secret, max) {
+            Ok(bytes) => Ok((bytes, secret)),
+            Err(e) if e.is_not_found() => match SpecFile::load(self, domain) {
+                Ok(SpecFile::Cluster(spec)) => {
+                    let file = format!("{}.yaml", spec.name);
+                    published
+                        .read(&file, max)
+                        .map(|b| (b, file))
+                        .map_err(|e| e.to_string())
+                }
+                _ => Err("no cluster spec".to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// The root folder's name; drivers label what they create with it.
     pub fn name(&self) -> String {
         self.root

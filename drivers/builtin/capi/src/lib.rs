@@ -253,12 +253,12 @@ fn reach_management(capi: &Capi, mgmt: &Cluster, unchanged: &str) -> Result<()> 
         Ok(_) => Ok(()),
         Err(DriverError::NotFound(m)) => {
             let local = if capi.local_management {
-                " (spec.managementCluster.local: this build does not create the management cluster itself; provision one with kind Lo under that domain, and lo installs Cluster API on it)"
-            } else {
                 ""
+            } else {
+                ", or set spec.managementCluster.local: true for one on this machine"
             };
             Err(DriverError::NotFound(format!(
-                "management cluster {}: {m} (lo provision {}){local}; {unchanged}",
+                "management cluster {}: {m} (lo provision {}{local}); {unchanged}",
                 capi.management, capi.management
             )))
         }

@@ -85,9 +85,11 @@ pub fn ensure(mgmt: &Cluster) -> Result<()> {
                 component.what
             ))
         })?;
+        // The release files own what they define, as clusterctl's overwriting install does
+        // (a CRD a previous install or another tool applied is taken over, not refused).
         let options = ApplyOptions {
             field_manager: "lok8s-capi".into(),
-            force: false,
+            force: true,
         };
         let applied = kube::apply(mgmt, &text, &options)?;
         for object in applied.iter().map(|a| &a.object) {

@@ -20,6 +20,11 @@ pub struct KubeGrant {
     /// API server; none means this machine (loopback, any port).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<String>,
+    /// An operator-named flag (`spec:<path>`): when the spec sets it true, a domain in
+    /// `clusters` that has no spec yet is created on this machine as a Lo cluster before the
+    /// driver runs (`framework::dependencies`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_local_when: Option<String>,
 }
 
 impl KubeGrant {
@@ -37,6 +42,9 @@ impl KubeGrant {
         extend_unique(&mut self.kinds, other.kinds);
         extend_unique(&mut self.clusters, other.clusters);
         extend_unique(&mut self.servers, other.servers);
+        if self.create_local_when.is_none() {
+            self.create_local_when = other.create_local_when;
+        }
     }
 
     pub fn line(&self) -> String {
@@ -46,8 +54,15 @@ impl KubeGrant {
                 .map(|e| crate::host::operator::shown(e, what))
                 .collect()
         };
+        let local = match &self.create_local_when {
+            Some(flag) => format!(
+                "; creates a missing one on this machine (kind Lo) when {} is true",
+                crate::host::operator::field_of(flag)
+            ),
+            None => String::new(),
+        };
         format!(
-            "kubectl-apply: namespaces {}; kinds {}{}; API servers {}",
+            "kubectl-apply: namespaces {}; kinds {}{}{local}; API servers {}",
             or_none(&shown(&self.namespaces, "the namespace")),
             or_none(&self.kinds),
             list_suffix("; other clusters ", &shown(&self.clusters, "the domain")),

@@ -22,7 +22,7 @@ use crate::contract::types::DriverError;
 use crate::host::http::allowlist::Allowlist;
 use crate::host::kube::grant::KubeGrant;
 use crate::host::refusal::Call;
-use crate::project::{Inside, Project, SpecFile};
+use crate::project::{Inside, Project};
 use vetted::Vetted;
 
 const POLL: Duration = Duration::from_millis(500);
@@ -183,25 +183,7 @@ impl KubeCtx {
                 }
                 crate::project::validate_domain(domain)
                     .map_err(|e| DriverError::Failed(e.to_string()))?;
-                let published = self
-                    .project
-                    .kubeconfigs()
-                    .map_err(|e| DriverError::NotFound(format!("cluster {domain:?}: {e}")))?;
-                let secret = format!("secret.{domain}.yaml");
-                let file = match published.read(&secret, vetted::MAX_BYTES) {
-                    Ok(bytes) => Ok((bytes, secret)),
-                    Err(e) if e.is_not_found() => match SpecFile::load(&self.project, domain) {
-                        Ok(SpecFile::Cluster(spec)) => {
-                            let file = format!("{}.yaml", spec.name);
-                            published
-                                .read(&file, vetted::MAX_BYTES)
-                                .map(|b| (b, file))
-                                .map_err(|e| e.to_string())
-                        }
-                        _ => Err("no cluster spec".to_string()),
-                    },
-                    Err(e) => Err(e.to_string()),
-                };
+                let file = self.project.published_kubeconfig(domain, vetted::MAX_BYTES);
                 let (bytes, file) = file.map_err(|e| {
                     DriverError::NotFound(format!(
                         "cluster domain {domain:?}: no kubeconfig ({e}); provision it first"

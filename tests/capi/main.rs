@@ -9,6 +9,9 @@ use lok8s_tests::kube_api::KubeApi;
 use lok8s_tests::kube_capi::CapiControllers;
 use serde_json::{Value, json};
 
+mod local_management;
+mod releases;
+
 const DOMAIN: &str = "prod.test";
 const NS: &str = "capi-system";
 const NAME: &str = "test-production";
@@ -19,7 +22,7 @@ struct Setup {
     workload: KubeApi,
 }
 
-const SPEC: &str = "kubernetes: {version: v1.31.10}\nmanagementCluster: {domain: mgmt.test}\n\
+pub const SPEC: &str = "kubernetes: {version: v1.31.10}\nmanagementCluster: {domain: mgmt.test}\n\
 cluster: {namespace: capi-system, domain: prod.lok8s.dev}\n\
 provider:\n  name: hetzner\n  config: {region: fsn1, sshKeyName: test-key, network: {enabled: true}}\n\
 controlPlane: {replicas: 3, type: cax21}\nworkers:\n  general: {replicas: 2, type: cax21}\n";
@@ -336,187 +339,23 @@ fn bad_input_is_refused_before_anything_reaches_the_management_cluster() {
         .code(1)
         .stderr_has("HCLOUD_TOKEN is not set");
     assert!(s.mgmt.requests().is_empty());
-    // A management cluster that was never provisioned: said, with the fix.
+    // A management cluster with a spec but no kubeconfig is provisioned first: here its spec
+    // cannot be provisioned here (its default bootstrap needs helm), so that fails, with nothing
+    // sent and the Capi driver never run.
     let s = setup(SPEC);
     std::fs::remove_file(s.p.path(".kubeconfig/mgmt.yaml")).unwrap();
     s.p.lo_env(&["provision", DOMAIN], &env())
         .code(1)
-        .stderr_has("provision it first (lo provision mgmt.test)");
-}
-
-/// Stands in for the providers' GitHub release downloads: an HTTPS server on 127.0.0.1 with a
-/// CA of its own, serving small component files at the release paths, counting requests.
-struct Releases {
-    url: String,
-    ca_file: tempfile::NamedTempFile,
-    hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-fn deployment_doc(namespace: &str, name: &str, arg: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n---\napiVersion: apps/v1\nkind: Deployment\n\
-         metadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  \
-         template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: manager\n        \
-         image: registry.test/{name}:v1\n        args: [\"{arg}\"]\n"
-    )
-}
-
-impl Releases {
-    fn start(core_arg: &str) -> Releases {
-        use axum::extract::{Path, State};
-        let files: std::collections::HashMap<String, String> = [
-            ("cert-manager/cert-manager/releases/download/v1.18.2/cert-manager.yaml", deployment_doc("cert-manager", "cert-manager-webhook", "--v=2")),
-            ("kubernetes-sigs/cluster-api/releases/download/v1.13.2/core-components.yaml", deployment_doc("capi-system", "capi-controller-manager", core_arg)),
-            ("kubernetes-sigs/cluster-api/releases/download/v1.13.2/bootstrap-components.yaml", deployment_doc("capi-kubeadm-bootstrap-system", "capi-kubeadm-bootstrap-controller-manager", "--v=2")),
-            ("kubernetes-sigs/cluster-api/releases/download/v1.13.2/control-plane-components.yaml", deployment_doc("capi-kubeadm-control-plane-system", "capi-kubeadm-control-plane-controller-manager", "--v=2")),
-            ("syself/cluster-api-provider-hetzner/releases/download/v1.1.7/infrastructure-components.yaml", deployment_doc("caph-system", "caph-controller-manager", "--leader-elect=${ENABLE_LEADER_ELECTION:-true}")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        type Shared = (
-            std::collections::HashMap<String, String>,
-            std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-        );
-        let state: std::sync::Arc<Shared> = std::sync::Arc::new((files, hits.clone()));
-        let app = axum::Router::new()
-            .route(
-                "/{*path}",
-                axum::routing::get(
-                    |State(s): State<std::sync::Arc<Shared>>, Path(path): Path<String>| async move {
-                        s.1.lock().unwrap().push(path.clone());
-                        match s.0.get(&path) {
-                            Some(text) => (axum::http::StatusCode::OK, text.clone()),
-                            None => (
-                                axum::http::StatusCode::NOT_FOUND,
-                                "no such release file".into(),
-                            ),
-                        }
-                    },
-                ),
-            )
-            .with_state(state);
-        let (ca_pem, acceptor) = lok8s_tests::kube_api::tls_acceptor();
-        let port = lok8s_tests::kube_api::spawn_tls(acceptor, app);
-        let ca_file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(ca_file.path(), ca_pem).unwrap();
-        Releases {
-            url: format!("https://127.0.0.1:{port}"),
-            ca_file,
-            hits,
-        }
-    }
-
-    fn hits(&self) -> Vec<String> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    /// The test environment with this server as the providers' mirror, trusted by its CA.
-    fn env(&self) -> Vec<(&'static str, String)> {
-        let mut out: Vec<(&'static str, String)> =
-            env().into_iter().map(|(k, v)| (k, v.to_string())).collect();
-        out.push(("CAPI_PROVIDER_MIRROR", self.url.clone()));
-        out.push((
-            "CAPI_PROVIDER_CA",
-            self.ca_file.path().display().to_string(),
-        ));
-        out
-    }
-}
-
-const LOCAL_SPEC: &str = "kubernetes: {version: v1.31.10}\nmanagementCluster: {domain: mgmt.test, local: true}\n\
-cluster: {namespace: capi-system}\nprovider:\n  name: hetzner\n  config: {sshKeyName: test-key}\n";
-
-#[test]
-fn cluster_api_is_installed_on_a_local_management_cluster_from_the_release_files() {
-    let releases = Releases::start("--diagnostics-address=${CAPI_DIAGNOSTICS_ADDRESS:=:8443}");
-    let s = setup(LOCAL_SPEC);
-    let env = releases.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    s.p.lo_env(&["provision", DOMAIN], &env).success();
-    assert_eq!(
-        releases.hits(),
-        [
-            "cert-manager/cert-manager/releases/download/v1.18.2/cert-manager.yaml",
-            "kubernetes-sigs/cluster-api/releases/download/v1.13.2/core-components.yaml",
-            "kubernetes-sigs/cluster-api/releases/download/v1.13.2/bootstrap-components.yaml",
-            "kubernetes-sigs/cluster-api/releases/download/v1.13.2/control-plane-components.yaml",
-            "syself/cluster-api-provider-hetzner/releases/download/v1.1.7/infrastructure-components.yaml",
-        ]
-    );
-    let core = s
-        .mgmt
-        .object(
-            "apps",
-            "deployments",
-            "capi-system",
-            "capi-controller-manager",
-        )
-        .expect("the core provider's Deployment");
-    assert_eq!(
-        core["spec"]["template"]["spec"]["containers"][0]["args"],
-        json!(["--diagnostics-address=:8443"]),
-        "clusterctl's defaults filled in"
-    );
-    let caph = s
-        .mgmt
-        .object(
-            "apps",
-            "deployments",
-            "caph-system",
-            "caph-controller-manager",
-        )
-        .unwrap();
-    assert_eq!(
-        caph["spec"]["template"]["spec"]["containers"][0]["args"],
-        json!(["--leader-elect=true"])
-    );
-    // Every Deployment was waited for before the cluster's objects went in.
-    let requests = s.mgmt.requests();
-    let waited = requests
-        .iter()
-        .position(|r| {
-            r.starts_with(
-                "GET /apis/apps/v1/namespaces/caph-system/deployments/caph-controller-manager",
-            )
-        })
-        .unwrap();
-    let cluster = requests
-        .iter()
-        .position(|r| r.contains("/clusters/test-production?"))
-        .unwrap();
-    assert!(waited < cluster, "{requests:#?}");
-
-    // Installed: a re-run fetches nothing.
-    s.p.lo_env(&["provision", DOMAIN], &env).success();
-    assert_eq!(releases.hits().len(), 5);
-}
-
-#[test]
-fn a_release_file_needing_a_variable_lo_does_not_set_is_refused_before_it_is_applied() {
-    let releases = Releases::start("--token=${PROVIDER_TOKEN}");
-    let s = setup(LOCAL_SPEC);
-    let env = releases.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    s.p.lo_env(&["provision", DOMAIN], &env)
+        .stderr_has("prod.test needs mgmt.test, which has no kubeconfig yet: provisioning it first")
+        .stderr_has("provisioning mgmt.test first, which prod.test needs")
+        .stderr_has("spec.bootstrap");
+    assert!(s.mgmt.requests().is_empty());
+    // Neither spec nor kubeconfig: the driver says so, with both fixes.
+    std::fs::remove_dir_all(s.p.path("clusters/mgmt.test")).unwrap();
+    s.p.lo_env(&["provision", DOMAIN], &env())
         .code(1)
-        .stderr_has("needs the variables PROVIDER_TOKEN and lo sets none of them");
-    assert!(
-        s.mgmt
-            .object(
-                "apps",
-                "deployments",
-                "capi-system",
-                "capi-controller-manager"
-            )
-            .is_none()
-    );
-    assert!(
-        s.mgmt
-            .object("cluster.x-k8s.io", "clusters", NS, NAME)
-            .is_none()
-    );
+        .stderr_has("(lo provision mgmt.test, or set spec.managementCluster.local: true for one on this machine)");
+    assert!(s.mgmt.requests().is_empty());
 }
 
 #[test]

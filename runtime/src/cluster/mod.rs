@@ -2,6 +2,8 @@
 //! -> instantiate with grants and limits -> call the driver -> framework steps. The CLI only
 //! parses and prints.
 
+mod dependencies;
+
 use anyhow::{Context as _, anyhow};
 
 use crate::contract::types;
@@ -115,6 +117,8 @@ pub struct Session {
     pub remote_engine: Option<String>,
     /// Where a missing grant for this driver goes.
     grant_hint: String,
+    /// The clusters its driver reaches by domain, which a provision makes sure exist first.
+    needs: framework::dependencies::Needs,
     /// Removes the folders this session made when it ends, if nothing was written into them.
     _created: host::files::CreatedDirs,
 }
@@ -273,6 +277,16 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         spec: &spec_section,
         spec_dir: spec.path.parent().unwrap_or(project.root()),
     };
+    let needs = framework::dependencies::needs(
+        &resolved.grants,
+        &host::operator::OperatorValues {
+            spec: site.spec,
+            spec_dir: site.spec_dir,
+            env: &|name| opts.env.get(name),
+        },
+        &spec.domain,
+    )
+    .with_context(|| format!("the grant of the {} driver", resolved.kind))?;
     let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
         .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?
         .build();
@@ -304,6 +318,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         spec_host_paths,
         remote_engine,
         grant_hint: hint,
+        needs,
         _created: folders.created,
     })
 }
@@ -387,6 +402,16 @@ pub async fn provision(
     domain: &str,
     request: &BootstrapRequest,
 ) -> anyhow::Result<Provisioned> {
+    provision_after(opts, domain, request, &[]).await
+}
+
+/// [`provision`] of `domain` as a dependency of the clusters in `chain` (outermost first).
+async fn provision_after(
+    opts: &Options,
+    domain: &str,
+    request: &BootstrapRequest,
+    chain: &[String],
+) -> anyhow::Result<Provisioned> {
     let spec = load_cluster(&opts.project, domain, "provision")?;
     // The driver is resolved and verified first (an unpinned driver is refused before
     // anything else is said), then the bootstrap is planned, then the driver runs.
@@ -418,6 +443,9 @@ pub async fn provision(
     } else {
         Some(DomainLock::acquire(&opts.project, domain)?)
     };
+    if !request.only {
+        dependencies::provide(opts, &session, request, chain).await?;
+    }
     let s = &mut session;
     if request.dry_run {
         let exported = export(s).await?;
@@ -505,7 +533,9 @@ async fn export(s: &mut Session) -> anyhow::Result<Vec<(String, String)>> {
 pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
     let spec = load_cluster(&opts.project, domain, "destroy")?;
     let _busy = DomainLock::acquire(&opts.project, domain)?;
+    dependencies::check_unneeded(opts, domain)?;
     let mut s = open(opts, spec).await?;
+    dependencies::refresh(opts, &s).await;
     let result = s
         .instance
         .destroy(&s.ctx)
@@ -513,7 +543,8 @@ pub async fn destroy(opts: &Options, domain: &str) -> anyhow::Result<()> {
         .map_err(|e| left_behind(e, domain))?;
     result.map_err(|e| driver_failed(&s.instance.id, "destroy", e))?;
     s.publish_kubeconfig()?;
-    Ok(())
+    dependencies::forget(opts, domain)?;
+    dependencies::release(opts, &s).await
 }
 
 /// `lo status`: follows a deployment domain to the cluster it references.
