@@ -1,8 +1,11 @@
 //! The Hetzner provider as a guest library (no host access of its own: the driver that uses it
 //! makes the requests through its http import). This build holds the descriptor (the provider
 //! config, JSON or YAML) with the one table that maps its entries onto the Hetzner Cloud API's
-//! create bodies, and the cloud-config generator servers boot with.
+//! create bodies, the Hetzner Cloud API client those bodies go through ([`cloud_api`]), and the
+//! cloud-config generator servers boot with.
 
+pub mod cloud_api;
 pub mod cloud_config;
+pub mod cluster;
 pub mod descriptor;
 pub mod mapping;
