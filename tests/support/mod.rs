@@ -5,6 +5,7 @@
 pub mod attack;
 pub mod docker;
 pub mod escapes;
+pub mod hcloud_api;
 pub mod images;
 pub mod kkp_api;
 pub mod kube_api;

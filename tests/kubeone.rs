@@ -1,0 +1,183 @@
+//! The built-in KubeOne driver against the Hetzner Cloud API double (HTTPS on 127.0.0.1, its
+//! own CA, see `support/hcloud_api.rs`): `status` from the servers labelled for the cluster,
+//! `destroy` deleting exactly what carries the cluster's label, through 429s, pagination and
+//! running actions; bad input and a refused token with nothing deleted.
+
+use lok8s_tests::Project;
+use lok8s_tests::hcloud_api::HcloudApi;
+use serde_json::json;
+
+const TOKEN: &str = "hcloud-test-token-91c2";
+const DOMAIN: &str = "k1.test";
+
+const SPEC: &str = "provider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    server: [{name: prod-cp-0}]\n";
+
+struct Setup {
+    p: Project,
+    api: HcloudApi,
+    _ca: tempfile::NamedTempFile,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Setup {
+    fn new(spec: &str) -> Setup {
+        let api = HcloudApi::start(TOKEN);
+        let p = Project::new();
+        p.cluster(DOMAIN, "KubeOne", "prod", spec);
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), &api.ca_pem).unwrap();
+        let env = vec![
+            ("HCLOUD_TOKEN", TOKEN.to_string()),
+            ("HCLOUD_ENDPOINT", api.url()),
+            ("HCLOUD_CA_CERT", ca.path().display().to_string()),
+            ("HCLOUD_POLL_INTERVAL", "50ms".to_string()),
+        ];
+        Setup {
+            p,
+            api,
+            _ca: ca,
+            env,
+        }
+    }
+
+    fn lo(&self, args: &[&str]) -> lok8s_tests::Run {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.p.lo_env(args, &env)
+    }
+
+    /// The cluster's resources, another cluster's and an unlabelled one; 60 labelled volumes
+    /// make the listing span two pages.
+    fn seed(&self) {
+        let prod = json!({"lok8s.dev/cluster": "prod", "lok8s.dev/role": "control-plane"});
+        self.api.seed("servers", "prod-cp-0", prod.clone());
+        self.api.seed("servers", "prod-cp-1", prod.clone());
+        self.api.seed(
+            "servers",
+            "other-cp-0",
+            json!({"lok8s.dev/cluster": "other"}),
+        );
+        self.api.seed("servers", "hand-made", json!({}));
+        self.api.seed(
+            "load_balancers",
+            "prod-api",
+            json!({"lok8s.dev/cluster": "prod"}),
+        );
+        self.api
+            .seed("networks", "prod-net", json!({"lok8s.dev/cluster": "prod"}));
+        self.api.seed(
+            "networks",
+            "prod-like",
+            json!({"lok8s.dev/cluster": "production"}),
+        );
+        self.api
+            .seed("ssh_keys", "prod-key", json!({"lok8s.dev/cluster": "prod"}));
+        for i in 0..60 {
+            self.api.seed(
+                "volumes",
+                &format!("prod-data-{i:02}"),
+                json!({"lok8s.dev/cluster": "prod"}),
+            );
+        }
+    }
+}
+
+#[test]
+fn destroy_deletes_only_what_carries_the_clusters_label() {
+    let s = Setup::new(SPEC);
+    s.seed();
+    s.api.script(|sc| {
+        sc.rate_limited = 2;
+        sc.action_polls = 1;
+    });
+    s.lo(&["destroy", DOMAIN]).success();
+    assert_eq!(s.api.names("servers"), ["hand-made", "other-cp-0"]);
+    assert_eq!(s.api.names("networks"), ["prod-like"]);
+    assert!(s.api.names("load_balancers").is_empty());
+    assert!(s.api.names("ssh_keys").is_empty());
+    assert!(s.api.names("volumes").is_empty(), "both pages deleted");
+    let seen = s.api.seen();
+    // Load balancers before servers, servers before networks; every list by the label.
+    let first = |needle: &str| seen.iter().position(|l| l.starts_with(needle)).unwrap();
+    assert!(first("DELETE /load_balancers/") < first("DELETE /servers/"));
+    assert!(first("DELETE /servers/") < first("DELETE /networks/"));
+    assert!(
+        seen.iter()
+            .filter(|l| l.starts_with("GET /volumes?"))
+            .count()
+            >= 2,
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .filter(|l| l.starts_with("GET /") && !l.starts_with("GET /actions/"))
+            .all(|l| l.contains("label_selector=lok8s%2Edev%2Fcluster%3Dprod&")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with("GET /actions/")),
+        "actions waited for"
+    );
+
+    // Again: nothing left to delete, nothing else touched.
+    s.lo(&["destroy", DOMAIN])
+        .success()
+        .stderr_has("nothing in the Hetzner project is labelled lok8s.dev/cluster=prod");
+    assert_eq!(s.api.names("servers"), ["hand-made", "other-cp-0"]);
+}
+
+#[test]
+fn status_counts_the_clusters_running_servers() {
+    let s = Setup::new(SPEC);
+    let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
+    assert_eq!(status["phase"], "NotFound", "{status}");
+    s.api
+        .seed("servers", "prod-cp-0", json!({"lok8s.dev/cluster": "prod"}));
+    s.api.seed(
+        "servers",
+        "other-cp-0",
+        json!({"lok8s.dev/cluster": "other"}),
+    );
+    s.api
+        .set("servers", "prod-cp-0", "status", json!("running"));
+    let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
+    assert_eq!(status["phase"], "Running", "{status}");
+    s.api
+        .seed("servers", "prod-cp-1", json!({"lok8s.dev/cluster": "prod"}));
+    s.api
+        .set("servers", "prod-cp-1", "status", json!("starting"));
+    let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
+    assert_eq!(status["phase"], "Partial (1/2 running)", "{status}");
+}
+
+#[test]
+fn a_refused_token_or_a_bad_config_deletes_nothing() {
+    let mut s = Setup::new(SPEC);
+    s.seed();
+    s.env[0].1 = "wrong-token".into();
+    let run = s.lo(&["destroy", DOMAIN]);
+    run.code(1)
+        .stderr_has("401 unauthorized")
+        .stderr_has("check HCLOUD_TOKEN");
+    assert!(!run.stderr.contains("wrong-token"), "{}", run.stderr);
+    assert_eq!(s.api.names("servers").len(), 4);
+
+    for (spec, needle) in [
+        (
+            SPEC.replace("cluster_name: prod", "cluster_name: \"prod,!x\""),
+            "spec.provider.config.cluster_name",
+        ),
+        (
+            SPEC.replace("name: hetzner", "name: aws"),
+            "spec.provider.name",
+        ),
+        (
+            "provider: {name: hetzner, configRef: missing.json}\n".to_string(),
+            "spec.provider.configRef",
+        ),
+    ] {
+        let s = Setup::new(&spec);
+        s.seed();
+        s.lo(&["destroy", DOMAIN]).code(1).stderr_has(needle);
+        assert!(s.api.seen().is_empty(), "{needle}: {:?}", s.api.seen());
+    }
+}
