@@ -4,7 +4,9 @@
 //! `load_balancers`, `servers`, `volumes`, `floating_ips`, `server_types`) with `name` and
 //! `label_selector` filters (`k=v`, `k!=v`, `k`, `!k`, joined by `,`) and `page`/`per_page`
 //! pagination under `meta.pagination`; creates that give ids and start an action; actions
-//! that stay `running` for a set number of polls (`GET /actions/{id}`); deletes; names unique
+//! that stay `running` for a set number of polls (`GET /actions/{id}`); resource actions that
+//! change what they act on (`add_subnet`, `attach_to_network`, `add_target`, `add_service`,
+//! `assign`) and refuse a repeat with the API's conflict codes; deletes; names unique
 //! per collection (409 `uniqueness_error`); 429 `rate_limit_exceeded` with `RateLimit-*`
 //! headers on demand. Served over HTTPS on 127.0.0.1 with a CA of its own; records requests.
 
@@ -110,6 +112,17 @@ impl HcloudApi {
         }
     }
 
+    /// The named object of a collection, as stored.
+    pub fn object(&self, collection: &str, name: &str) -> Option<Value> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .objects
+            .get(collection)?
+            .iter()
+            .find(|o| o["name"].as_str() == Some(name))
+            .cloned()
+    }
+
     /// Names in a collection, sorted.
     pub fn names(&self, collection: &str) -> Vec<String> {
         let inner = self.inner.lock().unwrap();
@@ -157,6 +170,59 @@ fn new_action(inner: &mut Inner, command: &str) -> Value {
         "error": null});
     inner.actions.insert(id, (action.clone(), 0));
     action
+}
+
+/// What a resource action changes, with the conflicts the API reports for a repeat.
+fn act(
+    object: &mut Value,
+    action: &str,
+    request: &Value,
+) -> Result<(), (&'static str, &'static str)> {
+    let mut push = |list: &str, item: Value, code, message| {
+        let items = object[list].as_array_mut();
+        match items {
+            Some(items) if items.contains(&item) => Err((code, message)),
+            Some(items) => {
+                items.push(item);
+                Ok(())
+            }
+            None => {
+                object[list] = json!([item]);
+                Ok(())
+            }
+        }
+    };
+    match action {
+        "add_subnet" => push(
+            "subnets",
+            request.clone(),
+            "conflict",
+            "subnet already exists",
+        ),
+        "attach_to_network" => push(
+            "private_net",
+            json!({"network": request["network"]}),
+            "load_balancer_already_attached",
+            "load balancer is already attached to this network",
+        ),
+        "add_target" => push(
+            "targets",
+            request.clone(),
+            "target_already_defined",
+            "target already defined",
+        ),
+        "add_service" => push(
+            "services",
+            request.clone(),
+            "source_port_already_used",
+            "listen port already used",
+        ),
+        "assign" => {
+            object["server"] = request["server"].clone();
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn handle(
@@ -316,14 +382,32 @@ async fn handle(
             let action = new_action(&mut inner, "delete");
             axum::Json(json!({"action": action})).into_response()
         }
-        ("POST", [collection, id, "actions", action]) => {
+        ("GET", [collection, id]) => {
             let id: u64 = id.parse().unwrap_or(0);
-            let exists = inner
+            let found = inner
                 .objects
                 .get(*collection)
-                .is_some_and(|l| l.iter().any(|o| o["id"].as_u64() == Some(id)));
-            if !exists {
+                .and_then(|l| l.iter().find(|o| o["id"].as_u64() == Some(id)).cloned());
+            match found {
+                Some(object) => {
+                    let singular = collection.trim_end_matches('s');
+                    axum::Json(json!({ singular: object })).into_response()
+                }
+                None => error(StatusCode::NOT_FOUND, "not_found", "resource not found"),
+            }
+        }
+        ("POST", [collection, id, "actions", action]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let Some(object) = inner
+                .objects
+                .get_mut(*collection)
+                .and_then(|l| l.iter_mut().find(|o| o["id"].as_u64() == Some(id)))
+            else {
                 return error(StatusCode::NOT_FOUND, "not_found", "resource not found");
+            };
+            if let Err((code, message)) = act(object, action, &request) {
+                return error(StatusCode::CONFLICT, code, message);
             }
             let action = new_action(&mut inner, action);
             (StatusCode::CREATED, axum::Json(json!({"action": action}))).into_response()

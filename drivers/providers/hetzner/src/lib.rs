@@ -9,3 +9,4 @@ pub mod cloud_config;
 pub mod cluster;
 pub mod descriptor;
 pub mod mapping;
+pub mod provision;

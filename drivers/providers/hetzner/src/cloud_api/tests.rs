@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 use super::{Cloud, Transport};
 
 type Scripted = (u16, Vec<(String, String)>, Value);
+/// A request as sent: method, URL, headers.
+type Asked = (String, String, Vec<(String, String)>);
 
 #[derive(Default)]
 struct Script {
     answers: RefCell<Vec<Scripted>>,
-    asked: RefCell<Vec<(String, String, Vec<(String, String)>)>>,
+    asked: RefCell<Vec<Asked>>,
     slept: RefCell<Vec<Duration>>,
 }
 
