@@ -207,3 +207,53 @@ fn an_entry_lo_cannot_map_creates_nothing() {
     );
     assert!(api.seen().is_empty(), "{:?}", api.seen());
 }
+
+#[test]
+fn dedicated_workers_are_named_after_their_hostnames_through_robot() {
+    use lok8s_provider_hetzner::robot_api::{Named, Robot, name_workers};
+    let api = lok8s_tests::robot_api::RobotApi::start("robot-user", "robot-pass-3d9");
+    api.seed(321, "203.0.113.7", "EX44 #321");
+    api.seed(322, "203.0.113.8", "metal-1");
+    let https = Https::new(&api.ca_pem);
+    let robot = Robot::new(&api.url(), "robot-user", "robot-pass-3d9", &https);
+    let workers: Vec<(String, String)> = [
+        ("metal-0", "203.0.113.7"),
+        ("metal-1", "203.0.113.8"),
+        ("cloud-0", "198.51.100.1"),
+    ]
+    .iter()
+    .map(|(h, a)| (h.to_string(), a.to_string()))
+    .collect();
+    let named = name_workers(&robot, &workers).unwrap();
+    assert_eq!(
+        named,
+        [
+            ("metal-0".to_string(), Named::Renamed(321)),
+            ("metal-1".to_string(), Named::Unchanged(322)),
+            ("cloud-0".to_string(), Named::NotDedicated),
+        ]
+    );
+    assert_eq!(api.names()[&321], "metal-0");
+    assert_eq!(
+        api.seen(),
+        ["GET /server", "POST /server/321 server_name=metal%2D0"]
+    );
+
+    // Wrong credentials: said, without the password.
+    let wrong = Robot::new(&api.url(), "robot-user", "not-the-pass-77", &https);
+    let e = name_workers(&wrong, &workers).unwrap_err();
+    assert!(
+        e.contains("401 UNAUTHORIZED") && e.contains("HROBOT_USER"),
+        "{e}"
+    );
+    assert!(!e.contains("not-the-pass-77"), "{e}");
+    // A hostname that is not one: refused before any request.
+    let before = api.seen().len();
+    let bad = vec![("metal 0; reboot".to_string(), "203.0.113.7".to_string())];
+    assert!(
+        name_workers(&robot, &bad)
+            .unwrap_err()
+            .contains("invalid hostname")
+    );
+    assert_eq!(api.seen().len(), before);
+}

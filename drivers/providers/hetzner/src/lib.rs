@@ -10,3 +10,4 @@ pub mod cluster;
 pub mod descriptor;
 pub mod mapping;
 pub mod provision;
+pub mod robot_api;
