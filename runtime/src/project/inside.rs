@@ -376,6 +376,30 @@ mod tests {
         assert!(!inside.remove("target").unwrap());
     }
 
+    /// A driver's state folder, removed with a local cluster lo created, may hold links a
+    /// driver planted: they go, what they point at stays, and a folder that is itself a link
+    /// is never emptied through it.
+    #[test]
+    fn trees_are_removed_without_following_links() {
+        let (root, outside, inside) = setup();
+        let state = root.path().join("sub/.state");
+        std::fs::create_dir_all(state.join("deep")).unwrap();
+        std::fs::write(state.join("deep/f"), "x").unwrap();
+        symlink(outside.path(), state.join("out-dir")).unwrap();
+        symlink(outside.path().join("secret"), state.join("deep/out-file")).unwrap();
+        assert!(inside.remove_tree("sub/.state").unwrap());
+        assert!(!state.exists());
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("secret")).unwrap(),
+            "outside"
+        );
+        assert!(!inside.remove_tree("sub/.state").unwrap(), "gone already");
+        symlink(outside.path(), root.path().join("sub/linked")).unwrap();
+        // Refused or the link alone removed: either way nothing outside is touched.
+        let _ = inside.remove_tree("sub/linked");
+        assert!(outside.path().join("secret").exists());
+    }
+
     #[test]
     fn fifos_and_devices_are_not_opened() {
         let (root, _o, inside) = setup();
