@@ -172,8 +172,5 @@ pub(super) fn check_unneeded(opts: &Options, domain: &str) -> anyhow::Result<()>
 
 /// After `domain` was destroyed: nobody needs it any more.
 pub(super) fn forget(opts: &Options, domain: &str) -> anyhow::Result<()> {
-    for user in deps::users(&opts.project, domain) {
-        deps::record_user(&opts.project, domain, &user, false)?;
-    }
-    Ok(())
+    deps::forget(&opts.project, domain)
 }

@@ -182,6 +182,14 @@ pub fn record_user(
     Ok(list)
 }
 
+/// Forgets every cluster recorded as needing `domain` (it is gone).
+pub fn forget(project: &Project, domain: &str) -> anyhow::Result<()> {
+    if let Ok(dir) = users_dir(project, false) {
+        dir.remove(domain)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,29 +55,29 @@ impl Named {
         }
     }
 
+    /// The spec's node at a `spec:` path (None for an environment variable).
+    fn in_spec<'v>(&self, spec: &'v Value) -> Option<&'v Value> {
+        match self {
+            Named::Spec(path) => path.split('.').try_fold(spec, |at, key| at.get(key)),
+            Named::Env(_) => None,
+        }
+    }
+
     /// Its text, if set and not empty.
     pub fn value(&self, spec: &Value, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         let text = match self {
-            Named::Spec(path) => path
-                .split('.')
-                .try_fold(spec, |at, key| at.get(key))
-                .and_then(|v| v.as_str())
+            Named::Spec(_) => self
+                .in_spec(spec)
+                .and_then(Value::as_str)
                 .map(str::to_string),
             Named::Env(name) => env(name),
         };
         text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
     }
-}
 
-impl Named {
     /// Whether it is set to true: a YAML boolean, or the text `true` (any case) or `1`.
     pub fn flag(&self, spec: &Value, env: &dyn Fn(&str) -> Option<String>) -> bool {
-        if let Named::Spec(path) = self
-            && let Some(b) = path
-                .split('.')
-                .try_fold(spec, |at, key| at.get(key))
-                .and_then(Value::as_bool)
-        {
+        if let Some(b) = self.in_spec(spec).and_then(Value::as_bool) {
             return b;
         }
         self.value(spec, env)

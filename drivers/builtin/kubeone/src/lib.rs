@@ -72,9 +72,7 @@ impl Driver for KubeOne {
     /// The provider's resources labelled for the cluster, deleted (spec 7.3 destroy; the
     /// original skipped this unless run with --remote, leaving machines billed).
     fn destroy(ctx: Context) -> Result<()> {
-        let descriptor = provider::descriptor(&ctx)?;
-        let name = cluster::cluster_name(&descriptor)
-            .map_err(|e| lok8s_driver_sdk::spec::invalid("spec.provider.config.cluster_name", e))?;
+        let name = provider::cluster_name(&ctx)?;
         let token = provider::token()?;
         let transport = provider::Http;
         let cloud = provider::cloud(&token, &transport)?;
@@ -97,9 +95,7 @@ impl Driver for KubeOne {
     }
 
     fn status(ctx: Context) -> Result<StatusReport> {
-        let descriptor = provider::descriptor(&ctx)?;
-        let name = cluster::cluster_name(&descriptor)
-            .map_err(|e| lok8s_driver_sdk::spec::invalid("spec.provider.config.cluster_name", e))?;
+        let name = provider::cluster_name(&ctx)?;
         let report = |phase: &str, health, message: String| StatusReport {
             phase: phase.into(),
             health,

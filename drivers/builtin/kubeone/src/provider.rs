@@ -46,7 +46,7 @@ impl Transport for Http {
 }
 
 /// The provider config of the spec.
-pub fn descriptor(ctx: &Context) -> Result<Descriptor> {
+fn descriptor(ctx: &Context) -> Result<Descriptor> {
     let spec = Spec::parse(&ctx.spec)?;
     match spec.str("spec.provider.name")?.as_deref() {
         Some("hetzner") => {}
@@ -81,6 +81,12 @@ pub fn descriptor(ctx: &Context) -> Result<Descriptor> {
         },
     };
     Descriptor::parse(&text).map_err(|e| invalid("spec.provider.config", e))
+}
+
+/// The name the spec's resources are labelled with (`lok8s.dev/cluster`).
+pub fn cluster_name(ctx: &Context) -> Result<String> {
+    lok8s_provider_hetzner::cluster::cluster_name(&descriptor(ctx)?)
+        .map_err(|e| invalid("spec.provider.config.cluster_name", e))
 }
 
 /// The token, or what to set.
