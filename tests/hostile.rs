@@ -264,6 +264,7 @@ const ATTACKS: &[&str] = &[
     "ssh-host-case",
     "ssh-key-probe",
     "ssh-outlive",
+    "ssh-unreported-host",
     "format-spoof",
     "env-leak",
     "cpu-waits-not-charged",
@@ -1005,6 +1006,71 @@ fn attack_ssh_host_case() {
         a.project.read(".lok8s/known_hosts"),
         pinned,
         "a new pin was added"
+    );
+}
+
+/// Granted the servers the Cloud API double reports (`hcloud-servers:env:HCLOUD_ENDPOINT`): a
+/// dump the driver wrote and another granted API listing 127.0.0.1 open nothing; the watched
+/// API's answer does, without an agent forwarded.
+#[test]
+fn attack_ssh_unreported_host() {
+    use lok8s_tests::hcloud_api::HcloudApi;
+    let token = "hostile-hcloud-token";
+    let (api, other) = (HcloudApi::start(token), HcloudApi::start(token));
+    for double in [&api, &other] {
+        double.seed("servers", "m1", serde_json::json!({}));
+        let public = serde_json::json!({"ipv4": {"ip": "127.0.0.1"}, "ipv6": null});
+        double.set("servers", "m1", "public_net", public);
+    }
+    let cas = tempfile::tempdir().unwrap();
+    let ca_file = |name: &str, pem: &str| {
+        let path = cas.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let a = Attack::new("ssh-unreported-host").lo_writes(".lok8s/known_hosts");
+    let sshd = sshd_for(&a);
+    let a = a
+        .param("port", sshd.port.to_string())
+        .param("user", USER)
+        .param("key", ".secrets/ssh/id_ed25519")
+        .param("token", token)
+        .param("api", api.url())
+        .param("other", other.url())
+        .env("HCLOUD_ENDPOINT", &api.url())
+        .env("OTHER_ENDPOINT", &other.url())
+        .env("HCLOUD_CA_CERT", &ca_file("api.pem", &api.ca_pem))
+        .env("OTHER_CA_CERT", &ca_file("other.pem", &other.ca_pem))
+        .grant(|g| {
+            g.http = Some(vec![
+                "env:HCLOUD_ENDPOINT".into(),
+                "env:OTHER_ENDPOINT".into(),
+            ]);
+            g.http_trust = vec!["env:HCLOUD_CA_CERT".into(), "env:OTHER_CA_CERT".into()];
+            let ssh = g.ssh.as_mut().unwrap();
+            ssh.hosts = vec!["hcloud-servers:env:HCLOUD_ENDPOINT".into()];
+            ssh.keys = vec![".secrets/ssh".into()];
+        });
+    let run = a.run();
+    run.code(1)
+        .stderr_has("before: denied(")
+        .stderr_has("dump: denied(")
+        .stderr_has("other origin: denied(")
+        .stderr_has("reported: connected, agent=");
+    assert!(
+        !run.stderr.contains("agent=/"),
+        "an agent socket was forwarded: {}",
+        run.stderr
+    );
+    assert_eq!(
+        other.seen(),
+        ["GET /servers"],
+        "the other API was asked once"
+    );
+    let pins = a.project.read(".lok8s/known_hosts");
+    assert!(
+        pins.starts_with(&format!("127.0.0.1:{} SHA256:", sshd.port)),
+        "{pins}"
     );
 }
 

@@ -155,12 +155,23 @@ impl HostBuilder {
         if let Some(patterns) = &grants.tls {
             builder = builder.tls(tls::TlsCtx::from_grant(patterns, site));
         }
+        let reported = match &grants.ssh {
+            Some(grant) => {
+                let values = operator::OperatorValues {
+                    spec: site.spec,
+                    spec_dir: site.spec_dir,
+                    env: &env,
+                };
+                ssh::reported::ReportedHosts::from_grant(&grant.hosts, &values).map_err(fail)?
+            }
+            None => Default::default(),
+        };
         if let Some(origins) = &grants.http {
             let ctx = http::HttpCtx::from_grant(origins, &grants.http_trust, site, &env);
-            builder = builder.http(ctx.map_err(fail)?);
+            builder = builder.http(ctx.map_err(fail)?.report_to(reported.clone()));
         }
         if let Some(grant) = &grants.ssh {
-            builder = builder.ssh(ssh::SshCtx::from_grant(grant, site));
+            builder = builder.ssh(ssh::SshCtx::from_grant(grant, site).with_reported(reported));
         }
         if let Some(grant) = &grants.kube {
             let ctx = kube::KubeCtx::from_grant(grant, site, folders, &env).map_err(fail)?;

@@ -38,10 +38,13 @@ impl Driver for KubeOne {
                 },
                 CapabilityRequest {
                     capability: Capability::Ssh(lok8s_driver_sdk::SshAccess {
-                        hosts: strings(&["*"]),
+                        hosts: strings(&[
+                            "hcloud-servers:https://api.hetzner.cloud",
+                            "hcloud-servers:env:HCLOUD_ENDPOINT",
+                        ]),
                         keys: strings(&[".secrets/ssh"]),
                     }),
-                    reason: "kubeadm on the machines of the spec".into(),
+                    reason: "kubeadm on the servers the Hetzner Cloud API reports".into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Http(strings(&[

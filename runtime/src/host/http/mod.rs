@@ -32,6 +32,8 @@ pub struct HttpCtx {
     /// CA certificates the operator named (`http-trust`), trusted besides the system roots.
     operator_cas: Vec<reqwest::Certificate>,
     refuse: crate::host::refusal::Refusals,
+    /// Where the servers an API reports are recorded, for the ssh grant (`ssh::reported`).
+    reported: Option<crate::host::ssh::reported::ReportedHosts>,
 }
 
 impl HttpCtx {
@@ -71,7 +73,14 @@ impl HttpCtx {
             dev_ca,
             operator_cas: Vec::new(),
             refuse: crate::host::refusal::Refusals::new("http", hint),
+            reported: None,
         })
+    }
+
+    /// Records the servers the watched APIs report in their answers.
+    pub fn report_to(mut self, reported: crate::host::ssh::reported::ReportedHosts) -> Self {
+        self.reported = reported.watches_anything().then_some(reported);
+        self
     }
 
     async fn send(&self, request: wit::Request) -> Result<wit::Response, DriverError> {
@@ -100,7 +109,8 @@ impl HttpCtx {
         let mut method = method;
         let mut body = request.body.clone();
         for _hop in 0..=MAX_REDIRECTS {
-            let (client, shown) = self.client_for(&url, &request.method, timeout).await?;
+            let (client, shown, on_loopback) =
+                self.client_for(&url, &request.method, timeout).await?;
             let mut builder = client.request(method.clone(), url.clone());
             for (k, v) in &request.headers {
                 builder = builder.header(k, v);
@@ -137,6 +147,9 @@ impl HttpCtx {
                 })
                 .collect();
             let body = read_capped(response, &shown).await?;
+            if let Some(reported) = &self.reported {
+                reported.observe(&url, status.as_u16(), on_loopback, &body);
+            }
             return Ok(wit::Response {
                 status: status.as_u16(),
                 headers,
@@ -150,13 +163,13 @@ impl HttpCtx {
     }
 
     /// Checks the URL against the grant and its addresses against the rules, and returns a
-    /// client pinned to the checked address.
+    /// client pinned to the checked address, and whether that address is loopback.
     async fn client_for(
         &self,
         url: &reqwest::Url,
         method: &str,
         timeout: Duration,
-    ) -> Result<(reqwest::Client, String), DriverError> {
+    ) -> Result<(reqwest::Client, String, bool), DriverError> {
         let scheme = url.scheme();
         let host = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(0);
@@ -212,7 +225,8 @@ impl HttpCtx {
         let client = builder
             .build()
             .map_err(|e| DriverError::Failed(format!("http {shown}: {e}")))?;
-        Ok((client, shown))
+        let on_loopback = addrs.iter().all(|a| a.ip().is_loopback());
+        Ok((client, shown, on_loopback))
     }
 }
 

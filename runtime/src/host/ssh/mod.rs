@@ -7,6 +7,7 @@
 //! channel closed, so nothing keeps running on the remote host.
 
 pub mod grant;
+pub mod reported;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,8 @@ pub struct SshCtx {
     known_hosts: PathBuf,
     refuse: crate::host::refusal::Refusals,
     open: usize,
+    /// Servers a watched API reported (grant entries `hcloud-servers:<origin>`).
+    reported: reported::ReportedHosts,
 }
 
 /// A connected, authenticated session (the `session` resource).
@@ -89,14 +92,30 @@ impl SshCtx {
             known_hosts,
             refuse: crate::host::refusal::Refusals::new("ssh", hint),
             open: 0,
+            reported: reported::ReportedHosts::default(),
         }
+    }
+
+    /// Lets the driver reach the servers the grant's watched APIs report.
+    pub fn with_reported(mut self, reported: reported::ReportedHosts) -> Self {
+        self.reported = reported;
+        self
     }
 
     /// `host` is normalised ([`normalize_host`]); so is each grant entry.
     fn host_allowed(&self, host: &str, port: u16) -> bool {
+        if host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| self.reported.contains(ip))
+        {
+            return true;
+        }
         self.grant.hosts.iter().any(|pattern| {
             if pattern == "*" {
                 return true;
+            }
+            if pattern.starts_with(reported::HCLOUD_SERVERS) {
+                return false;
             }
             let (name, pattern_port) = match pattern.rsplit_once(':') {
                 Some((n, p)) if !n.contains(':') || n.ends_with(']') => (n, p.parse::<u16>().ok()),

@@ -77,6 +77,7 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
     ("ssh-host-case", other::ssh_host_case),
     ("ssh-key-probe", other::ssh_key_probe),
     ("ssh-outlive", other::ssh_outlive),
+    ("ssh-unreported-host", other::ssh_unreported_host),
     ("format-spoof", other::format_spoof),
     ("env-leak", other::env_leak),
     ("cpu-waits-not-charged", other::cpu_waits_not_charged),

@@ -80,6 +80,67 @@ pub fn ssh_outlive(ctx: &Context) -> Result<Outcome> {
     )
 }
 
+/// Granted the servers the Cloud API at `api` reports: tries 127.0.0.1 before any answer,
+/// after writing a dump that lists it, and after another granted origin listed it; then asks
+/// the watched API, which lists it, and looks for a forwarded agent.
+pub fn ssh_unreported_host(ctx: &Context) -> Result<Outcome> {
+    let key = param(ctx, "key");
+    let mut seen = Vec::new();
+    let mut step = |what: &str, ctx: &Context| match connect(ctx, "127.0.0.1", &key) {
+        Ok(_) => Err(format!("{what}: connected")),
+        Err(e) => {
+            seen.push(format!("{what}: {}", describe(&e)));
+            Ok(())
+        }
+    };
+    let listed = r#"{"servers": [{"id": 1, "public_net": {"ipv4": {"ip": "127.0.0.1"}}}]}"#;
+    let escape = |e: String| escaped(e);
+    if let Err(e) = step("before", ctx) {
+        return escape(e);
+    }
+    io(std::fs::write(
+        format!("{}/hetzner.dump.json", ctx.cluster_dir),
+        listed,
+    ))?;
+    if let Err(e) = step("dump", ctx) {
+        return escape(e);
+    }
+    servers(ctx, "other")?;
+    if let Err(e) = step("other origin", ctx) {
+        return escape(e);
+    }
+    servers(ctx, "api")?;
+    let session = connect(ctx, "127.0.0.1", &key)?;
+    let agent = session.exec("echo \"agent=$SSH_AUTH_SOCK\"", None)?;
+    Err(DriverError::Failed(format!(
+        "{}; reported: connected, {}",
+        seen.join("; "),
+        String::from_utf8_lossy(&agent.stdout).trim()
+    )))
+}
+
+/// `GET <param>/servers` with the token.
+fn servers(ctx: &Context, base: &str) -> Result<()> {
+    let request = lok8s_driver_sdk::http::Request {
+        method: "GET".into(),
+        url: format!("{}/servers", param(ctx, base)),
+        headers: vec![(
+            "Authorization".into(),
+            format!("Bearer {}", param(ctx, "token")),
+        )],
+        body: None,
+        timeout_ms: Some(10_000),
+    };
+    let answer = lok8s_driver_sdk::http::send(&request)?;
+    if answer.status != 200 {
+        return Err(DriverError::Failed(format!(
+            "{base}: HTTP {}",
+            answer.status
+        )));
+    }
+    Ok(())
+}
+
 pub fn format_spoof(_: &Context) -> Result<Outcome> {
     lok8s_driver_sdk::log::write(
         lok8s_driver_sdk::log::Level::Info,
