@@ -107,6 +107,9 @@ pub struct Session {
     /// The API servers its grant lets it reach (`kube.servers`), which bounds lo's own
     /// connections to the cluster it made.
     kube_servers: Vec<String>,
+    /// What the driver's provider APIs reported in this session (`host::reported`): load
+    /// balancers its kubeconfig may name.
+    reported: host::reported::ReportedHosts,
     project: Project,
     /// The schema of the built-in driver that runs the spec (a pinned component is asked for
     /// its own, contract 1.1), and the host folders the spec names with the grant they must
@@ -164,10 +167,16 @@ impl Session {
         ))
     }
 
+    /// The API servers the driver's kubeconfig may name: its grant's, and the load balancers
+    /// its provider's API reported to it in this session.
+    fn servers_rule(&self) -> anyhow::Result<crate::host::http::allowlist::Allowlist> {
+        vetted::servers_rule(&self.kube_servers, &self.reported.balancer_origins())
+            .map_err(|e| anyhow!("kube.servers: {e}"))
+    }
+
     /// Publishes what the driver left in its kubeconfig folder (see [`framework::kubeconfig`]).
     pub fn publish_kubeconfig(&self) -> anyhow::Result<Option<std::path::PathBuf>> {
-        let servers =
-            vetted::servers_rule(&self.kube_servers).map_err(|e| anyhow!("kube.servers: {e}"))?;
+        let servers = self.servers_rule()?;
         framework::kubeconfig::publish(
             &self.project,
             &self.kubeconfigs,
@@ -198,8 +207,7 @@ impl Session {
                 }
             })?;
         let vetted = Vetted::parse(&bytes).map_err(|e| anyhow!(".kubeconfig/{file}: {e}"))?;
-        let servers =
-            vetted::servers_rule(&self.kube_servers).map_err(|e| anyhow!("kube.servers: {e}"))?;
+        let servers = self.servers_rule()?;
         let client = vetted
             .client(&servers)
             .await
@@ -277,18 +285,27 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         spec: &spec_section,
         spec_dir: spec.path.parent().unwrap_or(project.root()),
     };
-    let needs = framework::dependencies::needs(
-        &resolved.grants,
-        &host::operator::OperatorValues {
-            spec: site.spec,
-            spec_dir: site.spec_dir,
-            env: &|name| opts.env.get(name),
+    let values = host::operator::OperatorValues {
+        spec: site.spec,
+        spec_dir: site.spec_dir,
+        env: &|name| opts.env.get(name),
+    };
+    let needs = framework::dependencies::needs(&resolved.grants, &values, &spec.domain)
+        .with_context(|| format!("the grant of the {} driver", resolved.kind))?;
+    let reported = host::reported::ReportedHosts::from_grants(&resolved.grants, &values).map_err(
+        |message| host::GrantError {
+            driver: resolved.kind.clone(),
+            message,
         },
-        &spec.domain,
-    )
-    .with_context(|| format!("the grant of the {} driver", resolved.kind))?;
+    )?;
     let host = HostBuilder::new(log, StoreLimits::new(limits.memory_bytes, limits.cpu))
-        .granted(&resolved.grants, &site, &folders, |name| opts.env.get(name))?
+        .granted(
+            &resolved.grants,
+            &site,
+            &folders,
+            |name| opts.env.get(name),
+            &reported,
+        )?
         .build();
     let mut instance = DriverInstance::start(&prepared, host, id, limits)
         .await
@@ -306,6 +323,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         .unwrap_or_default();
     Ok(Session {
         kube_servers,
+        reported,
         spec,
         instance,
         info,

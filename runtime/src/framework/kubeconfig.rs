@@ -100,7 +100,7 @@ mod tests {
     const KC: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: abc\n";
 
     fn local() -> Allowlist {
-        vetted::servers_rule(&[]).unwrap()
+        vetted::servers_rule(&[], &[]).unwrap()
     }
 
     fn setup() -> (tempfile::TempDir, Project, Inside) {
@@ -186,7 +186,7 @@ mod tests {
         assert!(err.contains("clusters[c].cluster.server"), "{err}");
         assert!(err.contains("kube.servers"), "{err}");
         assert!(!dir.path().join(".kubeconfig/dev.yaml").exists());
-        let granted = vetted::servers_rule(&["https://192.0.2.7:6443".into()]).unwrap();
+        let granted = vetted::servers_rule(&["https://192.0.2.7:6443".into()], &[]).unwrap();
         publish(&project, &staged, "a.dev", "dev.yaml", &granted)
             .unwrap()
             .unwrap();

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod log;
 pub mod operator;
 pub mod refusal;
+pub mod reported;
 pub mod ssh;
 pub mod stdio;
 pub mod tls;
@@ -134,12 +135,14 @@ impl HostBuilder {
     /// Every capability `grants` name, each built by its own module from its grant and the
     /// site: the one call that decides what a driver can reach (with its folders, which
     /// [`files::driver_folders`] prepared).
+    /// `reported` records what the driver's provider APIs report ([`reported`]).
     pub fn granted(
         self,
         grants: &grants::Grants,
         site: &Site,
         folders: &files::DriverFolders,
         env: impl Fn(&str) -> Option<String>,
+        reported: &reported::ReportedHosts,
     ) -> Result<Self, GrantError> {
         let fail = |message: String| GrantError {
             driver: site.driver.to_string(),
@@ -155,23 +158,13 @@ impl HostBuilder {
         if let Some(patterns) = &grants.tls {
             builder = builder.tls(tls::TlsCtx::from_grant(patterns, site));
         }
-        let reported = match &grants.ssh {
-            Some(grant) => {
-                let values = operator::OperatorValues {
-                    spec: site.spec,
-                    spec_dir: site.spec_dir,
-                    env: &env,
-                };
-                ssh::reported::ReportedHosts::from_grant(&grant.hosts, &values).map_err(fail)?
-            }
-            None => Default::default(),
-        };
         if let Some(origins) = &grants.http {
             let ctx = http::HttpCtx::from_grant(origins, &grants.http_trust, site, &env);
             builder = builder.http(ctx.map_err(fail)?.report_to(reported.clone()));
         }
         if let Some(grant) = &grants.ssh {
-            builder = builder.ssh(ssh::SshCtx::from_grant(grant, site).with_reported(reported));
+            builder =
+                builder.ssh(ssh::SshCtx::from_grant(grant, site).with_reported(reported.clone()));
         }
         if let Some(grant) = &grants.kube {
             let ctx = kube::KubeCtx::from_grant(grant, site, folders, &env).map_err(fail)?;

@@ -32,8 +32,8 @@ pub struct HttpCtx {
     /// CA certificates the operator named (`http-trust`), trusted besides the system roots.
     operator_cas: Vec<reqwest::Certificate>,
     refuse: crate::host::refusal::Refusals,
-    /// Where the servers an API reports are recorded, for the ssh grant (`ssh::reported`).
-    reported: Option<crate::host::ssh::reported::ReportedHosts>,
+    /// Where the servers an API reports are recorded, for the ssh grant (`host::reported`).
+    reported: Option<crate::host::reported::ReportedHosts>,
 }
 
 impl HttpCtx {
@@ -78,7 +78,7 @@ impl HttpCtx {
     }
 
     /// Records the servers the watched APIs report in their answers.
-    pub fn report_to(mut self, reported: crate::host::ssh::reported::ReportedHosts) -> Self {
+    pub fn report_to(mut self, reported: crate::host::reported::ReportedHosts) -> Self {
         self.reported = reported.watches_anything().then_some(reported);
         self
     }

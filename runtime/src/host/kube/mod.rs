@@ -131,7 +131,7 @@ impl KubeCtx {
         project: Project,
         hint: String,
     ) -> Result<Self, String> {
-        let servers = vetted::servers_rule(&grant.servers)?;
+        let servers = vetted::servers_rule(&grant.servers, &[])?;
         Ok(KubeCtx {
             grant,
             servers,

@@ -371,13 +371,20 @@ pub fn published_servers_rule() -> Allowlist {
     Allowlist::parse(&entries).unwrap_or_default()
 }
 
-/// The servers rule for a grant: its `servers`, or this machine when it names none.
-pub fn servers_rule(granted: &[String]) -> Result<Allowlist, String> {
-    if granted.is_empty() {
-        let defaults: Vec<String> = DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
-        return Allowlist::parse(&defaults);
+/// The servers rule for a grant: its `servers`, or this machine when it names none, plus the
+/// `reported` origins (load balancers a provider's API reported in this run, for the grant's
+/// `hcloud-load-balancers:` entries, which are not origins themselves).
+pub fn servers_rule(granted: &[String], reported: &[String]) -> Result<Allowlist, String> {
+    let mut entries: Vec<String> = granted
+        .iter()
+        .filter(|e| !e.starts_with(crate::host::reported::HCLOUD_LOAD_BALANCERS))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        entries = DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
     }
-    Allowlist::parse(granted)
+    entries.extend(reported.iter().cloned());
+    Allowlist::parse(&entries)
 }
 
 #[cfg(test)]
@@ -460,7 +467,7 @@ mod tests {
 
     #[tokio::test]
     async fn servers_are_checked_before_any_connection() {
-        let rule = servers_rule(&[]).unwrap();
+        let rule = servers_rule(&[], &[]).unwrap();
         let elsewhere = GOOD.replace("https://127.0.0.1:6443", "https://192.0.2.1:6443");
         let err = Vetted::parse(elsewhere.as_bytes())
             .unwrap()
@@ -470,7 +477,7 @@ mod tests {
             .unwrap();
         assert!(err.contains("kube.servers"), "{err}");
         let metadata = GOOD.replace("https://127.0.0.1:6443", "https://169.254.169.254");
-        let open = servers_rule(&["https://*:*".into()]).unwrap();
+        let open = servers_rule(&["https://*:*".into()], &[]).unwrap();
         let err = Vetted::parse(metadata.as_bytes())
             .unwrap()
             .client(&open)

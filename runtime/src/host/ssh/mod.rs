@@ -7,7 +7,6 @@
 //! channel closed, so nothing keeps running on the remote host.
 
 pub mod grant;
-pub mod reported;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,7 +38,7 @@ pub struct SshCtx {
     refuse: crate::host::refusal::Refusals,
     open: usize,
     /// Servers a watched API reported (grant entries `hcloud-servers:<origin>`).
-    reported: reported::ReportedHosts,
+    reported: crate::host::reported::ReportedHosts,
 }
 
 /// A connected, authenticated session (the `session` resource).
@@ -92,12 +91,12 @@ impl SshCtx {
             known_hosts,
             refuse: crate::host::refusal::Refusals::new("ssh", hint),
             open: 0,
-            reported: reported::ReportedHosts::default(),
+            reported: crate::host::reported::ReportedHosts::default(),
         }
     }
 
     /// Lets the driver reach the servers the grant's watched APIs report.
-    pub fn with_reported(mut self, reported: reported::ReportedHosts) -> Self {
+    pub fn with_reported(mut self, reported: crate::host::reported::ReportedHosts) -> Self {
         self.reported = reported;
         self
     }
@@ -114,7 +113,7 @@ impl SshCtx {
             if pattern == "*" {
                 return true;
             }
-            if pattern.starts_with(reported::HCLOUD_SERVERS) {
+            if pattern.starts_with(crate::host::reported::HCLOUD_SERVERS) {
                 return false;
             }
             let (name, pattern_port) = match pattern.rsplit_once(':') {

@@ -10,7 +10,18 @@ fn watching(entries: &[&str], env: &dyn Fn(&str) -> Option<String>) -> ReportedH
         env,
     };
     let hosts: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
-    ReportedHosts::from_grant(&hosts, &values).unwrap()
+    let grants = crate::host::grants::Grants {
+        ssh: Some(crate::host::ssh::grant::SshGrant {
+            hosts: hosts.clone(),
+            keys: vec![],
+        }),
+        kube: Some(crate::host::kube::grant::KubeGrant {
+            servers: hosts,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    ReportedHosts::from_grants(&grants, &values).unwrap()
 }
 
 fn url(s: &str) -> reqwest::Url {
@@ -106,8 +117,41 @@ fn a_watched_entry_must_be_an_origin() {
         spec_dir: Path::new("/nowhere"),
         env: &env,
     };
-    let err = ReportedHosts::from_grant(&["hcloud-servers:https://api.test/v1".into()], &values)
-        .err()
-        .unwrap();
+    let grants = crate::host::grants::Grants {
+        ssh: Some(crate::host::ssh::grant::SshGrant {
+            hosts: vec!["hcloud-servers:https://api.test/v1".into()],
+            keys: vec![],
+        }),
+        ..Default::default()
+    };
+    let err = ReportedHosts::from_grants(&grants, &values).err().unwrap();
     assert!(err.contains("not an origin"), "{err}");
+}
+
+#[test]
+fn load_balancers_become_api_server_origins() {
+    let r = watching(
+        &["hcloud-load-balancers:https://api.hetzner.cloud"],
+        &|_| None,
+    );
+    let body = r#"{"load_balancer": {"public_net": {"ipv4": {"ip": "198.51.100.9"}},
+        "private_net": [{"ip": "10.0.0.254"}]}}"#;
+    r.observe(
+        &url("https://api.hetzner.cloud/v1/servers/7"),
+        200,
+        false,
+        body.as_bytes(),
+    );
+    assert!(r.balancer_origins().is_empty(), "a server answer");
+    r.observe(
+        &url("https://api.hetzner.cloud/v1/load_balancers/7"),
+        200,
+        false,
+        body.as_bytes(),
+    );
+    assert_eq!(r.balancer_origins(), ["https://198.51.100.9:*"]);
+    assert!(
+        !r.contains("198.51.100.9".parse().unwrap()),
+        "not an ssh host"
+    );
 }
