@@ -1,7 +1,10 @@
 //! The built-in KubeOne driver against the Hetzner Cloud API double (HTTPS on 127.0.0.1, its
-//! own CA, see `support/hcloud_api.rs`): `status` from the servers labelled for the cluster,
+//! own CA, see `support/hcloud_api.rs`); the install over ssh is in install.rs. Here: `status`
+//! from the servers labelled for the cluster,
 //! `destroy` deleting exactly what carries the cluster's label, through 429s, pagination and
 //! running actions; bad input and a refused token with nothing deleted.
+
+mod install;
 
 use lok8s_tests::Project;
 use lok8s_tests::hcloud_api::HcloudApi;
@@ -140,7 +143,14 @@ fn status_counts_the_clusters_running_servers() {
     s.api
         .set("servers", "prod-cp-0", "status", json!("running"));
     let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
-    assert_eq!(status["phase"], "Running", "{status}");
+    assert_eq!(status["phase"], "Provisioned", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kubernetes is not installed"),
+        "{status}"
+    );
     s.api
         .seed("servers", "prod-cp-1", json!({"lok8s.dev/cluster": "prod"}));
     s.api

@@ -1,8 +1,12 @@
-//! The `kubeadm` stand-in: what kind's `kubeadm init` and `kubeadm join` calls need from
-//! real kubeadm. `init` writes what kubeadm's certs and kubeconfig phases write (PKI under
+//! The `kubeadm` stand-in: what kind's and the KubeOne driver's kubeadm calls need from real
+//! kubeadm. `init` writes what kubeadm's certs and kubeconfig phases write (PKI under
 //! `/etc/kubernetes/pki`, ECDSA P-256 keys where kubeadm uses RSA, and
 //! `/etc/kubernetes/admin.conf`); no control plane is started here: the node's entrypoint
-//! starts `lok8s-node-standin serve` once the serving certificate exists.
+//! starts `lok8s-node-standin serve` once the serving certificate exists. `token create
+//! --print-join-command` prints a fresh token and the CA's public key hash as kubeadm computes
+//! it (sha256 of the certificate's SubjectPublicKeyInfo); `join` checks a given hash against the
+//! CA on disk when it has one; `version -o short` prints `/kind/version`; `reset` removes what
+//! init and join wrote.
 
 use std::fs;
 use std::net::IpAddr;
@@ -19,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// kind always passes this path.
-const CONFIG: &str = "/kind/kubeadm.conf";
+const KIND_CONFIG: &str = "/kind/kubeadm.conf";
 const PKI: &str = "/etc/kubernetes/pki";
 const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
 
@@ -28,6 +32,9 @@ pub fn run(args: &[String]) -> i32 {
     let result = match args.first().map(String::as_str) {
         Some("init") => init(&args[1..]),
         Some("join") => join(&args[1..]),
+        Some("token") if args.iter().any(|a| a == "--print-join-command") => print_join_command(),
+        Some("version") => version(),
+        Some("reset") => reset(),
         _ => Ok(()),
     };
     match result {
@@ -39,7 +46,7 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
-/// The value of `--config=<path>` or `--config <path>`, which must be kind's path.
+/// The value of `--config=<path>` or `--config <path>`: a file that exists.
 fn config_path(args: &[String]) -> Result<&str, String> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -50,14 +57,16 @@ fn config_path(args: &[String]) -> Result<&str, String> {
         } else {
             continue;
         };
-        if path != CONFIG {
+        if !Path::new(path).is_file() {
             return Err(format!(
-                "--config is {path:?}; kind writes and passes {CONFIG}"
+                "--config {path:?}: no such file (kind writes {KIND_CONFIG})"
             ));
         }
         return Ok(path);
     }
-    Err(format!("no --config given; kind passes --config={CONFIG}"))
+    Err(format!(
+        "no --config given; kind passes --config={KIND_CONFIG}"
+    ))
 }
 
 /// The documents of a multi-document YAML file; empty documents are skipped.
@@ -93,6 +102,21 @@ fn join(args: &[String]) -> Result<(), String> {
     }
     let docs = documents(path)?;
     let join = document(&docs, path, "JoinConfiguration")?;
+    for hash in join["discovery"]["bootstrapToken"]["caCertHashes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let hash = hash.as_str().unwrap_or_default();
+        let well_formed = hash
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        if !well_formed {
+            return Err(format!(
+                "{path}: caCertHashes entry {hash:?} is not sha256:<64 hex digits>"
+            ));
+        }
+    }
     let endpoint = join["discovery"]["bootstrapToken"]["apiServerEndpoint"]
         .as_str()
         .ok_or_else(|| {
@@ -108,6 +132,69 @@ fn join(args: &[String]) -> Result<(), String> {
     }
     kubelet_conf(endpoint)?;
     println!("This node has joined the cluster (lok8s stand-in).");
+    Ok(())
+}
+
+/// `sha256:<hex>` of the cluster CA's SubjectPublicKeyInfo, kubeadm's discovery hash.
+fn ca_cert_hash() -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let pem =
+        fs::read(Path::new(PKI).join("ca.crt")).map_err(|e| format!("reading ca.crt: {e}"))?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| e.to_string())?;
+    let cert = parsed.parse_x509().map_err(|e| e.to_string())?;
+    let digest = Sha256::digest(cert.public_key().raw);
+    Ok(format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
+}
+
+/// A bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`) from the kernel's randomness.
+fn new_token() -> Result<String, String> {
+    let mut bytes = [0u8; 22];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let chars: String = bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % 36] as char)
+        .collect();
+    Ok(format!("{}.{}", &chars[..6], &chars[6..]))
+}
+
+fn print_join_command() -> Result<(), String> {
+    let admin = fs::read_to_string(ADMIN_CONF)
+        .map_err(|e| format!("{ADMIN_CONF}: {e}: kubeadm init has not run here"))?;
+    let doc: Value = serde_yaml::from_str(&admin).map_err(|e| e.to_string())?;
+    let server = doc["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap_or_default();
+    let endpoint = server.trim_start_matches("https://");
+    println!(
+        "kubeadm join {endpoint} --token {} --discovery-token-ca-cert-hash {} ",
+        new_token()?,
+        ca_cert_hash()?
+    );
+    Ok(())
+}
+
+fn version() -> Result<(), String> {
+    let v = fs::read_to_string("/kind/version").map_err(|e| format!("/kind/version: {e}"))?;
+    println!("{}", v.trim());
+    Ok(())
+}
+
+/// What `kubeadm reset` undoes here: the kubeconfigs, the PKI, the kubelet's and kubeadm's files.
+fn reset() -> Result<(), String> {
+    for file in [ADMIN_CONF, "/etc/kubernetes/kubelet.conf", API_UPSTREAM] {
+        let _ = fs::remove_file(file);
+    }
+    let _ = fs::remove_dir_all(PKI);
+    println!("[reset] Deleted contents of /etc/kubernetes (lok8s stand-in)");
     Ok(())
 }
 
@@ -143,7 +230,13 @@ fn join_control_plane(advertise: &str) -> Result<(), String> {
     }
     let ca = Ca::load(Path::new(PKI), "ca").map_err(|e| format!("the cluster CA: {e}"))?;
     let hostname = hostname();
-    let bootstrap = hostname.trim_end_matches(|c: char| c.is_ascii_digit());
+    // kind's bootstrap node has no number ("dev-control-plane"); numbered names start at 0.
+    let mut bootstrap = hostname
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .to_string();
+    if bootstrap.ends_with('-') {
+        bootstrap.push('0');
+    }
     let mut sans = vec![
         hostname.clone(),
         advertise.to_string(),

@@ -70,6 +70,23 @@ fn kubectl(args: &[String]) -> i32 {
     if args.iter().any(|a| a == "get") && args.iter().any(|a| a == "nodes") {
         println!("'True'");
     }
+    if args.iter().any(|a| a.starts_with("--raw=/readyz")) {
+        return readyz(args.iter().any(|a| a.contains("verbose")));
+    }
+    0
+}
+
+/// `kubectl get --raw=/readyz[?verbose]` against this node's API server: ready when it listens.
+fn readyz(verbose: bool) -> i32 {
+    if std::net::TcpStream::connect("127.0.0.1:6443").is_err() {
+        eprintln!("The connection to the server 127.0.0.1:6443 was refused");
+        return 1;
+    }
+    if verbose {
+        println!("[+]ping ok\n[+]log ok\n[+]etcd ok\nreadyz check passed");
+    } else {
+        println!("ok");
+    }
     0
 }
 

@@ -7,7 +7,7 @@
 //! that stay `running` for a set number of polls (`GET /actions/{id}`); resource actions that
 //! change what they act on (`add_subnet`, `attach_to_network`, `add_target`, `add_service`,
 //! `assign`) and refuse a repeat with the API's conflict codes; deletes; names unique
-//! per collection (409 `uniqueness_error`); 429 `rate_limit_exceeded` with `RateLimit-*`
+//! per collection (409 `uniqueness_error`); addresses a test assigns ahead given on create; 429 `rate_limit_exceeded` with `RateLimit-*`
 //! headers on demand. Served over HTTPS on 127.0.0.1 with a CA of its own; records requests.
 
 use std::collections::BTreeMap;
@@ -40,6 +40,8 @@ struct Inner {
     objects: BTreeMap<String, Vec<Value>>,
     /// Action id → (the action, polls so far).
     actions: BTreeMap<u64, (Value, u32)>,
+    /// (collection, name) → fields the API gives the object when it is created (addresses).
+    assigned: BTreeMap<(String, String), Value>,
     next_id: u64,
 }
 
@@ -100,6 +102,15 @@ impl HcloudApi {
             .or_default()
             .push(json!({"id": id, "name": name, "labels": labels}));
         id
+    }
+
+    /// Fields the API will give the named object when it is created, as Hetzner assigns a
+    /// server's `public_net` and `private_net` (the tests' machines' addresses).
+    pub fn assign(&self, collection: &str, name: &str, fields: Value) {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .assigned
+            .insert((collection.into(), name.into()), fields);
     }
 
     /// Sets a field of the named object (a server's `status`, say).
@@ -357,6 +368,12 @@ async fn handle(
             object["id"] = json!(id);
             if object.get("labels").is_none() {
                 object["labels"] = json!({});
+            }
+            let key = (collection.to_string(), name.clone());
+            if let Some(Value::Object(fields)) = inner.assigned.get(&key) {
+                for (field, value) in fields {
+                    object[field] = value.clone();
+                }
             }
             inner
                 .objects

@@ -97,7 +97,7 @@ pub fn node_image(standin: &Path) -> &'static str {
 }
 
 /// Copies the stand-in binary (and its libraries) into the rootfs.
-fn install_standin(standin: &Path, r: &Path) {
+pub(crate) fn install_standin(standin: &Path, r: &Path) {
     let bin = NODE_STANDIN_PATH.trim_start_matches('/');
     install(standin, r, bin);
     // Debug builds carry tens of MB of debug info the image does not need.
@@ -204,7 +204,7 @@ pub fn k3s_image(standin: &Path) -> &'static str {
 /// (the cgroup v1 one on stderr, as the real entrypoint does), then keeps the API double
 /// running once `kubeadm init` has written the serving certificate. SIGTERM stops it at once
 /// (the real image stops with SIGRTMIN+3; `docker rm -f` does not care).
-const NODE_ENTRYPOINT: &str = r#"#!/bin/sh
+pub(crate) const NODE_ENTRYPOINT: &str = r#"#!/bin/sh
 # lok8s test stand-in for kindest/node's entrypoint and systemd.
 echo 'INFO: detected cgroup v1' >&2
 echo '[  OK  ] Reached target Multi-User System.'
@@ -398,7 +398,7 @@ const CONTAINERD_CONFIG: &str = r#"version = 2
 
 /// Builds `tag` from a busybox rootfs that `fill` completes, with the Dockerfile-style
 /// `changes`, holding the build lock.
-fn build(tag: &str, changes: &[&str], fill: impl FnOnce(&Path)) {
+pub(crate) fn build(tag: &str, changes: &[&str], fill: impl FnOnce(&Path)) {
     let _lock = build_lock();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("rootfs");
@@ -463,13 +463,13 @@ fn run(cmd: &mut Command) {
 
 /// Copies an executable to `rel` under the rootfs `root`, with the shared libraries `ldd`
 /// lists at the same paths.
-fn install(bin: &Path, root: &Path, rel: &str) {
+pub(crate) fn install(bin: &Path, root: &Path, rel: &str) {
     install_with(bin, root, rel, Path::new("/nonexistent"));
 }
 
 /// [`install`], finding libraries in `extra_libs` too; those land in the image's
 /// `usr/lib/x86_64-linux-gnu`.
-fn install_with(bin: &Path, root: &Path, rel: &str, extra_libs: &Path) {
+pub(crate) fn install_with(bin: &Path, root: &Path, rel: &str, extra_libs: &Path) {
     let dest = root.join(rel);
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
     fs::copy(bin, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", bin.display()));
@@ -493,13 +493,13 @@ fn install_with(bin: &Path, root: &Path, rel: &str, extra_libs: &Path) {
     }
 }
 
-fn write(root: &Path, rel: &str, contents: &str) {
+pub(crate) fn write(root: &Path, rel: &str, contents: &str) {
     let path = root.join(rel);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, contents).unwrap();
 }
 
-fn write_executable(root: &Path, rel: &str, contents: &str) {
+pub(crate) fn write_executable(root: &Path, rel: &str, contents: &str) {
     write(root, rel, contents);
     fs::set_permissions(root.join(rel), fs::Permissions::from_mode(0o755)).unwrap();
 }

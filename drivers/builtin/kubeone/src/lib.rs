@@ -1,10 +1,14 @@
-//! The KubeOne driver: production clusters on machines reached over SSH, the way KubeOne does it.
-//! This build reaches the machines' provider (Hetzner Cloud, through the http import):
-//! `status` reports the servers labelled for the cluster and `destroy` deletes every resource
-//! labelled for it (so clusters made by the original tool can be inspected and torn down);
-//! installing Kubernetes over ssh is not in this build yet.
+//! The KubeOne driver: production clusters on machines reached over SSH, the way KubeOne does it,
+//! without running a CLI. The provider (Hetzner Cloud, through the http import) makes the
+//! machines; Kubernetes goes on them over the ssh import (`lok8s-kubeone-plan`'s task list on
+//! `lok8s-kubeadm`), reaching only the servers the Cloud API reported. `status` reads each
+//! control plane's API server and etcd health; `destroy` resets every host, then deletes what
+//! carries the cluster's label.
 
+mod hosts;
 mod provider;
+mod provision;
+mod shell;
 
 use lok8s_driver_sdk::{
     CONTRACT_VERSION, Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo,
@@ -13,9 +17,6 @@ use lok8s_driver_sdk::{
 use lok8s_provider_hetzner::cluster::{self, Servers};
 
 struct KubeOne;
-
-const PENDING: &str = "installing a KubeOne cluster over ssh is not in this build of lo yet \
-(status and destroy of the provider's resources are); nothing was created";
 
 impl Driver for KubeOne {
     fn describe() -> DriverInfo {
@@ -68,8 +69,8 @@ impl Driver for KubeOne {
         }
     }
 
-    fn provision(_ctx: Context) -> Result<Outcome> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn provision(ctx: Context) -> Result<Outcome> {
+        provision::run(&ctx)
     }
 
     /// The provider's resources labelled for the cluster, deleted (spec 7.3 destroy; the
@@ -79,6 +80,16 @@ impl Driver for KubeOne {
         let token = provider::token()?;
         let transport = provider::Http;
         let cloud = provider::cloud(&token, &transport)?;
+        match hosts::inventory(&ctx) {
+            Ok(inventory) => lok8s_driver_sdk::phase("kubeadm reset on every host", None, || {
+                hosts::reset_all(&inventory);
+                Ok(())
+            })?,
+            Err(e) => warn!(
+                "the hosts were not reset: {}",
+                lok8s_driver_sdk::message(&e)
+            ),
+        }
         let done = lok8s_driver_sdk::phase("provider resources deleted", None, || {
             cluster::destroy(&cloud, &name, |kind, shown| info!("deleted {kind} {shown}"))
                 .map_err(provider::error)
@@ -123,13 +134,7 @@ impl Driver for KubeOne {
                     Health::NotFound,
                     format!("no server is labelled lok8s.dev/cluster={name}"),
                 ),
-                Servers::Running(n) => report(
-                    "Running",
-                    Health::Running,
-                    format!(
-                        "{n} servers running (the Kubernetes health of a KubeOne cluster is not read by this build)"
-                    ),
-                ),
+                Servers::Running(n) => kubernetes_health(&ctx, n)?,
                 Servers::Partial { running, total } => report(
                     &format!("Partial ({running}/{total} running)"),
                     Health::Degraded,
@@ -141,9 +146,39 @@ impl Driver for KubeOne {
         )
     }
 
-    fn kubeconfig(_ctx: Context) -> Result<String> {
-        Err(DriverError::Unavailable(PENDING.into()))
+    fn kubeconfig(ctx: Context) -> Result<String> {
+        lok8s_driver_sdk::written_kubeconfig(ctx)
     }
+}
+
+/// With every server running: Healthy when each control plane's API server and etcd are,
+/// Degraded naming the ones that are not; Provisioned when Kubernetes was never installed.
+fn kubernetes_health(ctx: &Context, servers: usize) -> Result<StatusReport> {
+    if !std::path::Path::new(&ctx.kubeconfig).is_file() {
+        return Ok(lok8s_driver_sdk::status(
+            "Provisioned",
+            Health::Provisioning,
+            format!("{servers} servers running; Kubernetes is not installed (run lo provision)"),
+        ));
+    }
+    let inventory = hosts::inventory(ctx)?;
+    let planes = hosts::control_planes(&inventory);
+    let sick: Vec<String> = planes
+        .iter()
+        .filter_map(|p| Some(format!("{}: {}", p.name, p.problem.as_ref()?)))
+        .collect();
+    Ok(if sick.is_empty() {
+        lok8s_driver_sdk::status(
+            "Healthy",
+            Health::Running,
+            format!(
+                "{servers} servers running; API server and etcd healthy on {} control planes",
+                planes.len()
+            ),
+        )
+    } else {
+        lok8s_driver_sdk::status("Degraded", Health::Degraded, sick.join("; "))
+    })
 }
 
 lok8s_driver_sdk::export_driver!(KubeOne);

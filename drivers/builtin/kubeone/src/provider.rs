@@ -85,8 +85,7 @@ fn descriptor(ctx: &Context) -> Result<Descriptor> {
 
 /// The name the spec's resources are labelled with (`lok8s.dev/cluster`).
 pub fn cluster_name(ctx: &Context) -> Result<String> {
-    lok8s_provider_hetzner::cluster::cluster_name(&descriptor(ctx)?)
-        .map_err(|e| invalid("spec.provider.config.cluster_name", e))
+    config(ctx).map(|(_, name)| name)
 }
 
 /// The token, or what to set.
@@ -129,4 +128,74 @@ pub fn error(e: CloudError) -> DriverError {
         0 | 429 | 500..=599 => DriverError::Unavailable(e.to_string()),
         _ => DriverError::Failed(e.to_string()),
     }
+}
+
+/// The descriptor and the cluster name it labels resources with.
+pub fn config(ctx: &Context) -> Result<(Descriptor, String)> {
+    let descriptor = descriptor(ctx)?;
+    let name = lok8s_provider_hetzner::cluster::cluster_name(&descriptor)
+        .map_err(|e| invalid("spec.provider.config.cluster_name", e))?;
+    Ok((descriptor, name))
+}
+
+/// A cloud server's cloud-config (spec 7.5) from the built-in library: the entry's `#cloud.d`
+/// modules, the descriptor's `cloudInit.user`/`group`, the entry's settings as its environment.
+pub fn user_data(
+    descriptor: &Descriptor,
+    entry: &lok8s_provider_hetzner::descriptor::Entry,
+) -> std::result::Result<String, String> {
+    use lok8s_provider_hetzner::cloud_config::{Inputs, generate, library};
+    let doc = &descriptor.document;
+    let init = |key: &str| {
+        doc.get("cloudInit")
+            .and_then(|c| c.get(key))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("root")
+            .to_string()
+    };
+    let modules = match entry.metadata.get("cloud.d") {
+        Some(serde_json::Value::String(s)) => s
+            .split([',', ' '])
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let env = entry
+        .settings
+        .iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            let key: String = k
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            Some((format!("CLOUD_ENV_{key}"), value))
+        })
+        .collect();
+    let library = library();
+    generate(&Inputs {
+        user_tree: None,
+        library: &library,
+        modules,
+        user: init("user"),
+        group: init("group"),
+        public_keys: Vec::new(),
+        env,
+    })
 }

@@ -41,12 +41,13 @@ pub struct NodeConfig {
     pub provider_id: String,
 }
 
-fn quote(s: &str) -> String {
+/// A YAML double-quoted string.
+pub fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// `extraArgs` at `indent`: a string map before v1beta4, a list of name/value after.
-fn args(indent: &str, key: &str, list: &[(String, String)], v4: bool) -> String {
+pub fn args(indent: &str, key: &str, list: &[(String, String)], v4: bool) -> String {
     if list.is_empty() {
         return String::new();
     }

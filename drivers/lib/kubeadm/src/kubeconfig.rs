@@ -1,5 +1,6 @@
 //! The external kubeconfig: admin.conf with its one cluster, user and
-//! context renamed `kind-<cluster>` and the server pointed where the API is published.
+//! context renamed (`kind-<cluster>` for kind's nodes) and the server pointed where the API is
+//! published.
 
 use serde_yaml::{Mapping, Value};
 
@@ -19,9 +20,14 @@ pub fn external_kubeconfig(
     cluster: &str,
     server: &str,
 ) -> Result<String, String> {
+    named_kubeconfig(admin_conf, &format!("kind-{cluster}"), server)
+}
+
+/// admin.conf with its cluster, user and context named `name` and the server pointed at `server`.
+pub fn named_kubeconfig(admin_conf: &str, name: &str, server: &str) -> Result<String, String> {
     let mut doc: Value =
         serde_yaml::from_str(admin_conf).map_err(|e| format!("admin.conf is not YAML: {e}"))?;
-    let name = Value::from(format!("kind-{cluster}"));
+    let name = Value::from(name);
     let c = only_entry(&mut doc, "clusters")?;
     c.insert("name".into(), name.clone());
     let inner = c

@@ -6,13 +6,13 @@
 //! Every step is safe to repeat: a node that already ran init or join is left alone.
 
 mod cni;
-mod config;
+pub mod config;
 mod kubeconfig;
 mod version;
 
 pub use cni::default_cni_manifest;
 pub use config::{ClusterConfig, HostPathVolume, NodeConfig, render};
-pub use kubeconfig::external_kubeconfig;
+pub use kubeconfig::{external_kubeconfig, named_kubeconfig};
 pub use version::Version;
 
 /// What a command printed and how it ended.

@@ -8,6 +8,7 @@ pub mod cloud_api;
 pub mod cloud_config;
 pub mod cluster;
 pub mod descriptor;
+pub mod inventory;
 pub mod mapping;
 pub mod provision;
 pub mod robot_api;

@@ -1,0 +1,92 @@
+//! What status and destroy do on the machines: the real health of each control plane's API
+//! server and etcd (`/readyz?verbose` on the node itself, not the original's substring match
+//! that took "unhealthy" for "healthy"), and `kubeadm reset` on every host before its server
+//! goes. The hosts are the ones the provider's API reports now.
+
+use std::collections::BTreeMap;
+
+use lok8s_driver_sdk::{Context, Result, warn};
+use lok8s_kubeadm::NodeShell;
+use lok8s_provider_hetzner::inventory::{self, Inventory, Role};
+
+use crate::provider;
+use crate::shell::SshShell;
+
+/// The inventory as the API reports it now.
+pub fn inventory(ctx: &Context) -> Result<Inventory> {
+    let (descriptor, name) = provider::config(ctx)?;
+    let token = provider::token()?;
+    let transport = provider::Http;
+    let cloud = provider::cloud(&token, &transport)?;
+    inventory::inventory(&cloud, &descriptor, &name).map_err(crate::provision::provider_error)
+}
+
+fn shell(inventory: &Inventory) -> SshShell {
+    let addresses: BTreeMap<String, String> = inventory
+        .nodes
+        .iter()
+        .filter(|n| !n.bare_metal && !n.public_ip.is_empty())
+        .map(|n| (n.name.clone(), n.public_ip.clone()))
+        .collect();
+    SshShell::new(inventory.access.clone(), addresses)
+}
+
+/// One control plane's health.
+pub struct PlaneHealth {
+    pub name: String,
+    /// None when healthy; else what is wrong.
+    pub problem: Option<String>,
+}
+
+pub fn control_planes(inventory: &Inventory) -> Vec<PlaneHealth> {
+    let mut sh = shell(inventory);
+    let check = "kubectl --kubeconfig=/etc/kubernetes/admin.conf --server=https://127.0.0.1:6443 get --raw='/readyz?verbose'";
+    inventory
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::ControlPlane && !n.bare_metal)
+        .map(|node| {
+            let problem = match sh.run(&node.name, &["sh", "-c", check], None) {
+                Err(e) => Some(format!("unreachable ({e})")),
+                Ok(out) => {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let etcd = text.lines().any(|l| l.trim() == "[+]etcd ok");
+                    match (out.code, etcd) {
+                        (0, true) => None,
+                        (0, false) => Some("the API server answers but etcd is not ok".into()),
+                        _ => Some("the API server is not ready".into()),
+                    }
+                }
+            };
+            PlaneHealth {
+                name: node.name.clone(),
+                problem,
+            }
+        })
+        .collect()
+}
+
+/// `kubeadm reset` on every cloud host (workers first); a host that cannot be reset is
+/// reported and the destroy goes on (its server is deleted next anyway).
+pub fn reset_all(inventory: &Inventory) {
+    let mut sh = shell(inventory);
+    let mut nodes: Vec<_> = inventory
+        .nodes
+        .iter()
+        .filter(|n| !n.bare_metal && !n.public_ip.is_empty())
+        .collect();
+    nodes.sort_by_key(|n| std::cmp::Reverse(n.role));
+    for node in nodes {
+        let reset = sh.run(&node.name, &["kubeadm", "reset", "--force"], None);
+        match reset {
+            Ok(out) if out.code == 0 => {}
+            Ok(out) => warn!(
+                "{}: kubeadm reset exited with {}: {}",
+                node.name,
+                out.code,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => warn!("{}: kubeadm reset skipped: {e}", node.name),
+        }
+    }
+}

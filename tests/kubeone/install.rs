@@ -1,0 +1,346 @@
+//! End to end: the descriptor becomes resources in the Cloud API double, whose servers are real
+//! containers (`support/machine_image.rs`: OpenSSH sshd, stand-in kubeadm/kubectl that record
+//! their calls) on a Docker network the test made, reached only on 127.0.0.0/8 addresses the
+//! double reports as the servers' public IPv4; three control planes and two workers installed
+//! over ssh; the kubeconfig read back through the leader's API; a re-run changes nothing; status
+//! reads each control plane's health; destroy resets every host and deletes only what carries
+//! the cluster's label.
+
+use std::net::TcpListener;
+
+use lok8s_tests::docker::{Cleanup, docker};
+use lok8s_tests::machine_image::machine_image;
+use serde_json::json;
+
+use super::{DOMAIN, Setup};
+
+const NAMES: [&str; 5] = [
+    "prod-cp-0",
+    "prod-cp-1",
+    "prod-cp-2",
+    "prod-w-0",
+    "prod-w-1",
+];
+
+/// Addresses for this run: 127.<a>.<b>.x (loopback, unique per process) and a private subnet.
+struct Addresses {
+    loopback: String,
+    private: String,
+}
+
+impl Addresses {
+    fn new() -> Addresses {
+        let pid = std::process::id();
+        Addresses {
+            loopback: format!("127.{}.{}", 100 + pid % 100, (pid / 100) % 250),
+            private: format!("10.{}.{}", 180 + pid % 50, (pid / 50) % 250),
+        }
+    }
+    fn public(&self, i: usize) -> String {
+        format!("{}.{}", self.loopback, 10 + i)
+    }
+    fn lb(&self) -> String {
+        format!("{}.9", self.loopback)
+    }
+    fn internal(&self, i: usize) -> String {
+        format!("{}.{}", self.private, 2 + i)
+    }
+}
+
+/// A port free on every address of this run.
+fn free_port(a: &Addresses) -> u16 {
+    for _ in 0..50 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let free = (0..NAMES.len())
+            .map(|i| a.public(i))
+            .chain([a.lb()])
+            .all(|ip| TcpListener::bind((ip.as_str(), port)).is_ok());
+        if free {
+            return port;
+        }
+    }
+    panic!("no port free on every test address");
+}
+
+fn descriptor(a: &Addresses, ssh_port: u16) -> String {
+    let servers: Vec<String> = NAMES
+        .iter()
+        .map(|name| {
+            let role = if name.contains("-cp-") { "control-plane" } else { "worker" };
+            format!(
+                "      - {{name: {name}, type: cx22, image: debian-12, location: fsn1, ssh-key: [0], network: [0], label: 'lok8s.dev/cluster=prod,lok8s.dev/role={role}'}}\n"
+            )
+        })
+        .collect();
+    format!(
+        "kubernetes: {{version: v1.35.0}}\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
+         \x20   ssh-key:\n      - {{name: prod-key, public-key: 'ssh-ed25519 AAAAC3Nz prod', label: 'lok8s.dev/cluster=prod'}}\n\
+         \x20   network:\n      - {{name: prod-net, ip-range: '{p}.0/24', label: 'lok8s.dev/cluster=prod'}}\n\
+         \x20   load-balancer:\n      - {{name: prod-api, type: lb11, location: fsn1, network: 0, label: 'lok8s.dev/cluster=prod'}}\n\
+         \x20   server:\n{}",
+        servers.concat(),
+        p = a.private
+    )
+}
+
+fn exec(container: &str, command: &str) -> String {
+    let (code, out) = docker(&["exec", container, "sh", "-c", command]);
+    assert_eq!(code, 0, "{container}: {command}: {out}");
+    out
+}
+
+/// `sha256:<hex>` of a CA certificate's public key info, as kubeadm pins it.
+fn ca_hash(pem: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let cert = parsed.parse_x509().unwrap();
+    let digest = Sha256::digest(cert.public_key().raw);
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+#[test]
+fn three_control_planes_and_two_workers_over_ssh() {
+    let a = Addresses::new();
+    let ssh_port = free_port(&a);
+    let s = Setup::new(&descriptor(&a, ssh_port));
+    let mut cleanup = Cleanup::new(s.p.root());
+    let image = machine_image(std::path::Path::new(env!(
+        "CARGO_BIN_EXE_lok8s-node-standin"
+    )));
+    std::fs::create_dir_all(s.p.path(".secrets/ssh")).unwrap();
+    lok8s_tests::sshd::keygen(&s.p.path(".secrets/ssh/id_ed25519"));
+    let public_key = s.p.read(".secrets/ssh/id_ed25519.pub");
+
+    let tag = format!("ko{}", std::process::id());
+    let network = format!("lok8s-test-{tag}");
+    let (code, out) = docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{}.0/24", a.private),
+        &network,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    cleanup.networks.push(network.clone());
+    let mut containers = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        let container = format!("lok8s-test-{tag}-{name}");
+        let ssh = format!("{}:{ssh_port}:22", a.public(i));
+        let api = format!("{}:6443:6443", a.lb());
+        let key = format!("AUTHORIZED_KEY={}", public_key.trim());
+        let ip = a.internal(i);
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "--hostname",
+            name,
+            "--network",
+            &network,
+            "--network-alias",
+            name,
+            "--ip",
+            &ip,
+            "-p",
+            &ssh,
+            "-e",
+            &key,
+        ];
+        if i == 0 {
+            args.extend(["-p", api.as_str()]);
+        }
+        args.push(image);
+        let (code, out) = docker(&args);
+        assert_eq!(code, 0, "{out}");
+        cleanup.containers.push(container.clone());
+        containers.push(container);
+        s.api.assign(
+            "servers",
+            name,
+            json!({"status": "running",
+                   "public_net": {"ipv4": {"ip": a.public(i)}, "ipv6": null},
+                   "private_net": [{"ip": a.internal(i)}]}),
+        );
+    }
+    s.api.assign(
+        "load_balancers",
+        "prod-api",
+        json!({"public_net": {"ipv4": {"ip": a.lb()}}, "private_net": [{"ip": format!("{}.254", a.private)}]}),
+    );
+    // Someone else's server in the project: never touched.
+    s.api.seed("servers", "hand-made", json!({}));
+
+    let run = s.lo(&["provision", DOMAIN]);
+    run.success();
+    let created = s.api.names("servers");
+    assert_eq!(
+        created,
+        [
+            "hand-made",
+            "prod-cp-0",
+            "prod-cp-1",
+            "prod-cp-2",
+            "prod-w-0",
+            "prod-w-1"
+        ]
+    );
+
+    // The leader ran init; the others joined, control planes one by one before the workers.
+    let calls = |c: &str| exec(c, "cat /kind/calls.log");
+    let leader = calls(&containers[0]);
+    assert!(
+        leader.contains("kubeadm init --config /etc/kubeone/kubeadm.yaml"),
+        "{leader}"
+    );
+    assert!(
+        leader.contains("kubeadm token create --ttl 1h --print-join-command"),
+        "{leader}"
+    );
+    let order: Vec<usize> = NAMES[1..]
+        .iter()
+        .map(|n| {
+            run.stderr
+                .find(&format!("{n} joined"))
+                .unwrap_or_else(|| panic!("{n}: {}", run.stderr))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", run.stderr);
+    let leader_ca = exec(&containers[0], "cat /etc/kubernetes/pki/ca.crt");
+    let encryption = exec(
+        &containers[0],
+        "cat /etc/kubernetes/encryption-providers/config.yaml",
+    );
+    assert!(encryption.contains("aescbc"), "{encryption}");
+    for (i, c) in containers.iter().enumerate().skip(1) {
+        let log = calls(c);
+        assert!(
+            log.contains("kubeadm join --config /etc/kubeone/kubeadm.yaml"),
+            "{}: {log}",
+            NAMES[i]
+        );
+        assert!(!log.contains("kubeadm init"), "{}: {log}", NAMES[i]);
+        let config = exec(c, "cat /etc/kubeone/kubeadm.yaml");
+        assert!(
+            config.contains(&format!("- \"{}\"", ca_hash(&leader_ca))),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!("apiServerEndpoint: \"{}:6443\"", a.lb())),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!("\"node-ip\": \"{}\"", a.internal(i))),
+            "{config}"
+        );
+        let patch = exec(
+            c,
+            "cat '/etc/kubeone/patches/kubeletconfiguration0+strategic.yaml'",
+        );
+        let control_plane = NAMES[i].contains("-cp-");
+        assert_eq!(config.contains("controlPlane:"), control_plane, "{config}");
+        assert!(
+            patch.contains(if control_plane {
+                "maxPods: 110"
+            } else {
+                "maxPods: 250"
+            }),
+            "{patch}"
+        );
+        let (has_ca, _) = docker(&["exec", c, "test", "-f", "/etc/kubernetes/pki/ca.key"]);
+        if control_plane {
+            assert_eq!(
+                exec(c, "cat /etc/kubernetes/pki/ca.crt"),
+                leader_ca,
+                "shared CA"
+            );
+            assert_eq!(
+                exec(c, "cat /etc/kubernetes/encryption-providers/config.yaml"),
+                encryption
+            );
+        } else {
+            assert_ne!(has_ca, 0, "a worker holds the CA key");
+        }
+        assert!(!log.contains("apt-get"), "packages already pinned: {log}");
+        assert!(log.contains("modprobe br_netfilter"), "{log}");
+    }
+
+    // The record, the kubeconfig (owner-only) and the pins.
+    let manifest =
+        s.p.read(&format!("clusters/{DOMAIN}/.state/kubeone/kubeone.yaml"));
+    assert!(manifest.contains("kind: KubeOneCluster"), "{manifest}");
+    assert!(
+        manifest.contains(&format!("host: {}", a.lb())),
+        "{manifest}"
+    );
+    let kubeconfig = s.p.path(".kubeconfig/prod.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(
+        text.contains(&format!("server: https://{}:6443", a.lb())),
+        "{text}"
+    );
+    let read_back = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "namespaces", "-o", "name"])
+        .output()
+        .unwrap();
+    assert!(
+        read_back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read_back.stderr)
+    );
+    assert!(String::from_utf8_lossy(&read_back.stdout).contains("namespace/kube-system"));
+    let pins = s.p.read(".lok8s/known_hosts");
+    assert_eq!(pins.lines().count(), NAMES.len(), "{pins}");
+
+    // Again: nothing created, nothing installed, nobody joins twice.
+    let before: Vec<String> = containers.iter().map(|c| calls(c)).collect();
+    let posts = |seen: Vec<String>| {
+        seen.iter()
+            .filter(|l| l.starts_with("POST") && !l.contains("/actions/"))
+            .count()
+    };
+    let posted = posts(s.api.seen());
+    s.lo(&["provision", DOMAIN]).success();
+    assert_eq!(posts(s.api.seen()), posted, "the re-run created something");
+    for (c, old) in containers.iter().zip(&before) {
+        let new = calls(c);
+        let added = new
+            .strip_prefix(old.as_str())
+            .unwrap_or_else(|| panic!("{c}: log rewritten"));
+        assert!(
+            !added.contains("kubeadm init") && !added.contains("kubeadm join"),
+            "{c}: {added}"
+        );
+    }
+
+    let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
+    assert_eq!(status["phase"], "Healthy", "{status}");
+
+    // Destroy: every host reset, the cluster's resources gone, someone else's server kept.
+    s.lo(&["destroy", DOMAIN]).success();
+    for c in &containers {
+        assert!(calls(c).contains("kubeadm reset --force"), "{c}");
+        let (code, _) = docker(&["exec", c, "test", "-f", "/etc/kubernetes/kubelet.conf"]);
+        assert_ne!(code, 0, "{c} still joined");
+    }
+    assert_eq!(s.api.names("servers"), ["hand-made"]);
+    assert!(s.api.names("load_balancers").is_empty());
+    assert!(!kubeconfig.exists());
+}
