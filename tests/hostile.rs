@@ -225,6 +225,7 @@ const ATTACKS: &[&str] = &[
     "kubeconfig-link-out",
     "kubeconfig-exec-published",
     "kubeconfig-elsewhere",
+    "kubeconfig-unreported-balancer",
     "fifo-open",
     "kube-exec-plugin",
     "kube-token-file",
@@ -479,6 +480,63 @@ fn attack_kubeconfig_elsewhere_far_server() {
         .stderr_has("clusters[c].cluster.server")
         .stderr_has("kube.servers");
     assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
+}
+
+/// Granted the load balancers the Cloud API double reports (kube.servers
+/// `hcloud-load-balancers:env:HCLOUD_ENDPOINT`): one another granted API lists is not published;
+/// one the watched API lists is.
+#[test]
+fn attack_kubeconfig_unreported_balancer() {
+    use lok8s_tests::hcloud_api::HcloudApi;
+    let token = "hostile-hcloud-token";
+    let (api, other) = (HcloudApi::start(token), HcloudApi::start(token));
+    for (double, ip) in [(&api, "127.0.0.98"), (&other, "127.0.0.99")] {
+        double.seed("load_balancers", "lb", serde_json::json!({}));
+        let public = serde_json::json!({"ipv4": {"ip": ip}});
+        double.set("load_balancers", "lb", "public_net", public);
+    }
+    let cas = tempfile::tempdir().unwrap();
+    let ca_file = |name: &str, pem: &str| {
+        let path = cas.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let case = |which: &str, ip: &str| {
+        Attack::new("kubeconfig-unreported-balancer")
+            .variant(which)
+            .lo_writes(".kubeconfig/hostile.yaml")
+            .param("token", token)
+            .param("api", api.url())
+            .param("other", other.url())
+            .param("which", which)
+            .param("ip", ip)
+            .env("HCLOUD_ENDPOINT", &api.url())
+            .env("OTHER_ENDPOINT", &other.url())
+            .env("HCLOUD_CA_CERT", &ca_file("api.pem", &api.ca_pem))
+            .env("OTHER_CA_CERT", &ca_file("other.pem", &other.ca_pem))
+            .grant(|g| {
+                g.http = Some(vec![
+                    "env:HCLOUD_ENDPOINT".into(),
+                    "env:OTHER_ENDPOINT".into(),
+                ]);
+                g.http_trust = vec!["env:HCLOUD_CA_CERT".into(), "env:OTHER_CA_CERT".into()];
+                g.kube.as_mut().unwrap().servers =
+                    vec!["hcloud-load-balancers:env:HCLOUD_ENDPOINT".into()];
+            })
+    };
+    let refused = case("other", "127.0.0.99");
+    refused
+        .run()
+        .code(1)
+        .stderr_has("https://127.0.0.99:6443 is not an API server this driver may reach");
+    assert!(!refused.project.path(".kubeconfig/hostile.yaml").exists());
+    let reported = case("api", "127.0.0.98");
+    reported.run().success();
+    let published = reported.project.read(".kubeconfig/hostile.yaml");
+    assert!(
+        published.contains("server: https://127.0.0.98:6443"),
+        "{published}"
+    );
 }
 
 #[test]

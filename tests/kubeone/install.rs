@@ -29,11 +29,12 @@ struct Addresses {
 }
 
 impl Addresses {
-    fn new() -> Addresses {
+    /// Test `n` of this process.
+    fn new(n: u32) -> Addresses {
         let pid = std::process::id();
         Addresses {
-            loopback: format!("127.{}.{}", 100 + pid % 100, (pid / 100) % 250),
-            private: format!("10.{}.{}", 180 + pid % 50, (pid / 50) % 250),
+            loopback: format!("127.{}.{}", 100 + pid % 100, (pid / 100 + n) % 250),
+            private: format!("10.{}.{}", 180 + pid % 50, (pid / 50 + n) % 250),
         }
     }
     fn public(&self, i: usize) -> String {
@@ -108,76 +109,95 @@ fn ca_hash(pem: &str) -> String {
     )
 }
 
+/// The five machines: containers on a network the test made, each server's addresses assigned
+/// in the API double for when the provider creates it.
+struct Machines {
+    a: Addresses,
+    containers: Vec<String>,
+    _cleanup: Cleanup,
+}
+
+impl Machines {
+    fn start(s: &Setup, a: Addresses, ssh_port: u16) -> Machines {
+        let mut cleanup = Cleanup::new(s.p.root());
+        let image = machine_image(std::path::Path::new(env!(
+            "CARGO_BIN_EXE_lok8s-node-standin"
+        )));
+        std::fs::create_dir_all(s.p.path(".secrets/ssh")).unwrap();
+        lok8s_tests::sshd::keygen(&s.p.path(".secrets/ssh/id_ed25519"));
+        let public_key = s.p.read(".secrets/ssh/id_ed25519.pub");
+        let tag = format!("ko{}-{}", std::process::id(), a.loopback.replace('.', "-"));
+        let network = format!("lok8s-test-{tag}");
+        let subnet = format!("{}.0/24", a.private);
+        let (code, out) = docker(&["network", "create", "--subnet", &subnet, &network]);
+        assert_eq!(code, 0, "{out}");
+        cleanup.networks.push(network.clone());
+        let mut containers = Vec::new();
+        for (i, name) in NAMES.iter().enumerate() {
+            let container = format!("lok8s-test-{tag}-{name}");
+            let ssh = format!("{}:{ssh_port}:22", a.public(i));
+            let api = format!("{}:6443:6443", a.lb());
+            let key = format!("AUTHORIZED_KEY={}", public_key.trim());
+            let ip = a.internal(i);
+            let mut args = vec![
+                "run",
+                "-d",
+                "--name",
+                &container,
+                "--hostname",
+                name,
+                "--network",
+                &network,
+                "--network-alias",
+                name,
+                "--ip",
+                &ip,
+                "-p",
+                &ssh,
+                "-e",
+                &key,
+            ];
+            if i == 0 {
+                args.extend(["-p", api.as_str()]);
+            }
+            args.push(image);
+            let (code, out) = docker(&args);
+            assert_eq!(code, 0, "{out}");
+            cleanup.containers.push(container.clone());
+            containers.push(container);
+            s.api.assign(
+                "servers",
+                name,
+                json!({"status": "running",
+                       "public_net": {"ipv4": {"ip": a.public(i)}, "ipv6": null},
+                       "private_net": [{"ip": a.internal(i)}]}),
+            );
+        }
+        s.api.assign(
+            "load_balancers",
+            "prod-api",
+            json!({"public_net": {"ipv4": {"ip": a.lb()}},
+                   "private_net": [{"ip": format!("{}.254", a.private)}]}),
+        );
+        Machines {
+            a,
+            containers,
+            _cleanup: cleanup,
+        }
+    }
+}
+
+fn calls(container: &str) -> String {
+    exec(container, "cat /kind/calls.log")
+}
+
 #[test]
 fn three_control_planes_and_two_workers_over_ssh() {
-    let a = Addresses::new();
+    let a = Addresses::new(0);
     let ssh_port = free_port(&a);
     let s = Setup::new(&descriptor(&a, ssh_port));
-    let mut cleanup = Cleanup::new(s.p.root());
-    let image = machine_image(std::path::Path::new(env!(
-        "CARGO_BIN_EXE_lok8s-node-standin"
-    )));
-    std::fs::create_dir_all(s.p.path(".secrets/ssh")).unwrap();
-    lok8s_tests::sshd::keygen(&s.p.path(".secrets/ssh/id_ed25519"));
-    let public_key = s.p.read(".secrets/ssh/id_ed25519.pub");
-
-    let tag = format!("ko{}", std::process::id());
-    let network = format!("lok8s-test-{tag}");
-    let (code, out) = docker(&[
-        "network",
-        "create",
-        "--subnet",
-        &format!("{}.0/24", a.private),
-        &network,
-    ]);
-    assert_eq!(code, 0, "{out}");
-    cleanup.networks.push(network.clone());
-    let mut containers = Vec::new();
-    for (i, name) in NAMES.iter().enumerate() {
-        let container = format!("lok8s-test-{tag}-{name}");
-        let ssh = format!("{}:{ssh_port}:22", a.public(i));
-        let api = format!("{}:6443:6443", a.lb());
-        let key = format!("AUTHORIZED_KEY={}", public_key.trim());
-        let ip = a.internal(i);
-        let mut args = vec![
-            "run",
-            "-d",
-            "--name",
-            &container,
-            "--hostname",
-            name,
-            "--network",
-            &network,
-            "--network-alias",
-            name,
-            "--ip",
-            &ip,
-            "-p",
-            &ssh,
-            "-e",
-            &key,
-        ];
-        if i == 0 {
-            args.extend(["-p", api.as_str()]);
-        }
-        args.push(image);
-        let (code, out) = docker(&args);
-        assert_eq!(code, 0, "{out}");
-        cleanup.containers.push(container.clone());
-        containers.push(container);
-        s.api.assign(
-            "servers",
-            name,
-            json!({"status": "running",
-                   "public_net": {"ipv4": {"ip": a.public(i)}, "ipv6": null},
-                   "private_net": [{"ip": a.internal(i)}]}),
-        );
-    }
-    s.api.assign(
-        "load_balancers",
-        "prod-api",
-        json!({"public_net": {"ipv4": {"ip": a.lb()}}, "private_net": [{"ip": format!("{}.254", a.private)}]}),
-    );
+    let m = Machines::start(&s, a, ssh_port);
+    let (a, containers) = (&m.a, &m.containers);
     // Someone else's server in the project: never touched.
     s.api.seed("servers", "hand-made", json!({}));
 
@@ -197,7 +217,6 @@ fn three_control_planes_and_two_workers_over_ssh() {
     );
 
     // The leader ran init; the others joined, control planes one by one before the workers.
-    let calls = |c: &str| exec(c, "cat /kind/calls.log");
     let leader = calls(&containers[0]);
     assert!(
         leader.contains("kubeadm init --config /etc/kubeone/kubeadm.yaml"),
@@ -335,7 +354,7 @@ fn three_control_planes_and_two_workers_over_ssh() {
 
     // Destroy: every host reset, the cluster's resources gone, someone else's server kept.
     s.lo(&["destroy", DOMAIN]).success();
-    for c in &containers {
+    for c in containers {
         assert!(calls(c).contains("kubeadm reset --force"), "{c}");
         let (code, _) = docker(&["exec", c, "test", "-f", "/etc/kubernetes/kubelet.conf"]);
         assert_ne!(code, 0, "{c} still joined");
@@ -343,4 +362,69 @@ fn three_control_planes_and_two_workers_over_ssh() {
     assert_eq!(s.api.names("servers"), ["hand-made"]);
     assert!(s.api.names("load_balancers").is_empty());
     assert!(!kubeconfig.exists());
+}
+
+/// An action that never finishes, an unreachable host and a failing `kubeadm join` each stop
+/// the run with what happened and where; each re-run goes on from there and the last one
+/// completes the cluster, with the leader's init run once.
+#[test]
+fn failures_are_named_and_a_rerun_repairs() {
+    let a = Addresses::new(1);
+    let ssh_port = free_port(&a);
+    let mut s = Setup::new(&descriptor(&a, ssh_port));
+    s.env[3].1 = "1ms".into();
+    let m = Machines::start(&s, a, ssh_port);
+    let c = &m.containers;
+
+    // The Cloud API keeps every action running: the provider gives up after its poll bound.
+    s.api.script(|sc| sc.action_polls = 100_000);
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("action_expired")
+        .stderr_has("run again once it finished");
+    s.api.script(|sc| sc.action_polls = 0);
+
+    // A worker that does not answer: named, and nothing is installed anywhere (probes first).
+    let (code, out) = docker(&["stop", "-t", "1", &c[4]]);
+    assert_eq!(code, 0, "{out}");
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("prod-w-1 (")
+        .stderr_has("ssh connect");
+    assert!(
+        !calls(&c[0]).contains("kubeadm init"),
+        "installed with a host down"
+    );
+    let (code, out) = docker(&["start", &c[4]]);
+    assert_eq!(code, 0, "{out}");
+
+    // A join that fails: its host and kubeadm's words; the control planes are in by then.
+    exec(&c[3], "touch /kind/fail-join");
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("`kubeadm join --config /etc/kubeone/kubeadm.yaml` on prod-w-0 exited with 1")
+        .stderr_has("lok8s stand-in: /kind/fail-join");
+    exec(&c[3], "rm /kind/fail-join");
+
+    s.lo(&["provision", DOMAIN]).success();
+    let inits = calls(&c[0]).matches("kubeadm init").count();
+    assert_eq!(inits, 1, "the leader initialised more than once");
+    for (i, container) in c.iter().enumerate().skip(1) {
+        let log = calls(container);
+        let joins = log.matches("kubeadm join").count();
+        let expected = if NAMES[i] == "prod-w-0" { 2 } else { 1 };
+        assert_eq!(joins, expected, "{}: {log}", NAMES[i]);
+        let (code, _) = docker(&[
+            "exec",
+            container,
+            "test",
+            "-f",
+            "/etc/kubernetes/kubelet.conf",
+        ]);
+        assert_eq!(code, 0, "{} did not join", NAMES[i]);
+    }
+    assert_eq!(
+        s.lo(&["status", DOMAIN, "-o", "json"]).json()["phase"],
+        "Healthy"
+    );
 }

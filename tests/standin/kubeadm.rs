@@ -4,9 +4,9 @@
 //! `/etc/kubernetes/admin.conf`); no control plane is started here: the node's entrypoint
 //! starts `lok8s-node-standin serve` once the serving certificate exists. `token create
 //! --print-join-command` prints a fresh token and the CA's public key hash as kubeadm computes
-//! it (sha256 of the certificate's SubjectPublicKeyInfo); `join` checks a given hash against the
-//! CA on disk when it has one; `version -o short` prints `/kind/version`; `reset` removes what
-//! init and join wrote.
+//! it (sha256 of the certificate's SubjectPublicKeyInfo); `join` checks a given hash is well-formed
+//! (it cannot ask the API for the CA), and fails while `/kind/fail-join` exists; `version -o short`
+//! prints `/kind/version`; `reset` removes what init and join wrote.
 
 use std::fs;
 use std::net::IpAddr;
@@ -22,6 +22,8 @@ use rcgen::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// While this file exists, `join` fails as kubeadm does when the API server cannot be reached.
+const FAIL_JOIN: &str = "/kind/fail-join";
 /// kind always passes this path.
 const KIND_CONFIG: &str = "/kind/kubeadm.conf";
 const PKI: &str = "/etc/kubernetes/pki";
@@ -99,6 +101,12 @@ fn join(args: &[String]) -> Result<(), String> {
             "[preflight] this node already belongs to a cluster (lok8s stand-in): nothing to do"
         );
         return Ok(());
+    }
+    if Path::new(FAIL_JOIN).exists() {
+        return Err(format!(
+            "[preflight] couldn't validate the identity of the API Server: connection refused \
+             (lok8s stand-in: {FAIL_JOIN} exists)"
+        ));
     }
     let docs = documents(path)?;
     let join = document(&docs, path, "JoinConfiguration")?;

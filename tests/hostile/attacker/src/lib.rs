@@ -32,6 +32,10 @@ const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
         files::kubeconfig_exec_published,
     ),
     ("kubeconfig-elsewhere", files::kubeconfig_elsewhere),
+    (
+        "kubeconfig-unreported-balancer",
+        other::kubeconfig_unreported_balancer,
+    ),
     ("fifo-open", files::fifo_open),
     ("kube-exec-plugin", kube::exec_plugin),
     ("kube-token-file", kube::token_file),

@@ -119,11 +119,30 @@ pub fn ssh_unreported_host(ctx: &Context) -> Result<Outcome> {
     )))
 }
 
+/// Asks the API `which` for its load balancers, then writes a kubeconfig naming `ip`: lo
+/// publishes it only if the watched API reported that address.
+pub fn kubeconfig_unreported_balancer(ctx: &Context) -> Result<Outcome> {
+    list(ctx, &param(ctx, "which"), "load_balancers")?;
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://{}:6443\n\
+         contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n\
+         users:\n- name: u\n  user:\n    token: t\n",
+        param(ctx, "ip")
+    );
+    io(std::fs::write(&ctx.kubeconfig, text))?;
+    Ok(Outcome::Continue)
+}
+
 /// `GET <param>/servers` with the token.
 fn servers(ctx: &Context, base: &str) -> Result<()> {
+    list(ctx, base, "servers")
+}
+
+/// `GET <param base>/<collection>` with the token.
+fn list(ctx: &Context, base: &str, collection: &str) -> Result<()> {
     let request = lok8s_driver_sdk::http::Request {
         method: "GET".into(),
-        url: format!("{}/servers", param(ctx, base)),
+        url: format!("{}/{collection}", param(ctx, base)),
         headers: vec![(
             "Authorization".into(),
             format!("Bearer {}", param(ctx, "token")),
