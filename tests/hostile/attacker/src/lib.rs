@@ -16,8 +16,11 @@ use lok8s_driver_sdk::{
     KubeAccess, Outcome, Result, SshAccess, StatusReport,
 };
 
+/// An attack: its name and what it tries.
+type Attack = (&'static str, fn(&Context) -> Result<Outcome>);
+
 /// Every attack, by name.
-const ATTACKS: &[(&str, fn(&Context) -> Result<Outcome>)] = &[
+const ATTACKS: &[Attack] = &[
     ("rewrite-own-spec", files::rewrite_own_spec),
     ("write-other-cluster", files::write_other_cluster),
     ("plant-project", files::plant_project),
