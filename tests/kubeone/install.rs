@@ -351,6 +351,11 @@ fn three_control_planes_and_two_workers_over_ssh() {
 
     let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
     assert_eq!(status["phase"], "Healthy", "{status}");
+    let env = s.lo(&["env", DOMAIN, "-o", "json"]).json();
+    let vars = &env["variables"];
+    assert_eq!(vars["LOK8S_SPEC_KUBERNETES_VERSION"], "v1.35.0", "{env}");
+    assert_eq!(vars["LOK8S_SSH_PORT"], ssh_port.to_string(), "{env}");
+    assert_eq!(vars["LOK8S_SPEC_PROVIDER"], "hetzner", "{env}");
 
     // Destroy: every host reset, the cluster's resources gone, someone else's server kept.
     s.lo(&["destroy", DOMAIN]).success();

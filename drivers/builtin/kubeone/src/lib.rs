@@ -149,6 +149,20 @@ impl Driver for KubeOne {
     fn kubeconfig(ctx: Context) -> Result<String> {
         lok8s_driver_sdk::written_kubeconfig(ctx)
     }
+
+    /// Spec 2.5's values for bootstrap addons, from the spec and the provider config alone (the
+    /// original also read the provider's live state here; nothing here needs it).
+    fn export(ctx: Context) -> Result<Vec<(String, String)>> {
+        let settings = provision::settings(&ctx)?;
+        let (descriptor, _) = provider::config(&ctx)?;
+        let access = lok8s_provider_hetzner::inventory::access(&descriptor)
+            .map_err(|e| lok8s_driver_sdk::spec::invalid("spec.provider.config", e))?;
+        Ok(lok8s_kubeone_plan::export(
+            &settings,
+            &access.user,
+            access.port,
+        ))
+    }
 }
 
 /// With every server running: Healthy when each control plane's API server and etcd are,

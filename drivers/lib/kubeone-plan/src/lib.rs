@@ -12,4 +12,4 @@ pub mod manifest;
 pub mod prerequisites;
 pub mod settings;
 
-pub use settings::{FieldError, Settings, settings};
+pub use settings::{FieldError, Settings, export, settings};

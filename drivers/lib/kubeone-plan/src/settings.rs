@@ -23,6 +23,11 @@ pub struct Settings {
     pub datacenter: String,
     pub pools: Vec<Pool>,
     pub oidc: Option<Oidc>,
+    /// `spec.cluster.domain`, `spec.dns.domainFilter`, `spec.controlPlane.replicas`: only
+    /// exported (spec 2.5).
+    pub cluster_domain: String,
+    pub dns_domain_filter: String,
+    pub control_plane_replicas: String,
 }
 
 /// A `spec.workers` pool: machine-controller workers (dynamicWorkers).
@@ -191,9 +196,55 @@ pub fn settings(spec_text: &str) -> Result<Settings, Vec<FieldError>> {
             datacenter,
             pools,
             oidc,
+            cluster_domain: or("spec.cluster.domain", ""),
+            dns_domain_filter: or("spec.dns.domainFilter", ""),
+            control_plane_replicas: or("spec.controlPlane.replicas", "1"),
         }),
         _ => Err(errors),
     }
+}
+
+/// The driver's `export` (spec 2.5): the values bootstrap addons substitute, with the login
+/// the provider config gives (`user`, `port`). lo passes on only `LOK8S_*` names, so the
+/// original's plain ones are prefixed: `CLUSTER_NAME` is `LOK8S_SPEC_CLUSTER_NAME`,
+/// `K8S_VERSION` `LOK8S_SPEC_KUBERNETES_VERSION`, `CP_REPLICAS` `LOK8S_CP_COUNT` (as the Lo
+/// driver names it), `SSH_USER` `LOK8S_SSH_USER`, and so on.
+pub fn export(s: &Settings, ssh_user: &str, ssh_port: u16) -> Vec<(String, String)> {
+    let oidc = s.oidc.clone().unwrap_or(Oidc {
+        issuer: String::new(),
+        client_id: String::new(),
+        username_claim: "sub".into(),
+        username_prefix: "oidc:".into(),
+        groups_claim: "groups".into(),
+        groups_prefix: "oidc:".into(),
+        ca_bundle: None,
+    });
+    [
+        ("LOK8S_SPEC_CLUSTER_NAME", s.name.clone()),
+        ("LOK8S_SPEC_KUBERNETES_VERSION", s.version.to_string()),
+        ("LOK8S_SPEC_POD_SUBNET", s.pod_subnet.clone()),
+        ("LOK8S_SPEC_SERVICE_SUBNET", s.service_subnet.clone()),
+        ("LOK8S_CP_COUNT", s.control_plane_replicas.clone()),
+        ("LOK8S_SPEC_CNI", s.cni.clone()),
+        ("LOK8S_SPEC_PROVIDER", "hetzner".into()),
+        ("LOK8S_SSH_USER", ssh_user.into()),
+        ("LOK8S_SSH_PORT", ssh_port.to_string()),
+        ("LOK8S_SPEC_CLUSTER_DOMAIN", s.cluster_domain.clone()),
+        ("LOK8S_SPEC_DNS_DOMAINFILTER", s.dns_domain_filter.clone()),
+        ("LOK8S_SPEC_OIDC_ISSUER", oidc.issuer),
+        ("LOK8S_SPEC_OIDC_CLIENTID", oidc.client_id),
+        ("LOK8S_SPEC_OIDC_USERNAMECLAIM", oidc.username_claim),
+        ("LOK8S_SPEC_OIDC_USERNAMEPREFIX", oidc.username_prefix),
+        ("LOK8S_SPEC_OIDC_GROUPSCLAIM", oidc.groups_claim),
+        ("LOK8S_SPEC_OIDC_GROUPSPREFIX", oidc.groups_prefix),
+        (
+            "LOK8S_SPEC_OIDC_CABUNDLE",
+            oidc.ca_bundle.unwrap_or_default(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 #[cfg(test)]
@@ -218,6 +269,13 @@ mod tests {
         );
         assert_eq!(s.datacenter, "fsn1");
         assert!(s.pools.is_empty() && s.oidc.is_none());
+        let vars = export(&s, "admin", 2222);
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("LOK8S_SPEC_KUBERNETES_VERSION"), Some("v1.31.4"));
+        assert_eq!(get("LOK8S_SSH_PORT"), Some("2222"));
+        assert_eq!(get("LOK8S_CP_COUNT"), Some("1"));
+        assert_eq!(get("LOK8S_SPEC_OIDC_USERNAMECLAIM"), Some("sub"));
+        assert_eq!(vars.len(), 18);
     }
 
     #[test]
