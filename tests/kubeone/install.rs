@@ -78,7 +78,7 @@ fn descriptor(a: &Addresses, ssh_port: u16) -> String {
         })
         .collect();
     format!(
-        "kubernetes: {{version: v1.35.0}}\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
+        "kubernetes: {{version: v1.35.0}}\nbootstrap: [hcloud-ccm]\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
          \x20   ssh-key:\n      - {{name: prod-key, public-key: 'ssh-ed25519 AAAAC3Nz prod', label: 'lok8s.dev/cluster=prod'}}\n\
          \x20   network:\n      - {{name: prod-net, ip-range: '{p}.0/24', label: 'lok8s.dev/cluster=prod'}}\n\
          \x20   load-balancer:\n      - {{name: prod-api, type: lb11, location: fsn1, network: 0, label: 'lok8s.dev/cluster=prod'}}\n\
@@ -325,6 +325,40 @@ fn three_control_planes_and_two_workers_over_ssh() {
         String::from_utf8_lossy(&read_back.stderr)
     );
     assert!(String::from_utf8_lossy(&read_back.stdout).contains("namespace/kube-system"));
+    // The bootstrap's hcloud-ccm, applied through the load balancer: its Secret from HCLOUD_TOKEN.
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    use base64::Engine;
+    let token = kubectl(&[
+        "-n",
+        "kube-system",
+        "get",
+        "secret",
+        "hcloud",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    assert_eq!(
+        token,
+        base64::engine::general_purpose::STANDARD.encode(super::TOKEN)
+    );
+    let ccm = kubectl(&["-n", "kube-system", "get", "deployment", "-o", "name"]);
+    assert!(
+        ccm.contains("deployment.apps/hcloud-cloud-controller-manager"),
+        "{ccm}"
+    );
     let pins = s.p.read(".lok8s/known_hosts");
     assert_eq!(pins.lines().count(), NAMES.len(), "{pins}");
 

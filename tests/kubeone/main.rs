@@ -197,13 +197,14 @@ fn a_refused_token_or_a_bad_config_deletes_nothing() {
 #[test]
 fn an_invalid_spec_names_every_field_and_creates_nothing() {
     let spec = format!(
-        "{SPEC}datacenter: 'fsn 1'\nworkers:\n  -bad: {{}}\n  ok:\n    replicas: two\n    type: cx22\n    image: 'x;y'\n"
+        "{SPEC}bootstrap: []\ndatacenter: 'fsn 1'\nnetwork: {{cni: canal}}\nworkers:\n  -bad: {{}}\n  ok:\n    replicas: two\n    type: cx22\n    image: 'x;y'\n"
     );
     let s = Setup::new(&spec);
     let run = s.lo(&["provision", DOMAIN]);
     run.code(1)
         .stderr_has("spec.kubernetes.version: is required (such as v1.31.4)")
         .stderr_has("spec.datacenter: Invalid datacenter: fsn 1")
+        .stderr_has("spec.network.cni: \"canal\": lo installs the CNI through spec.bootstrap")
         .stderr_has("Invalid worker pool name: -bad (must be alphanumeric with hyphens)")
         .stderr_has("Invalid replicas for pool ok: two (must be numeric)")
         .stderr_has("Invalid image for pool ok: x;y");
@@ -213,7 +214,9 @@ fn an_invalid_spec_names_every_field_and_creates_nothing() {
         "cluster_name: prod\n",
         "cluster_name: prod\n    sshPrivateKey: ~/.ssh/id_rsa\n",
     );
-    let s = Setup::new(&format!("kubernetes: {{version: v1.35.0}}\n{bad_key}"));
+    let s = Setup::new(&format!(
+        "kubernetes: {{version: v1.35.0}}\nbootstrap: []\n{bad_key}"
+    ));
     s.lo(&["provision", DOMAIN])
         .code(1)
         .stderr_has("sshPrivateKey \"~/.ssh/id_rsa\": lo reads ssh keys only from the project's .secrets/ssh/ folder");

@@ -1,16 +1,20 @@
 //! Which `spec.bootstrap` entries a cluster spec selects, by the one rule `lo` (which applies
 //! them) and the Lo driver (which installs kind's default CNI only when none of them is a CNI)
-//! share: absent means the kind's default (`[cilium]` for kind Lo, nothing for the others);
+//! share: absent means the kind's default (`[cilium]` for kind Lo, `[cilium, hcloud-ccm]` for
+//! KubeOne, nothing for the others);
 //! `[]` and a bare `bootstrap:` (null) mean nothing; an entry is a scalar reference or a
 //! single-key map whose key is the reference (`name:` in its value renames it). Pure, so it
 //! compiles for the host and for guests alike.
 
 use serde_yaml::Value;
 
-/// Kinds whose clusters come up without a CNI and so get one when `spec.bootstrap` is absent.
+/// Kinds whose clusters come up without a CNI and so get one when `spec.bootstrap` is absent;
+/// KubeOne's, with an external cloud provider, also need Hetzner's cloud controller manager
+/// before any node is initialised (the original's `cilium` and `ccm-hetzner` addons).
 pub fn default_entries(kind: &str) -> &'static [&'static str] {
     match kind.to_ascii_lowercase().as_str() {
         "lo" => &["cilium"],
+        "kubeone" => &["cilium", "hcloud-ccm"],
         _ => &[],
     }
 }

@@ -1,7 +1,9 @@
 //! The spec's fields (spec 2.1): defaults, and every invalid value reported at once with the
 //! original's message, before anything is created. Fixes: a missing Kubernetes version is an
-//! error (the original rendered `null` and left it to kubeone), and a pool without a server type
-//! is one too (the original let `null` through).
+//! error (the original rendered `null` and left it to kubeone), a pool without a server type
+//! is one too (the original let `null` through), and the CNI is `external` (bug 17: the
+//! original defaulted to canal while its addons installed cilium, two CNIs): the CNI comes
+//! from `spec.bootstrap` (KubeOne's default there is cilium).
 
 use lok8s_kubeadm::Version;
 use serde_yaml::Value;
@@ -118,6 +120,17 @@ pub fn settings(spec_text: &str) -> Result<Settings, Vec<FieldError>> {
         },
     };
     let or = |path: &str, default: &str| text(&doc, path).unwrap_or_else(|| default.to_string());
+    let cni = or("spec.network.cni", "external");
+    if cni != "external" {
+        fail(
+            "spec.network.cni",
+            format!(
+                "{cni:?}: lo installs the CNI through spec.bootstrap (KubeOne's default: cilium), \
+                 not through kubeadm; remove spec.network.cni or set it to external, and name the \
+                 CNI in spec.bootstrap"
+            ),
+        );
+    }
     let datacenter = or("spec.datacenter", "fsn1");
     if !charset_ok(&datacenter) {
         fail(
@@ -192,7 +205,7 @@ pub fn settings(spec_text: &str) -> Result<Settings, Vec<FieldError>> {
             version,
             pod_subnet: or("spec.network.podSubnet", "10.244.0.0/16"),
             service_subnet: or("spec.network.serviceSubnet", "10.96.0.0/12"),
-            cni: or("spec.network.cni", "canal"),
+            cni,
             datacenter,
             pools,
             oidc,
@@ -265,7 +278,7 @@ mod tests {
                 s.service_subnet.as_str(),
                 s.cni.as_str()
             ),
-            ("10.244.0.0/16", "10.96.0.0/12", "canal")
+            ("10.244.0.0/16", "10.96.0.0/12", "external")
         );
         assert_eq!(s.datacenter, "fsn1");
         assert!(s.pools.is_empty() && s.oidc.is_none());

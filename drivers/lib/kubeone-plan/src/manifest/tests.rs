@@ -63,7 +63,7 @@ fn the_manifest_follows_spec_2_2() {
     assert_eq!(m["cloudProvider"]["external"], true);
     assert_eq!(m["cloudProvider"]["hetzner"]["networkID"], "4711");
     assert_eq!(m["clusterNetwork"]["podSubnet"], "10.244.0.0/16");
-    assert!(m["clusterNetwork"]["cni"]["canal"].is_mapping());
+    assert!(m["clusterNetwork"]["cni"]["external"].is_mapping());
     assert_eq!(m["features"]["encryptionProviders"]["enable"], true);
     let oidc = &m["features"]["openidConnect"];
     assert_eq!(oidc["enable"], true);
