@@ -466,4 +466,21 @@ fn failures_are_named_and_a_rerun_repairs() {
         s.lo(&["status", DOMAIN, "-o", "json"]).json()["phase"],
         "Healthy"
     );
+
+    // Another Kubernetes version: the upgrade it needs, and nothing run on any host.
+    let spec_file = format!("clusters/{DOMAIN}/cluster.lok8s.yaml");
+    let spec = s.p.read(&spec_file).replace("v1.35.0", "v1.36.0");
+    s.p.write(&spec_file, spec);
+    let before: Vec<String> = c.iter().map(|c| calls(c)).collect();
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("runs Kubernetes v1.35.0 and the spec asks for v1.36.0: that is an upgrade")
+        .stderr_has("`kubeadm upgrade apply v1.36.0` on prod-cp-0");
+    for (container, old) in c.iter().zip(&before) {
+        let added = calls(container).replacen(old.as_str(), "", 1);
+        assert!(
+            !added.contains("kubeadm init") && !added.contains("kubeadm join"),
+            "{added}"
+        );
+    }
 }
