@@ -12,6 +12,9 @@ use lok8s_tests::escapes::refusal;
 use lok8s_tests::kube_api::KubeApi;
 use lok8s_tests::{Project, hostile, hostile_names};
 
+#[path = "hostile_cases/provider.rs"]
+mod provider;
+
 /// Every component in tests/hostile/ has a case below (a new one cannot be forgotten).
 #[test]
 fn every_hostile_component_has_a_case() {
@@ -289,7 +292,11 @@ fn every_attack_of_the_attacker_has_a_case() {
         "the attacker's attacks and this file's list differ"
     );
     // Each attack has its test function here (`attack_<name>`), so none is listed and never run.
-    let source = include_str!("hostile.rs");
+    let source = [
+        include_str!("hostile.rs"),
+        include_str!("hostile_cases/provider.rs"),
+    ]
+    .concat();
     for name in ATTACKS {
         let function = format!("fn attack_{}", name.replace('-', "_"));
         assert!(
@@ -480,63 +487,6 @@ fn attack_kubeconfig_elsewhere_far_server() {
         .stderr_has("clusters[c].cluster.server")
         .stderr_has("kube.servers");
     assert!(!a.project.path(".kubeconfig/hostile.yaml").exists());
-}
-
-/// Granted the load balancers the Cloud API double reports (kube.servers
-/// `hcloud-load-balancers:env:HCLOUD_ENDPOINT`): one another granted API lists is not published;
-/// one the watched API lists is.
-#[test]
-fn attack_kubeconfig_unreported_balancer() {
-    use lok8s_tests::hcloud_api::HcloudApi;
-    let token = "hostile-hcloud-token";
-    let (api, other) = (HcloudApi::start(token), HcloudApi::start(token));
-    for (double, ip) in [(&api, "127.0.0.98"), (&other, "127.0.0.99")] {
-        double.seed("load_balancers", "lb", serde_json::json!({}));
-        let public = serde_json::json!({"ipv4": {"ip": ip}});
-        double.set("load_balancers", "lb", "public_net", public);
-    }
-    let cas = tempfile::tempdir().unwrap();
-    let ca_file = |name: &str, pem: &str| {
-        let path = cas.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    };
-    let case = |which: &str, ip: &str| {
-        Attack::new("kubeconfig-unreported-balancer")
-            .variant(which)
-            .lo_writes(".kubeconfig/hostile.yaml")
-            .param("token", token)
-            .param("api", api.url())
-            .param("other", other.url())
-            .param("which", which)
-            .param("ip", ip)
-            .env("HCLOUD_ENDPOINT", &api.url())
-            .env("OTHER_ENDPOINT", &other.url())
-            .env("HCLOUD_CA_CERT", &ca_file("api.pem", &api.ca_pem))
-            .env("OTHER_CA_CERT", &ca_file("other.pem", &other.ca_pem))
-            .grant(|g| {
-                g.http = Some(vec![
-                    "env:HCLOUD_ENDPOINT".into(),
-                    "env:OTHER_ENDPOINT".into(),
-                ]);
-                g.http_trust = vec!["env:HCLOUD_CA_CERT".into(), "env:OTHER_CA_CERT".into()];
-                g.kube.as_mut().unwrap().servers =
-                    vec!["hcloud-load-balancers:env:HCLOUD_ENDPOINT".into()];
-            })
-    };
-    let refused = case("other", "127.0.0.99");
-    refused
-        .run()
-        .code(1)
-        .stderr_has("https://127.0.0.99:6443 is not an API server this driver may reach");
-    assert!(!refused.project.path(".kubeconfig/hostile.yaml").exists());
-    let reported = case("api", "127.0.0.98");
-    reported.run().success();
-    let published = reported.project.read(".kubeconfig/hostile.yaml");
-    assert!(
-        published.contains("server: https://127.0.0.98:6443"),
-        "{published}"
-    );
 }
 
 #[test]
@@ -1064,71 +1014,6 @@ fn attack_ssh_host_case() {
         a.project.read(".lok8s/known_hosts"),
         pinned,
         "a new pin was added"
-    );
-}
-
-/// Granted the servers the Cloud API double reports (`hcloud-servers:env:HCLOUD_ENDPOINT`): a
-/// dump the driver wrote and another granted API listing 127.0.0.1 open nothing; the watched
-/// API's answer does, without an agent forwarded.
-#[test]
-fn attack_ssh_unreported_host() {
-    use lok8s_tests::hcloud_api::HcloudApi;
-    let token = "hostile-hcloud-token";
-    let (api, other) = (HcloudApi::start(token), HcloudApi::start(token));
-    for double in [&api, &other] {
-        double.seed("servers", "m1", serde_json::json!({}));
-        let public = serde_json::json!({"ipv4": {"ip": "127.0.0.1"}, "ipv6": null});
-        double.set("servers", "m1", "public_net", public);
-    }
-    let cas = tempfile::tempdir().unwrap();
-    let ca_file = |name: &str, pem: &str| {
-        let path = cas.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    };
-    let a = Attack::new("ssh-unreported-host").lo_writes(".lok8s/known_hosts");
-    let sshd = sshd_for(&a);
-    let a = a
-        .param("port", sshd.port.to_string())
-        .param("user", USER)
-        .param("key", ".secrets/ssh/id_ed25519")
-        .param("token", token)
-        .param("api", api.url())
-        .param("other", other.url())
-        .env("HCLOUD_ENDPOINT", &api.url())
-        .env("OTHER_ENDPOINT", &other.url())
-        .env("HCLOUD_CA_CERT", &ca_file("api.pem", &api.ca_pem))
-        .env("OTHER_CA_CERT", &ca_file("other.pem", &other.ca_pem))
-        .grant(|g| {
-            g.http = Some(vec![
-                "env:HCLOUD_ENDPOINT".into(),
-                "env:OTHER_ENDPOINT".into(),
-            ]);
-            g.http_trust = vec!["env:HCLOUD_CA_CERT".into(), "env:OTHER_CA_CERT".into()];
-            let ssh = g.ssh.as_mut().unwrap();
-            ssh.hosts = vec!["hcloud-servers:env:HCLOUD_ENDPOINT".into()];
-            ssh.keys = vec![".secrets/ssh".into()];
-        });
-    let run = a.run();
-    run.code(1)
-        .stderr_has("before: denied(")
-        .stderr_has("dump: denied(")
-        .stderr_has("other origin: denied(")
-        .stderr_has("reported: connected, agent=");
-    assert!(
-        !run.stderr.contains("agent=/"),
-        "an agent socket was forwarded: {}",
-        run.stderr
-    );
-    assert_eq!(
-        other.seen(),
-        ["GET /servers"],
-        "the other API was asked once"
-    );
-    let pins = a.project.read(".lok8s/known_hosts");
-    assert!(
-        pins.starts_with(&format!("127.0.0.1:{} SHA256:", sshd.port)),
-        "{pins}"
     );
 }
 
