@@ -385,6 +385,10 @@ fn three_control_planes_and_two_workers_over_ssh() {
 
     let status = s.lo(&["status", DOMAIN, "-o", "json"]).json();
     assert_eq!(status["phase"], "Healthy", "{status}");
+    // A later run that asks the API nothing still publishes the kubeconfig naming the load
+    // balancer lo published before.
+    s.lo(&["kubeconfig", DOMAIN]).success();
+    assert!(kubeconfig.exists());
     let env = s.lo(&["env", DOMAIN, "-o", "json"]).json();
     let vars = &env["variables"];
     assert_eq!(vars["LOK8S_SPEC_KUBERNETES_VERSION"], "v1.35.0", "{env}");

@@ -167,11 +167,17 @@ impl Session {
         ))
     }
 
-    /// The API servers the driver's kubeconfig may name: its grant's, and the load balancers
-    /// its provider's API reported to it in this session.
+    /// The API servers the driver's kubeconfig may name: its grant's, the load balancers its
+    /// provider's API reported to it in this session, and the one lo published for this
+    /// domain before (so `lo bootstrap` or `lo kubeconfig` need no provider answer again).
     fn servers_rule(&self) -> anyhow::Result<crate::host::http::allowlist::Allowlist> {
-        vetted::servers_rule(&self.kube_servers, &self.reported.balancer_origins())
-            .map_err(|e| anyhow!("kube.servers: {e}"))
+        let mut extra = self.reported.balancer_origins();
+        extra.extend(framework::kubeconfig::published_origin(
+            &self.project,
+            &self.spec.domain,
+            &kubeconfig_file(&self.spec),
+        ));
+        vetted::servers_rule(&self.kube_servers, &extra).map_err(|e| anyhow!("kube.servers: {e}"))
     }
 
     /// Publishes what the driver left in its kubeconfig folder (see [`framework::kubeconfig`]).

@@ -30,6 +30,32 @@ fn owner(text: &str) -> Option<&str> {
         .next()
 }
 
+/// The origin (`https://host:port`) of the API server in the kubeconfig lo published for
+/// `domain`, if any. lo vetted it when it published it (or the user wrote it; a driver cannot
+/// write there), so a later run may go on naming it though nothing in that run reports it
+/// again (a load balancer a provider's API reported at provision, `host::reported`).
+pub fn published_origin(project: &Project, domain: &str, file: &str) -> Option<String> {
+    let bytes = project
+        .inside()
+        .ok()?
+        .subdir(".kubeconfig", false)
+        .ok()?
+        .read(file, vetted::MAX_BYTES)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    if owner(&text) != Some(domain) {
+        return None;
+    }
+    let server = Vetted::parse(text.as_bytes()).ok()?.server()?;
+    let url = reqwest::Url::parse(&server).ok()?;
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?,
+        url.port_or_known_default()?
+    ))
+}
+
 /// Before a call: a cluster provisioned before its driver had a folder of its own gets its
 /// published kubeconfig there, so the driver finds what it wrote last time.
 pub fn seed(project: &Project, staged: &Inside, domain: &str, file: &str) -> anyhow::Result<()> {
@@ -114,6 +140,21 @@ mod tests {
             .subdir(".kubeconfig/.drivers/a.dev", false)
             .unwrap();
         (dir, project, staged)
+    }
+
+    #[test]
+    fn a_published_server_stays_allowed_for_its_own_domain_only() {
+        let (_dir, project, staged) = setup();
+        let far = KC.replace("https://127.0.0.1:6443", "https://192.0.2.9:6443");
+        staged.write("dev.yaml", far.as_bytes(), 0o644).unwrap();
+        let granted = vetted::servers_rule(&[], &["https://192.0.2.9:*".into()]).unwrap();
+        publish(&project, &staged, "a.dev", "dev.yaml", &granted).unwrap();
+        assert_eq!(
+            published_origin(&project, "a.dev", "dev.yaml").as_deref(),
+            Some("https://192.0.2.9:6443")
+        );
+        assert_eq!(published_origin(&project, "b.dev", "dev.yaml"), None);
+        assert_eq!(published_origin(&project, "a.dev", "other.yaml"), None);
     }
 
     #[test]
