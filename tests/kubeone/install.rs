@@ -78,7 +78,7 @@ fn descriptor(a: &Addresses, ssh_port: u16) -> String {
         })
         .collect();
     format!(
-        "kubernetes: {{version: v1.35.0}}\nbootstrap: [hcloud-ccm]\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
+        "kubernetes: {{version: v1.35.0}}\nbootstrap: [hcloud-ccm]\nregistries:\n  registry.test:5000: {{auth: {{secretRef: {{name: regcred}}}}}}\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
          \x20   ssh-key:\n      - {{name: prod-key, public-key: 'ssh-ed25519 AAAAC3Nz prod', label: 'lok8s.dev/cluster=prod'}}\n\
          \x20   network:\n      - {{name: prod-net, ip-range: '{p}.0/24', label: 'lok8s.dev/cluster=prod'}}\n\
          \x20   load-balancer:\n      - {{name: prod-api, type: lb11, location: fsn1, network: 0, label: 'lok8s.dev/cluster=prod'}}\n\
@@ -123,6 +123,13 @@ impl Machines {
         let image = machine_image(std::path::Path::new(env!(
             "CARGO_BIN_EXE_lok8s-node-standin"
         )));
+        // The registry login of spec.registries, in the cluster's secret cache.
+        for (field, value) in [("username", "robot"), ("password", "s3cret\"pw")] {
+            s.p.write(
+                &format!("clusters/{DOMAIN}/secrets/Secret.regcred.provisioning.{field}"),
+                format!("{value}\n"),
+            );
+        }
         std::fs::create_dir_all(s.p.path(".secrets/ssh")).unwrap();
         lok8s_tests::sshd::keygen(&s.p.path(".secrets/ssh/id_ed25519"));
         let public_key = s.p.read(".secrets/ssh/id_ed25519.pub");
@@ -291,6 +298,21 @@ fn three_control_planes_and_two_workers_over_ssh() {
             assert_ne!(has_ca, 0, "a worker holds the CA key");
         }
         assert!(!log.contains("apt-get"), "packages already pinned: {log}");
+        let logins = exec(c, "cat /etc/containerd/conf.d/lok8s-registries.toml");
+        assert!(
+            logins.contains("configs.\"registry.test:5000\".auth]\n  username = \"robot\"\n  password = \"s3cret\\\"pw\""),
+            "{logins}"
+        );
+        assert_eq!(
+            exec(c, "stat -c %a /etc/containerd/conf.d/lok8s-registries.toml"),
+            "600"
+        );
+        let containerd = exec(c, "cat /etc/containerd/config.toml");
+        assert!(
+            containerd.starts_with("imports = [\"/etc/containerd/conf.d/*.toml\"]"),
+            "{containerd}"
+        );
+        assert!(log.contains("systemctl restart containerd"), "{log}");
         assert!(log.contains("modprobe br_netfilter"), "{log}");
     }
 

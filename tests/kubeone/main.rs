@@ -221,4 +221,14 @@ fn an_invalid_spec_names_every_field_and_creates_nothing() {
         .code(1)
         .stderr_has("sshPrivateKey \"~/.ssh/id_rsa\": lo reads ssh keys only from the project's .secrets/ssh/ folder");
     assert!(s.api.seen().is_empty(), "{:?}", s.api.seen());
+
+    // A registry login whose secret is not in the cache: nothing configured, nothing created.
+    let s = Setup::new(&format!(
+        "kubernetes: {{version: v1.35.0}}\nbootstrap: []\nregistries:\n  r.test: {{auth: {{secretRef: {{name: regcred}}}}}}\n{SPEC}"
+    ));
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("registry auth: secret provisioning/regcred lacks username/password")
+        .stderr_has("1 registry(ies) declared in spec.registries but none could be configured");
+    assert!(s.api.seen().is_empty(), "{:?}", s.api.seen());
 }

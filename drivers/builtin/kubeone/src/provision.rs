@@ -58,8 +58,59 @@ fn extra_sans() -> Vec<String> {
         .collect()
 }
 
+/// The registries' logins from the cluster's secret cache
+/// (`clusters/<domain>/secrets/Secret.<name>.<namespace>.username` and `.password`), as
+/// containerd's drop-in; `None` without `spec.registries` logins. A registry whose secret is
+/// incomplete is left anonymous with a warning; none configured at all is an error (spec 2.2
+/// step 4).
+fn registry_logins(
+    ctx: &Context,
+    settings: &lok8s_kubeone_plan::Settings,
+) -> Result<Option<String>> {
+    use lok8s_kubeone_plan::prerequisites::{Login, registry_logins};
+    if settings.registries.is_empty() {
+        return Ok(None);
+    }
+    let mut logins = Vec::new();
+    for r in &settings.registries {
+        let stem = format!(
+            "clusters/{}/secrets/Secret.{}.{}",
+            ctx.domain, r.secret, r.namespace
+        );
+        let read = |field: &str| {
+            std::fs::read_to_string(format!("{stem}.{field}"))
+                .ok()
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .filter(|s| !s.is_empty())
+        };
+        match (read("username"), read("password")) {
+            (Some(username), Some(password)) => logins.push(Login {
+                host: r.host.clone(),
+                username,
+                password,
+            }),
+            _ => warn!(
+                "registry auth: secret {}/{} lacks username/password ({stem}.username and .password) — '{}' left anonymous",
+                r.namespace, r.secret, r.host
+            ),
+        }
+    }
+    if logins.is_empty() {
+        return Err(invalid(
+            "spec.registries",
+            format!(
+                "{} registry(ies) declared in spec.registries but none could be configured (missing secretRef credentials) — populate the secret(s) in clusters/{}/secrets/ or remove spec.registries",
+                settings.registries.len(),
+                ctx.domain
+            ),
+        ));
+    }
+    Ok(Some(registry_logins(&logins)))
+}
+
 pub fn run(ctx: &Context) -> Result<Outcome> {
     let settings = settings(ctx)?;
+    let logins = registry_logins(ctx, &settings)?;
     let (descriptor, name) = provider::config(ctx)?;
     inventory::access(&descriptor).map_err(|e| invalid("spec.provider.config", e))?;
     let token = provider::token()?;
@@ -108,6 +159,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
             &cluster,
             &hosts,
             oidc_ca.as_deref(),
+            logins.as_deref(),
             &mut |step| log::phase_step(&step),
         )
         .map_err(failed)

@@ -12,7 +12,7 @@ use crate::kubeadm_config::{
     CONFIG, Cluster, ENCRYPTION_CONFIG, Host, Join, KUBELET_PATCH, Kubelet, OIDC_CA_FILE,
     encryption_config, render,
 };
-use crate::prerequisites::{PROBE, Probe, script};
+use crate::prerequisites::{PROBE, Probe, REGISTRY_LOGINS, script};
 
 const ADMIN: &str = "--kubeconfig=/etc/kubernetes/admin.conf";
 
@@ -71,6 +71,7 @@ pub fn install(
     cluster: &Cluster,
     hosts: &[Host],
     oidc_ca: Option<&str>,
+    registry_logins: Option<&str>,
     progress: &mut dyn FnMut(String),
 ) -> Result<Installed, String> {
     if hosts.first().is_none_or(|h| h.role != Role::ControlPlane) {
@@ -98,6 +99,11 @@ pub fn install(
         run_ok(sh, &host.name, &["sh", "-s"], Some(ready.as_bytes()))?;
         let patch = Kubelet::for_role(host.role).patch();
         write_file(sh, &host.name, KUBELET_PATCH, patch.as_bytes())?;
+    }
+    if let Some(logins) = registry_logins {
+        for host in hosts {
+            write_logins(sh, &host.name, logins)?;
+        }
     }
     let encryption = encryption_key(sh, &leader.name)?;
     for host in fresh.iter().filter(|h| h.role == Role::ControlPlane) {
@@ -163,6 +169,16 @@ pub fn install(
         &format!("https://{}", cluster.endpoint),
     )?;
     Ok(done)
+}
+
+/// The registry logins' drop-in (root-only), and containerd restarted when it changed.
+fn write_logins(sh: &mut dyn NodeShell, host: &str, logins: &str) -> Result<(), String> {
+    if read_file(sh, host, REGISTRY_LOGINS)?.as_deref() == Some(logins.as_bytes()) {
+        return Ok(());
+    }
+    let write = format!("umask 077 && cat > {REGISTRY_LOGINS}");
+    run_ok(sh, host, &["sh", "-c", &write], Some(logins.as_bytes()))?;
+    run_ok(sh, host, &["systemctl", "restart", "containerd"], None).map(|_| ())
 }
 
 fn join_one(
@@ -422,7 +438,7 @@ mod tests {
             sh.files
                 .insert(("cp-1".into(), file.to_string()), b"shared".to_vec());
         }
-        let done = install(&mut sh, &cluster, &hosts, None, &mut |_| {}).unwrap();
+        let done = install(&mut sh, &cluster, &hosts, None, None, &mut |_| {}).unwrap();
         assert!(!done.initialized, "{:#?}", sh.calls);
         assert_eq!(done.joined, ["cp-0"]);
         let ran: BTreeSet<&str> = sh.calls.iter().map(String::as_str).collect();

@@ -56,6 +56,38 @@ impl Probe {
     }
 }
 
+/// Where containerd reads further configuration from (the registry logins).
+pub const CONTAINERD_DROP_INS: &str = "/etc/containerd/conf.d";
+/// The registry logins' drop-in, readable by root only.
+pub const REGISTRY_LOGINS: &str = "/etc/containerd/conf.d/lok8s-registries.toml";
+
+/// A registry containerd logs in to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    pub host: String,
+    pub username: String,
+    pub password: String,
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The containerd drop-in with each registry's login (CRI plugin, config version 2).
+pub fn registry_logins(logins: &[Login]) -> String {
+    let mut out =
+        String::from("# Written by lo (the KubeOne driver): registry logins\nversion = 2\n");
+    for login in logins {
+        out.push_str(&format!(
+            "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.{}.auth]\n  username = {}\n  password = {}\n",
+            toml_string(&login.host),
+            toml_string(&login.username),
+            toml_string(&login.password)
+        ));
+    }
+    out
+}
+
 /// The script for `version`.
 pub fn script(version: Version) -> String {
     let minor = format!("v{}.{}", version.major, version.minor);
@@ -85,6 +117,11 @@ fi
 mkdir -p /etc/containerd
 if ! grep -q 'SystemdCgroup = true' /etc/containerd/config.toml 2>/dev/null; then
   containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > /etc/containerd/config.toml
+  systemctl restart containerd
+fi
+mkdir -p {CONTAINERD_DROP_INS}
+if ! grep -q '^imports' /etc/containerd/config.toml; then
+  sed -i '1i imports = ["{CONTAINERD_DROP_INS}/*.toml"]' /etc/containerd/config.toml
   systemctl restart containerd
 fi
 systemctl enable --now containerd
@@ -118,5 +155,21 @@ mod tests {
         assert!(s.contains("core:/stable:/v1.31/deb/"));
         assert!(s.contains("kubeadm='1.31.4-*' kubelet='1.31.4-*' kubectl='1.31.4-*'"));
         assert!(s.ends_with("echo prerequisites-done\n"));
+        assert!(
+            s.contains("sed -i '1i imports = [\"/etc/containerd/conf.d/*.toml\"]'"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn registry_logins_are_quoted_toml() {
+        let text = registry_logins(&[Login {
+            host: "registry.test:5000".into(),
+            username: "robot".into(),
+            password: "p\"w\\d".into(),
+        }]);
+        assert!(text.contains(
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"registry.test:5000\".auth]\n  username = \"robot\"\n  password = \"p\\\"w\\\\d\"\n"
+        ), "{text}");
     }
 }

@@ -30,6 +30,17 @@ pub struct Settings {
     pub cluster_domain: String,
     pub dns_domain_filter: String,
     pub control_plane_replicas: String,
+    /// `spec.registries.<host>.auth.secretRef`: registries containerd logs in to.
+    pub registries: Vec<RegistryAuth>,
+}
+
+/// A registry and the Secret (in the secret cache) holding its login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub host: String,
+    pub secret: String,
+    /// `provisioning` when unset.
+    pub namespace: String,
 }
 
 /// A `spec.workers` pool: machine-controller workers (dynamicWorkers).
@@ -188,6 +199,47 @@ pub fn settings(spec_text: &str) -> Result<Settings, Vec<FieldError>> {
             });
         }
     }
+    let mut registries = Vec::new();
+    if let Some(Value::Mapping(entries)) = at(&doc, "spec.registries") {
+        for (key, entry) in entries {
+            let host = key.as_str().unwrap_or_default().to_string();
+            let field = format!("spec.registries.{host}");
+            let Some(secret) = text(entry, "auth.secretRef.name").filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let namespace = text(entry, "auth.secretRef.namespace")
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "provisioning".into());
+            let host_ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+            if !host_ok {
+                fail(
+                    &field,
+                    format!(
+                        "{host:?} is not a registry host; write it as registry.example.com[:port]"
+                    ),
+                );
+            } else if !charset_ok(&secret) {
+                fail(
+                    &format!("{field}.auth.secretRef.name"),
+                    format!("invalid secret name {secret:?}: letters, digits, '.', '_' or '-'"),
+                );
+            } else if !charset_ok(&namespace) {
+                fail(
+                    &format!("{field}.auth.secretRef.namespace"),
+                    format!("invalid namespace {namespace:?}: letters, digits, '.', '_' or '-'"),
+                );
+            } else {
+                registries.push(RegistryAuth {
+                    host,
+                    secret,
+                    namespace,
+                });
+            }
+        }
+    }
     let issuer = or("spec.oidc.issuer", "");
     let client_id = or("spec.oidc.clientID", "");
     let oidc = (!issuer.is_empty() && !client_id.is_empty()).then(|| Oidc {
@@ -212,6 +264,7 @@ pub fn settings(spec_text: &str) -> Result<Settings, Vec<FieldError>> {
             cluster_domain: or("spec.cluster.domain", ""),
             dns_domain_filter: or("spec.dns.domainFilter", ""),
             control_plane_replicas: or("spec.controlPlane.replicas", "1"),
+            registries,
         }),
         _ => Err(errors),
     }
@@ -281,7 +334,7 @@ mod tests {
             ("10.244.0.0/16", "10.96.0.0/12", "external")
         );
         assert_eq!(s.datacenter, "fsn1");
-        assert!(s.pools.is_empty() && s.oidc.is_none());
+        assert!(s.pools.is_empty() && s.oidc.is_none() && s.registries.is_empty());
         let vars = export(&s, "admin", 2222);
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("LOK8S_SPEC_KUBERNETES_VERSION"), Some("v1.31.4"));
@@ -329,6 +382,33 @@ mod tests {
         assert_eq!(
             (oidc.username_claim.as_str(), oidc.groups_prefix.as_str()),
             ("sub", "oidc:")
+        );
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn registry_logins_name_their_secret_and_bad_names_are_errors() {
+        let text = "metadata: {name: prod}\nspec:\n  kubernetes: {version: v1.31.4}\n  registries:\n    \
+                    registry.test:5000: {auth: {secretRef: {name: regcred}}}\n    \
+                    mirror.test: {}\n";
+        let s = settings(text).unwrap();
+        assert_eq!(
+            s.registries,
+            [RegistryAuth {
+                host: "registry.test:5000".into(),
+                secret: "regcred".into(),
+                namespace: "provisioning".into()
+            }]
+        );
+        let bad = text.replace("name: regcred", "name: 'reg cred'");
+        let errors = settings(&bad).unwrap_err();
+        assert_eq!(
+            errors[0].field,
+            "spec.registries.registry.test:5000.auth.secretRef.name"
         );
     }
 }
