@@ -5,20 +5,21 @@
 
 use std::collections::BTreeMap;
 
-use lok8s_driver_sdk::{Context, Result, warn};
+use lok8s_driver_sdk::{Result, warn};
 use lok8s_kubeadm::NodeShell;
+use lok8s_provider_hetzner::cloud_api::{Cloud, Transport};
+use lok8s_provider_hetzner::descriptor::Descriptor;
 use lok8s_provider_hetzner::inventory::{self, Inventory, Role};
 
-use crate::provider;
 use crate::shell::SshShell;
 
-/// The inventory as the API reports it now.
-pub fn inventory(ctx: &Context) -> Result<Inventory> {
-    let (descriptor, name) = provider::config(ctx)?;
-    let token = provider::token()?;
-    let transport = provider::Http;
-    let cloud = provider::cloud(&token, &transport)?;
-    inventory::inventory(&cloud, &descriptor, &name).map_err(crate::provision::provider_error)
+/// The inventory of cluster `name` as the API reports it now.
+pub fn inventory<T: Transport>(
+    cloud: &Cloud<T>,
+    descriptor: &Descriptor,
+    name: &str,
+) -> Result<Inventory> {
+    inventory::inventory(cloud, descriptor, name).map_err(crate::provision::provider_error)
 }
 
 fn shell(inventory: &Inventory) -> SshShell {

@@ -14,7 +14,9 @@ use lok8s_driver_sdk::{
     CONTRACT_VERSION, Capability, CapabilityRequest, Context, Driver, DriverError, DriverInfo,
     Health, KubeAccess, Outcome, Result, StatusReport, info, warn,
 };
+use lok8s_provider_hetzner::cloud_api::Cloud;
 use lok8s_provider_hetzner::cluster::{self, Servers};
+use lok8s_provider_hetzner::descriptor::Descriptor;
 
 struct KubeOne;
 
@@ -76,11 +78,11 @@ impl Driver for KubeOne {
     /// The provider's resources labelled for the cluster, deleted (spec 7.3 destroy; the
     /// original skipped this unless run with --remote, leaving machines billed).
     fn destroy(ctx: Context) -> Result<()> {
-        let name = provider::cluster_name(&ctx)?;
+        let (descriptor, name) = provider::config(&ctx)?;
         let token = provider::token()?;
         let transport = provider::Http;
         let cloud = provider::cloud(&token, &transport)?;
-        match hosts::inventory(&ctx) {
+        match hosts::inventory(&cloud, &descriptor, &name) {
             Ok(inventory) => lok8s_driver_sdk::phase("kubeadm reset on every host", None, || {
                 hosts::reset_all(&inventory);
                 Ok(())
@@ -109,7 +111,7 @@ impl Driver for KubeOne {
     }
 
     fn status(ctx: Context) -> Result<StatusReport> {
-        let name = provider::cluster_name(&ctx)?;
+        let (descriptor, name) = provider::config(&ctx)?;
         let report = |phase: &str, health, message: String| StatusReport {
             phase: phase.into(),
             health,
@@ -134,7 +136,7 @@ impl Driver for KubeOne {
                     Health::NotFound,
                     format!("no server is labelled lok8s.dev/cluster={name}"),
                 ),
-                Servers::Running(n) => kubernetes_health(&ctx, n)?,
+                Servers::Running(n) => kubernetes_health(&ctx, n, &cloud, &descriptor, &name)?,
                 Servers::Partial { running, total } => report(
                     &format!("Partial ({running}/{total} running)"),
                     Health::Degraded,
@@ -167,7 +169,13 @@ impl Driver for KubeOne {
 
 /// With every server running: Healthy when each control plane's API server and etcd are,
 /// Degraded naming the ones that are not; Provisioned when Kubernetes was never installed.
-fn kubernetes_health(ctx: &Context, servers: usize) -> Result<StatusReport> {
+fn kubernetes_health(
+    ctx: &Context,
+    servers: usize,
+    cloud: &Cloud<provider::Http>,
+    descriptor: &Descriptor,
+    name: &str,
+) -> Result<StatusReport> {
     if !std::path::Path::new(&ctx.kubeconfig).is_file() {
         return Ok(lok8s_driver_sdk::status(
             "Provisioned",
@@ -175,7 +183,7 @@ fn kubernetes_health(ctx: &Context, servers: usize) -> Result<StatusReport> {
             format!("{servers} servers running; Kubernetes is not installed (run lo provision)"),
         ));
     }
-    let inventory = hosts::inventory(ctx)?;
+    let inventory = hosts::inventory(cloud, descriptor, name)?;
     let planes = hosts::control_planes(&inventory);
     let sick: Vec<String> = planes
         .iter()

@@ -83,11 +83,6 @@ fn descriptor(ctx: &Context) -> Result<Descriptor> {
     Descriptor::parse(&text).map_err(|e| invalid("spec.provider.config", e))
 }
 
-/// The name the spec's resources are labelled with (`lok8s.dev/cluster`).
-pub fn cluster_name(ctx: &Context) -> Result<String> {
-    config(ctx).map(|(_, name)| name)
-}
-
 /// The token, or what to set.
 pub fn token() -> Result<String> {
     env::var("HCLOUD_TOKEN").ok_or_else(|| {
@@ -130,7 +125,7 @@ pub fn error(e: CloudError) -> DriverError {
     }
 }
 
-/// The descriptor and the cluster name it labels resources with.
+/// The descriptor and the cluster name it labels resources with (`lok8s.dev/cluster`).
 pub fn config(ctx: &Context) -> Result<(Descriptor, String)> {
     let descriptor = descriptor(ctx)?;
     let name = lok8s_provider_hetzner::cluster::cluster_name(&descriptor)
