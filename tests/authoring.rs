@@ -61,7 +61,7 @@ fn check_fails_with_the_reason_lo_would_refuse() {
         "check",
         fixture("newer-contract").to_str().unwrap(),
     ]);
-    run.code(1).stderr_has("would be refused").stderr_has("1.2");
+    run.code(1).stderr_has("would be refused").stderr_has("1.3");
     // An interface outside the contract.
     p.lo(&[
         "driver",

@@ -241,7 +241,7 @@ fn version_reports_the_contract() {
     let p = Project::new();
     let v = p.lo(&["version", "-o", "json"]);
     v.success();
-    assert_eq!(v.json()["contract"], "lok8s:driver@1.1.0");
+    assert_eq!(v.json()["contract"], "lok8s:driver@1.2.0");
 }
 
 #[test]

@@ -280,7 +280,7 @@ fn a_driver_importing_docker_without_the_grant_is_refused_at_load() {
     );
     p.lo(&["provision", "probe.dev"])
         .code(1)
-        .stderr_has("lok8s:driver/docker@1.1.0: not granted")
+        .stderr_has("lok8s:driver/docker@1.2.0: not granted")
         .stderr_has("[drivers.probe.grants]");
     assert!(cleanup.labelled("network").is_empty());
 }

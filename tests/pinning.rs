@@ -30,7 +30,7 @@ fn add_pins_the_sha256_of_the_bytes_and_grants_what_is_requested() {
         lock.contains("[drivers.corners.grants]") && lock.contains("env = [\"FIXTURE_SECRET\"]"),
         "{lock}"
     );
-    assert!(lock.contains("contract = \"1.1.0\""), "{lock}");
+    assert!(lock.contains("contract = \"1.2.0\""), "{lock}");
     let listed = p.lo(&["drivers", "list", "-o", "json"]);
     let rows = listed.json();
     let row = rows
@@ -192,8 +192,8 @@ fn newer_contract_is_refused_naming_the_version_it_needs() {
     let p = Project::new();
     p.pin("Newer", "newer-contract")
         .code(1)
-        .stderr_has("built against contract lok8s:driver@1.2.0")
-        .stderr_has("supports contract 1.2");
+        .stderr_has("built against contract lok8s:driver@1.3.0")
+        .stderr_has("supports contract 1.3");
     assert!(!p.path("drivers.lock").exists());
 }
 

@@ -1,7 +1,8 @@
 //! The ssh capability against a real OpenSSH sshd on 127.0.0.1 (throwaway host key and user):
 //! exec with stdin/stdout/stderr/exit code, upload, host keys pinned on first use and a changed
-//! key refused, and ungranted hosts and keys denied before any connection (sshd's own log
-//! proves nothing reached it).
+//! key refused, ungranted hosts and keys denied before any connection (sshd's own log
+//! proves nothing reached it), and `exec-all` running commands at the same time, in order,
+//! one at a time under `LO_SSH_PARALLEL=1`.
 
 use std::process::Command;
 
@@ -118,4 +119,63 @@ fn ungranted_hosts_and_keys_never_connect() {
         sshd.log()
     );
     assert!(!p.path(".lok8s/known_hosts").exists());
+}
+
+/// The probe with `spec.probe.meet` set, its grant pointed at `sshd`; `wait` in tenths of a
+/// second is how long each rendezvous command waits for the other.
+fn rendezvous(sshd_port: u16, p: &Project, meet: &str, wait: u32) {
+    let spec = p
+        .read("clusters/ssh.dev/cluster.lok8s.yaml")
+        .replace("port: 0", &format!("port: {sshd_port}"));
+    p.write(
+        "clusters/ssh.dev/cluster.lok8s.yaml",
+        format!("{spec}\n  meet: {meet}\n  wait: {wait}"),
+    );
+    p.write(
+        "drivers.lock",
+        p.read("drivers.lock")
+            .replace("PLACEHOLDER", &format!("127.0.0.1:{sshd_port}")),
+    );
+}
+
+#[test]
+fn exec_all_runs_together_in_order_and_one_at_a_time_when_the_operator_says() {
+    let p = probe("PLACEHOLDER", 0, ".secrets/ssh/id_ed25519");
+    let sshd = Sshd::start(&p.path(".secrets/ssh/id_ed25519.pub"));
+    let meet = tempfile::Builder::new()
+        .prefix("lok8s-meet-")
+        .tempdir()
+        .unwrap();
+    // The sshd's test user makes the meeting folders.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(meet.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let together = meet.path().join("together");
+    // Each command waits up to 120 s for the other: both start at once, so neither waits long.
+    rendezvous(sshd.port, &p, &together.display().to_string(), 1200);
+    p.lo(&["provision", "ssh.dev"]).success();
+    assert_eq!(
+        p.read("clusters/ssh.dev/.state/exec-all-report.txt"),
+        "a=0 b=0 c=3/c too-many=33x ssh exec-all: 33 requests; at most 32 per call"
+    );
+    // One at a time: the first waits for a command that has not started (2 s), and fails.
+    let spec = p.read("clusters/ssh.dev/cluster.lok8s.yaml");
+    let alone = meet.path().join("alone");
+    p.write(
+        "clusters/ssh.dev/cluster.lok8s.yaml",
+        spec.replace(
+            &together.display().to_string(),
+            &alone.display().to_string(),
+        )
+        .replace("wait: 1200", "wait: 20"),
+    );
+    p.lo_env(&["provision", "ssh.dev"], &[("LO_SSH_PARALLEL", "1")])
+        .success();
+    assert_eq!(
+        p.read("clusters/ssh.dev/.state/exec-all-report.txt"),
+        "a=1 b=0 c=3/c too-many=33x ssh exec-all: 33 requests; at most 32 per call"
+    );
+    // Out of range is the operator's error, named with the setting.
+    p.lo_env(&["provision", "ssh.dev"], &[("LO_SSH_PARALLEL", "0")])
+        .code(2)
+        .stderr_has("ssh-parallel");
 }

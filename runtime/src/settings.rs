@@ -1,6 +1,6 @@
 //! The operator's settings. Every environment variable `lo` reads for itself is declared once,
 //! as a global argument with `env` (so `lo --help` lists them: `CI`, `LO_LOCKED`, `LO_PLAIN`,
-//! `LO_CACHE_DIR`, `LO_PRIVILEGED_MODE`, `CAROOT`, `DOMAIN_NAME`, `DOCKER_HOST`), and reaches the
+//! `LO_CACHE_DIR`, `LO_PRIVILEGED_MODE`, `LO_SSH_PARALLEL`, `CAROOT`, `DOMAIN_NAME`, `DOCKER_HOST`), and reaches the
 //! code that needs it through [`Settings`]. `USER` (the default ssh login, as OpenSSH's) is read
 //! here too, by [`login_user`].
 
@@ -18,6 +18,8 @@ pub struct Settings {
     pub cache_dir: Option<PathBuf>,
     /// How a privileged container is run (`LO_PRIVILEGED_MODE`).
     pub privileged_mode: PrivilegedMode,
+    /// How many commands one `ssh.exec-all` runs at once (`LO_SSH_PARALLEL`).
+    pub ssh_parallel: usize,
     /// The user's CA folder (`CAROOT`); None: mkcert's default.
     pub caroot: Option<PathBuf>,
     /// The domain when neither an argument nor `clusters/.active` names one (`DOMAIN_NAME`).
@@ -35,6 +37,7 @@ impl Default for Settings {
             plain: true,
             cache_dir: None,
             privileged_mode: PrivilegedMode::Privileged,
+            ssh_parallel: crate::host::ssh::DEFAULT_PARALLEL.into(),
             caroot: None,
             default_domain: None,
             docker_host: None,

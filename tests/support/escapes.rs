@@ -17,7 +17,7 @@ pub fn refusal(name: &str) -> Option<&'static str> {
         "terminal-takeover" => "terminal sequences sent",
         // Linked (language runtimes import it) but refused at use: nothing leaves.
         "raw-socket" => "provision: Permission denied",
-        "http-ungranted-import" => "lok8s:driver/http@1.1.0: not granted",
+        "http-ungranted-import" => "lok8s:driver/http@1.2.0: not granted",
         "http-unlisted-origin" => "denied: http GET http://127.0.0.1:2",
         "http-loopback-by-name" => "a loopback address",
         "docker-ungranted-import" => "lok8s:driver/docker@1.1.0: not granted",

@@ -7,7 +7,7 @@
 
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/1.1.0",
+        path: "../../wit/1.2.0",
         world: "driver-with-hooks-and-schema",
         pub_export_macro: true,
         default_bindings_module: "lok8s_driver_sdk::bindings",
@@ -39,7 +39,7 @@ pub use bindings::lok8s::driver::types::{
 };
 
 /// The contract version this SDK builds drivers against.
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// Result type of every driver operation.
 pub type Result<T, E = DriverError> = core::result::Result<T, E>;

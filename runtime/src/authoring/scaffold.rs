@@ -7,25 +7,25 @@ use anyhow::{Context as _, bail};
 
 /// The contract files, as this lo was built with them.
 const WIT: &[(&str, &str)] = &[
-    ("docker.wit", include_str!("../../../wit/1.1.0/docker.wit")),
-    ("http.wit", include_str!("../../../wit/1.1.0/http.wit")),
+    ("docker.wit", include_str!("../../../wit/1.2.0/docker.wit")),
+    ("http.wit", include_str!("../../../wit/1.2.0/http.wit")),
     (
         "kubectl-apply.wit",
-        include_str!("../../../wit/1.1.0/kubectl-apply.wit"),
+        include_str!("../../../wit/1.2.0/kubectl-apply.wit"),
     ),
     (
         "lifecycle.wit",
-        include_str!("../../../wit/1.1.0/lifecycle.wit"),
+        include_str!("../../../wit/1.2.0/lifecycle.wit"),
     ),
-    ("log.wit", include_str!("../../../wit/1.1.0/log.wit")),
+    ("log.wit", include_str!("../../../wit/1.2.0/log.wit")),
     (
         "spec-schema.wit",
-        include_str!("../../../wit/1.1.0/spec-schema.wit"),
+        include_str!("../../../wit/1.2.0/spec-schema.wit"),
     ),
-    ("ssh.wit", include_str!("../../../wit/1.1.0/ssh.wit")),
-    ("tls.wit", include_str!("../../../wit/1.1.0/tls.wit")),
-    ("types.wit", include_str!("../../../wit/1.1.0/types.wit")),
-    ("world.wit", include_str!("../../../wit/1.1.0/world.wit")),
+    ("ssh.wit", include_str!("../../../wit/1.2.0/ssh.wit")),
+    ("tls.wit", include_str!("../../../wit/1.2.0/tls.wit")),
+    ("types.wit", include_str!("../../../wit/1.2.0/types.wit")),
+    ("world.wit", include_str!("../../../wit/1.2.0/world.wit")),
 ];
 
 const RUST: &[(&str, &str)] = &[

@@ -75,6 +75,9 @@ pub struct Global {
     /// (for kernels that refuse --privileged with "unable to apply caps").
     #[arg(long, global = true, env = "LO_PRIVILEGED_MODE", hide_env_values = true, value_enum, default_value_t = PrivilegedMode::Privileged)]
     pub privileged_mode: PrivilegedMode,
+    /// How many commands a driver's `ssh.exec-all` runs at once (1: one host after another).
+    #[arg(long, global = true, env = "LO_SSH_PARALLEL", hide_env_values = true, value_name = "N", default_value_t = crate::host::ssh::DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub ssh_parallel: u16,
     /// The local CA's folder, in mkcert's layout (default: mkcert's own).
     #[arg(
         long,
@@ -357,6 +360,7 @@ impl Cli {
             plain: g.plain || g.ci,
             cache_dir: g.cache_dir.clone(),
             privileged_mode: g.privileged_mode,
+            ssh_parallel: g.ssh_parallel.into(),
             caroot: g.caroot.clone(),
             default_domain: g.default_domain.clone(),
             docker_host: g.docker_host.clone().filter(|h| !h.is_empty()),

@@ -287,6 +287,7 @@ pub async fn open(opts: &Options, spec: ClusterSpec) -> anyhow::Result<Session> 
         hint: &hint,
         caroot: &caroot,
         privileged_mode: opts.settings.privileged_mode,
+        ssh_parallel: opts.settings.ssh_parallel,
         engine,
         spec: &spec_section,
         spec_dir: spec.path.parent().unwrap_or(project.root()),

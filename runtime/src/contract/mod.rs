@@ -2,16 +2,18 @@
 //! version (one module per version: `v1_0` is `lok8s:driver@1.0.*`), the version this `lo`
 //! implements, the calls a driver answers, and the one place the contract's imports are linked.
 //! Depends on nothing else in `lo`. `v1_1` holds only what 1.1 adds (the optional
-//! `spec-schema` export); everything else is served by `v1_0`'s bindings.
+//! `spec-schema` export), `v1_2` only what 1.2 adds (`ssh.exec-all`); everything else is
+//! served by `v1_0`'s bindings.
 
 mod frozen;
 pub mod v1_0;
 pub mod v1_1;
+pub mod v1_2;
 
 pub use v1_0::{docker, hooks, http, kubectl_apply, lifecycle, log, ssh, tls, types};
 
-/// The newest contract version this `lo` implements: `lok8s:driver@1.1.0`, and every older 1.x.
-pub const CONTRACT: (u64, u64, u64) = (1, 1, 0);
+/// The newest contract version this `lo` implements: `lok8s:driver@1.2.0`, and every older 1.x.
+pub const CONTRACT: (u64, u64, u64) = (1, 2, 0);
 
 /// The calls a driver answers; each has its own wall-clock budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +83,11 @@ where
         + kubectl_apply::Host
         + http::Host
         + ssh::Host
+        + v1_2::ssh::Host
         + tls::Host
         + Send
         + 'static,
 {
-    v1_0::DriverWithHooks::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
+    v1_0::DriverWithHooks::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)?;
+    v1_2::ssh::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
 }

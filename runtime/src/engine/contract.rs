@@ -244,7 +244,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("lok8s:driver/teleport@1.0.0: not an interface of lok8s:driver@1.1"),
+            err.contains("lok8s:driver/teleport@1.0.0: not an interface of lok8s:driver@1.2"),
             "{err}"
         );
         assert!(

@@ -81,6 +81,8 @@ pub struct Site<'a> {
     pub caroot: &'a std::path::Path,
     /// How privileged containers are run (an operator setting).
     pub privileged_mode: docker::PrivilegedMode,
+    /// How many commands one `ssh.exec-all` runs at once (an operator setting).
+    pub ssh_parallel: usize,
     /// The Docker engine lo talks to (an operator setting).
     pub engine: docker::Engine,
     /// The spec's `spec:` section: fields the grant says the operator names (a network, a

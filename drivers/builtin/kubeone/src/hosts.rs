@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use lok8s_driver_sdk::{Result, warn};
-use lok8s_kubeadm::NodeShell;
+use lok8s_kubeadm::{Command, NodeShell};
 use lok8s_provider_hetzner::cloud_api::{Cloud, Transport};
 use lok8s_provider_hetzner::descriptor::Descriptor;
 use lok8s_provider_hetzner::inventory::{self, Inventory, Role};
@@ -42,12 +42,21 @@ pub struct PlaneHealth {
 pub fn control_planes(inventory: &Inventory) -> Vec<PlaneHealth> {
     let mut sh = shell(inventory);
     let check = "kubectl --kubeconfig=/etc/kubernetes/admin.conf --server=https://127.0.0.1:6443 get --raw='/readyz?verbose'";
-    inventory
+    let planes: Vec<_> = inventory
         .nodes
         .iter()
         .filter(|n| n.role == Role::ControlPlane && !n.bare_metal)
-        .map(|node| {
-            let problem = match sh.run(&node.name, &["sh", "-c", check], None) {
+        .collect();
+    let commands = Command::on_each(
+        planes.iter().map(|n| n.name.as_str()),
+        &["sh", "-c", check],
+        None,
+    );
+    planes
+        .iter()
+        .zip(sh.run_each(&commands))
+        .map(|(node, answer)| {
+            let problem = match answer {
                 Err(e) => Some(format!("unreachable ({e})")),
                 Ok(out) => {
                     let text = String::from_utf8_lossy(&out.stdout);
@@ -71,23 +80,33 @@ pub fn control_planes(inventory: &Inventory) -> Vec<PlaneHealth> {
 /// reported and the destroy goes on (its server is deleted next anyway).
 pub fn reset_all(inventory: &Inventory) {
     let mut sh = shell(inventory);
-    let mut nodes: Vec<_> = inventory
+    let nodes: Vec<_> = inventory
         .nodes
         .iter()
         .filter(|n| !n.bare_metal && !n.public_ip.is_empty())
         .collect();
-    nodes.sort_by_key(|n| std::cmp::Reverse(n.role));
-    for node in nodes {
-        let reset = sh.run(&node.name, &["kubeadm", "reset", "--force"], None);
-        match reset {
-            Ok(out) if out.code == 0 => {}
-            Ok(out) => warn!(
-                "{}: kubeadm reset exited with {}: {}",
-                node.name,
-                out.code,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            Err(e) => warn!("{}: kubeadm reset skipped: {e}", node.name),
+    // Workers together, then the control planes together.
+    for role in [Role::Worker, Role::ControlPlane] {
+        let group: Vec<_> = nodes.iter().filter(|n| n.role == role).collect();
+        let commands = Command::on_each(
+            group.iter().map(|n| n.name.as_str()),
+            &["kubeadm", "reset", "--force"],
+            None,
+        );
+        for (node, reset) in group.iter().zip(sh.run_each(&commands)) {
+            report_reset(&node.name, reset);
         }
+    }
+}
+
+fn report_reset(node: &str, reset: Result<lok8s_kubeadm::Output, String>) {
+    match reset {
+        Ok(out) if out.code == 0 => {}
+        Ok(out) => warn!(
+            "{node}: kubeadm reset exited with {}: {}",
+            out.code,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => warn!("{node}: kubeadm reset skipped: {e}"),
     }
 }

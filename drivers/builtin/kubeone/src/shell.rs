@@ -1,12 +1,13 @@
 //! kubeadm's "run this on node N" over the ssh import: one session per host, opened on first
 //! use and reused, as the provider's inventory gives the host (its public address, the login of
 //! the descriptor). Commands run as root: directly when the login is root, else through
-//! `sudo -n` (no password prompt can hang a run).
+//! `sudo -n` (no password prompt can hang a run). Commands for several hosts go out in one
+//! `ssh.exec-all`, so they run at the same time.
 
 use std::collections::BTreeMap;
 
-use lok8s_driver_sdk::ssh;
-use lok8s_kubeadm::{NodeShell, Output};
+use lok8s_driver_sdk::{DriverError, ssh};
+use lok8s_kubeadm::{Command, NodeShell, Output};
 use lok8s_provider_hetzner::inventory::Access;
 
 /// How long connecting to one host may take.
@@ -60,20 +61,66 @@ fn quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', "'\\''"))
 }
 
+impl SshShell {
+    /// The command line for the login: as is for root, else through `sudo -n`.
+    fn command_line(&self, argv: &[&str]) -> String {
+        let command = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+        if self.access.user == "root" {
+            command
+        } else {
+            format!("sudo -n {command}")
+        }
+    }
+}
+
+fn output(node: &str, answer: Result<ssh::ExecOutput, DriverError>) -> Result<Output, String> {
+    let out = answer.map_err(|e| format!("{node}: {}", lok8s_driver_sdk::message(&e)))?;
+    Ok(Output {
+        code: out.exit_code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
+}
+
 impl NodeShell for SshShell {
     fn run(&mut self, node: &str, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output, String> {
-        let mut command = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
-        if self.access.user != "root" {
-            command = format!("sudo -n {command}");
+        let command = self.command_line(argv);
+        output(node, self.session(node)?.exec(&command, stdin))
+    }
+
+    fn run_each(&mut self, commands: &[Command<'_>]) -> Vec<Result<Output, String>> {
+        // Connect first (each host once); a host that cannot be reached answers with that.
+        let connected: Vec<Result<(), String>> = commands
+            .iter()
+            .map(|c| self.session(c.node).map(|_| ()))
+            .collect();
+        let lines: Vec<String> = commands
+            .iter()
+            .map(|c| self.command_line(&c.argv))
+            .collect();
+        let mut asked = Vec::new();
+        let mut requests = Vec::new();
+        for (i, command) in commands.iter().enumerate() {
+            if connected[i].is_ok() {
+                asked.push(i);
+                requests.push(ssh::ExecRequest {
+                    session: &self.sessions[command.node],
+                    command: lines[i].clone(),
+                    stdin: command.stdin.map(<[u8]>::to_vec),
+                });
+            }
         }
-        let out = self
-            .session(node)?
-            .exec(&command, stdin)
-            .map_err(|e| format!("{node}: {}", lok8s_driver_sdk::message(&e)))?;
-        Ok(Output {
-            code: out.exit_code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        let mut answers = ssh::exec_all(&requests).into_iter();
+        let mut results: Vec<Result<Output, String>> = connected
+            .into_iter()
+            .map(|c| c.and(Err(String::new())))
+            .collect();
+        for i in asked {
+            results[i] = match answers.next() {
+                Some(answer) => output(commands[i].node, answer),
+                None => Err(format!("{}: no answer from ssh exec-all", commands[i].node)),
+            };
+        }
+        results
     }
 }

@@ -7,11 +7,13 @@
 
 mod cni;
 pub mod config;
+mod each;
 mod kubeconfig;
 mod version;
 
 pub use cni::default_cni_manifest;
 pub use config::{ClusterConfig, HostPathVolume, NodeConfig, render};
+pub use each::{Command, run_ok_each, write_file_each};
 pub use kubeconfig::{external_kubeconfig, named_kubeconfig};
 pub use version::Version;
 
@@ -27,6 +29,16 @@ pub struct Output {
 pub trait NodeShell {
     /// Runs `argv` on `node`, feeding `stdin` (then closed) when given.
     fn run(&mut self, node: &str, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output, String>;
+
+    /// Runs the commands (usually one per node) at the same time where the shell can, and
+    /// answers in the order asked; one failing does not stop the others. This default runs
+    /// them one after another.
+    fn run_each(&mut self, commands: &[Command<'_>]) -> Vec<Result<Output, String>> {
+        commands
+            .iter()
+            .map(|c| self.run(c.node, &c.argv, c.stdin))
+            .collect()
+    }
 }
 
 /// Runs a command that must succeed; the error carries its output's tail.
@@ -36,7 +48,11 @@ pub fn run_ok(
     argv: &[&str],
     stdin: Option<&[u8]>,
 ) -> Result<Output, String> {
-    let out = sh.run(node, argv, stdin)?;
+    checked(node, argv, sh.run(node, argv, stdin)?)
+}
+
+/// `out` when the command succeeded, else an error naming it, the node and the output's tail.
+fn checked(node: &str, argv: &[&str], out: Output) -> Result<Output, String> {
     if out.code != 0 {
         let text = String::from_utf8_lossy(if out.stderr.is_empty() {
             &out.stdout

@@ -4,8 +4,13 @@
 //! stale node of a reinstalled worker (spec 2.6) and join the workers, approve the serving
 //! certificates of our own nodes, and read the admin kubeconfig back. A host that already
 //! joined is never touched again; a version change stops with the upgrade it needs.
+//! Steps that concern each host alone (probes, prerequisites, files, worker joins) run on all
+//! of them at once ([`NodeShell::run_each`]).
 
-use lok8s_kubeadm::{NodeShell, read_file, run_ok, share_control_plane_files, write_file};
+use lok8s_kubeadm::{
+    Command, NodeShell, read_file, run_ok, run_ok_each, share_control_plane_files, write_file,
+    write_file_each,
+};
 use lok8s_provider_hetzner::inventory::Role;
 
 use crate::kubeadm_config::{
@@ -36,9 +41,14 @@ pub fn probe(
     hosts: &[Host],
 ) -> Result<Vec<Probe>, String> {
     let version = cluster.settings.version;
+    let commands = Command::on_each(
+        hosts.iter().map(|h| h.name.as_str()),
+        &["sh", "-c", PROBE],
+        None,
+    );
+    let outputs = run_ok_each(sh, &commands)?;
     let mut probes = Vec::new();
-    for host in hosts {
-        let out = run_ok(sh, &host.name, &["sh", "-c", PROBE], None)?;
+    for (host, out) in hosts.iter().zip(outputs) {
         let probe = Probe::parse(&String::from_utf8_lossy(&out.stdout));
         if !probe.supported() {
             return Err(format!(
@@ -93,25 +103,38 @@ pub fn install(
         .filter(|(_, p)| !p.kubelet_conf)
         .map(|(h, _)| h)
         .collect();
-    for host in &fresh {
-        progress(format!("{}: prerequisites", host.name));
+    if !fresh.is_empty() {
+        progress(format!("{}: prerequisites", names(&fresh)));
         let ready = script(cluster.settings.version);
-        run_ok(sh, &host.name, &["sh", "-s"], Some(ready.as_bytes()))?;
-        let patch = Kubelet::for_role(host.role).patch();
-        write_file(sh, &host.name, KUBELET_PATCH, patch.as_bytes())?;
+        let commands = Command::on_each(
+            fresh.iter().map(|h| h.name.as_str()),
+            &["sh", "-s"],
+            Some(ready.as_bytes()),
+        );
+        run_ok_each(sh, &commands)?;
+        let patches: Vec<String> = fresh
+            .iter()
+            .map(|h| Kubelet::for_role(h.role).patch())
+            .collect();
+        let files: Vec<(&str, &str, &[u8])> = fresh
+            .iter()
+            .zip(&patches)
+            .map(|(h, patch)| (h.name.as_str(), KUBELET_PATCH, patch.as_bytes()))
+            .collect();
+        write_file_each(sh, &files)?;
     }
     if let Some(logins) = registry_logins {
-        for host in hosts {
-            write_logins(sh, &host.name, logins)?;
-        }
+        write_logins(sh, hosts, logins)?;
     }
     let encryption = encryption_key(sh, &leader.name)?;
+    let mut files: Vec<(&str, &str, &[u8])> = Vec::new();
     for host in fresh.iter().filter(|h| h.role == Role::ControlPlane) {
-        write_file(sh, &host.name, ENCRYPTION_CONFIG, encryption.as_bytes())?;
+        files.push((&host.name, ENCRYPTION_CONFIG, encryption.as_bytes()));
         if let Some(ca) = oidc_ca {
-            write_file(sh, &host.name, OIDC_CA_FILE, ca.as_bytes())?;
+            files.push((&host.name, OIDC_CA_FILE, ca.as_bytes()));
         }
     }
+    write_file_each(sh, &files)?;
     let mut done = Installed::default();
     if !probes[lead].admin_conf {
         progress(format!("{}: kubeadm init", leader.name));
@@ -143,17 +166,19 @@ pub fn install(
         for host in planes {
             progress(format!("{}: joining as a control plane", host.name));
             share_control_plane_files(sh, &leader.name, &host.name)?;
-            join_one(sh, cluster, host, &join)?;
+            join_each(sh, cluster, &[host], &join)?;
             wait_healthy(sh, &host.name)?;
             done.joined.push(host.name.clone());
         }
-        for host in workers {
+        for host in &workers {
             if remove_stale_node(sh, &leader.name, &host.name)? {
                 done.removed_stale.push(host.name.clone());
             }
-            progress(format!("{}: joining as a worker", host.name));
-            join_one(sh, cluster, host, &join)?;
-            done.joined.push(host.name.clone());
+        }
+        if !workers.is_empty() {
+            progress(format!("{}: joining as workers", names(&workers)));
+            join_each(sh, cluster, &workers, &join)?;
+            done.joined.extend(workers.iter().map(|h| h.name.clone()));
         }
     }
     done.approved = approve_serving_certificates(sh, &leader.name, hosts)?;
@@ -171,35 +196,54 @@ pub fn install(
     Ok(done)
 }
 
-/// The registry logins' drop-in (root-only), and containerd restarted when it changed.
-fn write_logins(sh: &mut dyn NodeShell, host: &str, logins: &str) -> Result<(), String> {
-    if read_file(sh, host, REGISTRY_LOGINS)?.as_deref() == Some(logins.as_bytes()) {
-        return Ok(());
-    }
-    let write = format!("umask 077 && cat > {REGISTRY_LOGINS}");
-    run_ok(sh, host, &["sh", "-c", &write], Some(logins.as_bytes()))?;
-    run_ok(sh, host, &["systemctl", "restart", "containerd"], None).map(|_| ())
+/// "a, b, c" for a progress line.
+fn names(hosts: &[&Host]) -> String {
+    hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn join_one(
+/// The registry logins' drop-in (root-only) on every host, and containerd restarted where it
+/// changed.
+fn write_logins(sh: &mut dyn NodeShell, hosts: &[Host], logins: &str) -> Result<(), String> {
+    let update = format!(
+        "umask 077 && f={REGISTRY_LOGINS} && mkdir -p \"$(dirname \"$f\")\" && cat > \"$f.new\" && \
+         if cmp -s \"$f.new\" \"$f\"; then rm -f \"$f.new\"; \
+         else mv \"$f.new\" \"$f\" && systemctl restart containerd; fi"
+    );
+    let commands = Command::on_each(
+        hosts.iter().map(|h| h.name.as_str()),
+        &["sh", "-c", &update],
+        Some(logins.as_bytes()),
+    );
+    run_ok_each(sh, &commands).map(|_| ())
+}
+
+/// Writes each host's join configuration and runs `kubeadm join` on all of them at once.
+fn join_each(
     sh: &mut dyn NodeShell,
     cluster: &Cluster,
-    host: &Host,
+    hosts: &[&Host],
     join: &Join,
 ) -> Result<(), String> {
-    write_file(
-        sh,
-        &host.name,
-        CONFIG,
-        render(cluster, host, Some(join)).as_bytes(),
-    )?;
-    run_ok(
-        sh,
-        &host.name,
+    let configs: Vec<String> = hosts
+        .iter()
+        .map(|host| render(cluster, host, Some(join)))
+        .collect();
+    let files: Vec<(&str, &str, &[u8])> = hosts
+        .iter()
+        .zip(&configs)
+        .map(|(host, config)| (host.name.as_str(), CONFIG, config.as_bytes()))
+        .collect();
+    write_file_each(sh, &files)?;
+    let commands = Command::on_each(
+        hosts.iter().map(|h| h.name.as_str()),
         &["kubeadm", "join", "--config", CONFIG],
         None,
-    )
-    .map(|_| ())
+    );
+    run_ok_each(sh, &commands).map(|_| ())
 }
 
 /// The encryption config every control plane shares: the leader's, or a new one with a key

@@ -6,6 +6,7 @@
 //! pins) and a changed key is refused; a command that outlives its call is signalled and its
 //! channel closed, so nothing keeps running on the remote host.
 
+mod batch;
 pub mod grant;
 
 use std::path::{Component, Path, PathBuf};
@@ -23,6 +24,9 @@ use crate::host::refusal::{Call, granted};
 use grant::SshGrant;
 
 const MAX_SESSIONS: usize = 32;
+/// Commands one `exec-all` runs at once unless the operator says otherwise
+/// (`LO_SSH_PARALLEL`): every host of a usual cluster.
+pub const DEFAULT_PARALLEL: u16 = 16;
 const MAX_OUTPUT: usize = 16 << 20;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest private key file read.
@@ -37,6 +41,8 @@ pub struct SshCtx {
     known_hosts: PathBuf,
     refuse: crate::host::refusal::Refusals,
     open: usize,
+    /// How many commands one `exec-all` runs at once (the operator's `LO_SSH_PARALLEL`).
+    parallel: usize,
     /// Servers a watched API reported (grant entries `hcloud-servers:<origin>`).
     reported: crate::host::reported::ReportedHosts,
 }
@@ -80,7 +86,9 @@ impl SshCtx {
             .root()
             .canonicalize()
             .unwrap_or_else(|_| site.project.root().to_path_buf());
-        SshCtx::new(grant.clone(), root, site.hint.to_string())
+        let mut ctx = SshCtx::new(grant.clone(), root, site.hint.to_string());
+        ctx.parallel = site.ssh_parallel.max(1);
+        ctx
     }
 
     pub fn new(grant: SshGrant, project_root: PathBuf, hint: String) -> Self {
@@ -91,6 +99,7 @@ impl SshCtx {
             known_hosts,
             refuse: crate::host::refusal::Refusals::new("ssh", hint),
             open: 0,
+            parallel: DEFAULT_PARALLEL.into(),
             reported: crate::host::reported::ReportedHosts::default(),
         }
     }
@@ -309,6 +318,17 @@ impl SshSession {
         stdin: Option<&[u8]>,
         deadline: Option<Instant>,
     ) -> Result<ExecOutput, DriverError> {
+        self.exec_capped(command, stdin, deadline, MAX_OUTPUT).await
+    }
+
+    /// [`Self::exec`], keeping at most `cap` bytes of stdout and of stderr.
+    async fn exec_capped(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        deadline: Option<Instant>,
+        cap: usize,
+    ) -> Result<ExecOutput, DriverError> {
         let fail = |e: russh::Error| DriverError::Failed(format!("ssh {}: {e}", self.target));
         let mut channel = self.handle.channel_open_session().await.map_err(fail)?;
         channel.exec(true, command).await.map_err(fail)?;
@@ -345,14 +365,17 @@ impl SshSession {
             };
             let Some(msg) = msg else { break };
             match msg {
-                ChannelMsg::Data { data } => append_capped(&mut out.stdout, &data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => append_capped(&mut out.stderr, &data),
+                ChannelMsg::Data { data } => append_capped(&mut out.stdout, &data, cap),
+                ChannelMsg::ExtendedData { data, ext: 1 } => {
+                    append_capped(&mut out.stderr, &data, cap)
+                }
                 ChannelMsg::ExitStatus { exit_status } => out.exit_code = exit_status as i32,
                 ChannelMsg::ExitSignal { signal_name, .. } => {
                     out.exit_code = -1;
                     append_capped(
                         &mut out.stderr,
                         format!("killed by signal {signal_name:?}").as_bytes(),
+                        cap,
                     );
                 }
                 _ => {}
@@ -389,8 +412,8 @@ impl SshSession {
     }
 }
 
-fn append_capped(buf: &mut Vec<u8>, bytes: &[u8]) {
-    let room = MAX_OUTPUT.saturating_sub(buf.len());
+fn append_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) {
+    let room = cap.saturating_sub(buf.len());
     buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
@@ -425,8 +448,8 @@ impl client::Handler for PinningHandler {
 impl wit::Host for super::HostState {}
 
 /// The guest holds a `session` handle; the table holds the [`SshSession`] behind it, under the
-/// same index.
-fn ours(handle: &Resource<wit::Session>) -> Resource<SshSession> {
+/// same index (and a 1.2 handle is a 1.0 handle under the same index too).
+fn same_index<T: 'static, U: 'static>(handle: &Resource<T>) -> Resource<U> {
     if handle.owned() {
         Resource::new_own(handle.rep())
     } else {
@@ -453,7 +476,7 @@ impl wit::HostSession for super::HostState {
         stdin: Option<Vec<u8>>,
     ) -> Call<ExecOutput> {
         let deadline = self.command_deadline();
-        let session = self.table.get(&ours(&session))?;
+        let session = self.table.get(&same_index::<_, SshSession>(&session))?;
         Ok(session.exec(&command, stdin.as_deref(), deadline).await)
     }
 
@@ -465,12 +488,12 @@ impl wit::HostSession for super::HostState {
         mode: u32,
     ) -> Call<()> {
         let deadline = self.command_deadline();
-        let session = self.table.get(&ours(&session))?;
+        let session = self.table.get(&same_index::<_, SshSession>(&session))?;
         Ok(session.upload(&path, &contents, mode, deadline).await)
     }
 
     async fn drop(&mut self, session: Resource<wit::Session>) -> wasmtime::Result<()> {
-        let session = self.table.delete(ours(&session))?;
+        let session = self.table.delete(same_index::<_, SshSession>(&session))?;
         let _ = session
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")

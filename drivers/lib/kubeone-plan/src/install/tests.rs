@@ -37,7 +37,7 @@ impl NodeShell for Hosts {
             }
             ["test", "-f", path] => Output { code: if self.has(node, path) { 0 } else { 1 }, ..ok(vec![]) },
             ["cat", path] => ok(self.files[&(node.to_string(), path.to_string())].clone()),
-            ["cp", "/dev/stdin", path] => {
+            ["cp", "/dev/stdin", path] | ["sh", "-c", _, "sh", path] => {
                 self.files.insert((node.into(), path.to_string()), stdin.unwrap_or_default().to_vec());
                 ok(vec![])
             }
