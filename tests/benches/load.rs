@@ -7,7 +7,9 @@
 //! - the cost of one guest -> host import call and one host -> guest export call;
 //! - the bootstrap scheduler, parallelism 8 against 1 (`bootstrap_phase`);
 //! - the Lo registry phase through the component vs direct bollard calls (`registry_phase`);
-//! - an HA Lo provision: the driver call against its host calls (`ha_phase`).
+//! - an HA Lo provision: the driver call against its host calls (`ha_phase`);
+//! - a KubeOne provision over ssh: host steps in parallel against one host at a time
+//!   (`kubeone_phase`).
 //!
 //! Prints a table; exits non-zero when a goal is missed.
 
@@ -25,6 +27,7 @@ use lok8s_tests::{Project, fixture};
 
 mod bootstrap_phase;
 mod ha_phase;
+mod kubeone_phase;
 mod registry_phase;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -251,7 +254,8 @@ fn main() {
             "bootstrap" => bootstrap_phase::run(&mut missed),
             "registry" => registry_phase::run(standin, &mut missed),
             "ha" => ha_phase::run(standin, &mut missed),
-            other => panic!("LO_BENCH_ONLY={other:?}: one of bootstrap, registry, ha"),
+            "kubeone" => kubeone_phase::run(standin, &mut missed),
+            other => panic!("LO_BENCH_ONLY={other:?}: one of bootstrap, registry, ha, kubeone"),
         }
         return finish(&missed);
     }
@@ -422,5 +426,6 @@ fn main() {
 
     registry_phase::run(standin, &mut missed);
     ha_phase::run(standin, &mut missed);
+    kubeone_phase::run(standin, &mut missed);
     finish(&missed);
 }

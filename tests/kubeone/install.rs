@@ -6,204 +6,20 @@
 //! reads each control plane's health; destroy resets every host and deletes only what carries
 //! the cluster's label.
 
-use std::net::TcpListener;
-
-use lok8s_tests::docker::{Cleanup, docker};
-use lok8s_tests::machine_image::machine_image;
+use lok8s_tests::docker::docker;
+use lok8s_tests::kubeone_site::{
+    Addresses, DOMAIN, Machines, NAMES, Setup, ca_hash, calls, descriptor, exec, free_port,
+};
 use serde_json::json;
 
-use super::{DOMAIN, Setup};
-
-const NAMES: [&str; 5] = [
-    "prod-cp-0",
-    "prod-cp-1",
-    "prod-cp-2",
-    "prod-w-0",
-    "prod-w-1",
-];
-
-/// Addresses for this run: 127.<a>.<b>.x (loopback, unique per process) and a private subnet.
-struct Addresses {
-    loopback: String,
-    private: String,
-}
-
-impl Addresses {
-    /// Test `n` of this process.
-    fn new(n: u32) -> Addresses {
-        let pid = std::process::id();
-        Addresses {
-            loopback: format!("127.{}.{}", 100 + pid % 100, (pid / 100 + n) % 250),
-            private: format!("10.{}.{}", 180 + pid % 50, (pid / 50 + n) % 250),
-        }
-    }
-    fn public(&self, i: usize) -> String {
-        format!("{}.{}", self.loopback, 10 + i)
-    }
-    fn lb(&self) -> String {
-        format!("{}.9", self.loopback)
-    }
-    fn internal(&self, i: usize) -> String {
-        format!("{}.{}", self.private, 2 + i)
-    }
-}
-
-/// A port free on every address of this run.
-fn free_port(a: &Addresses) -> u16 {
-    for _ in 0..50 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let free = (0..NAMES.len())
-            .map(|i| a.public(i))
-            .chain([a.lb()])
-            .all(|ip| TcpListener::bind((ip.as_str(), port)).is_ok());
-        if free {
-            return port;
-        }
-    }
-    panic!("no port free on every test address");
-}
-
-fn descriptor(a: &Addresses, ssh_port: u16) -> String {
-    let servers: Vec<String> = NAMES
-        .iter()
-        .map(|name| {
-            let role = if name.contains("-cp-") { "control-plane" } else { "worker" };
-            format!(
-                "      - {{name: {name}, type: cx22, image: debian-12, location: fsn1, ssh-key: [0], network: [0], label: 'lok8s.dev/cluster=prod,lok8s.dev/role={role}'}}\n"
-            )
-        })
-        .collect();
-    format!(
-        "kubernetes: {{version: v1.35.0}}\nbootstrap: [hcloud-ccm]\nregistries:\n  registry.test:5000: {{auth: {{secretRef: {{name: regcred}}}}}}\nprovider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    sshPort: {ssh_port}\n\
-         \x20   ssh-key:\n      - {{name: prod-key, public-key: 'ssh-ed25519 AAAAC3Nz prod', label: 'lok8s.dev/cluster=prod'}}\n\
-         \x20   network:\n      - {{name: prod-net, ip-range: '{p}.0/24', label: 'lok8s.dev/cluster=prod'}}\n\
-         \x20   load-balancer:\n      - {{name: prod-api, type: lb11, location: fsn1, network: 0, label: 'lok8s.dev/cluster=prod'}}\n\
-         \x20   server:\n{}",
-        servers.concat(),
-        p = a.private
-    )
-}
-
-fn exec(container: &str, command: &str) -> String {
-    let (code, out) = docker(&["exec", container, "sh", "-c", command]);
-    assert_eq!(code, 0, "{container}: {command}: {out}");
-    out
-}
-
-/// `sha256:<hex>` of a CA certificate's public key info, as kubeadm pins it.
-fn ca_hash(pem: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
-    let cert = parsed.parse_x509().unwrap();
-    let digest = Sha256::digest(cert.public_key().raw);
-    format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
-/// The five machines: containers on a network the test made, each server's addresses assigned
-/// in the API double for when the provider creates it.
-struct Machines {
-    a: Addresses,
-    containers: Vec<String>,
-    _cleanup: Cleanup,
-}
-
-impl Machines {
-    fn start(s: &Setup, a: Addresses, ssh_port: u16) -> Machines {
-        let mut cleanup = Cleanup::new(s.p.root());
-        let image = machine_image(std::path::Path::new(env!(
-            "CARGO_BIN_EXE_lok8s-node-standin"
-        )));
-        // The registry login of spec.registries, in the cluster's secret cache.
-        for (field, value) in [("username", "robot"), ("password", "s3cret\"pw")] {
-            s.p.write(
-                &format!("clusters/{DOMAIN}/secrets/Secret.regcred.provisioning.{field}"),
-                format!("{value}\n"),
-            );
-        }
-        std::fs::create_dir_all(s.p.path(".secrets/ssh")).unwrap();
-        lok8s_tests::sshd::keygen(&s.p.path(".secrets/ssh/id_ed25519"));
-        let public_key = s.p.read(".secrets/ssh/id_ed25519.pub");
-        let tag = format!("ko{}-{}", std::process::id(), a.loopback.replace('.', "-"));
-        let network = format!("lok8s-test-{tag}");
-        let subnet = format!("{}.0/24", a.private);
-        let (code, out) = docker(&["network", "create", "--subnet", &subnet, &network]);
-        assert_eq!(code, 0, "{out}");
-        cleanup.networks.push(network.clone());
-        let mut containers = Vec::new();
-        for (i, name) in NAMES.iter().enumerate() {
-            let container = format!("lok8s-test-{tag}-{name}");
-            let ssh = format!("{}:{ssh_port}:22", a.public(i));
-            let api = format!("{}:6443:6443", a.lb());
-            let key = format!("AUTHORIZED_KEY={}", public_key.trim());
-            let ip = a.internal(i);
-            let mut args = vec![
-                "run",
-                "-d",
-                "--name",
-                &container,
-                "--hostname",
-                name,
-                "--network",
-                &network,
-                "--network-alias",
-                name,
-                "--ip",
-                &ip,
-                "-p",
-                &ssh,
-                "-e",
-                &key,
-            ];
-            if i == 0 {
-                args.extend(["-p", api.as_str()]);
-            }
-            args.push(image);
-            let (code, out) = docker(&args);
-            assert_eq!(code, 0, "{out}");
-            cleanup.containers.push(container.clone());
-            containers.push(container);
-            s.api.assign(
-                "servers",
-                name,
-                json!({"status": "running",
-                       "public_net": {"ipv4": {"ip": a.public(i)}, "ipv6": null},
-                       "private_net": [{"ip": a.internal(i)}]}),
-            );
-        }
-        s.api.assign(
-            "load_balancers",
-            "prod-api",
-            json!({"public_net": {"ipv4": {"ip": a.lb()}},
-                   "private_net": [{"ip": format!("{}.254", a.private)}]}),
-        );
-        Machines {
-            a,
-            containers,
-            _cleanup: cleanup,
-        }
-    }
-}
-
-fn calls(container: &str) -> String {
-    exec(container, "cat /kind/calls.log")
-}
+const STANDIN: &str = env!("CARGO_BIN_EXE_lok8s-node-standin");
 
 #[test]
 fn three_control_planes_and_two_workers_over_ssh() {
     let a = Addresses::new(0);
     let ssh_port = free_port(&a);
     let s = Setup::new(&descriptor(&a, ssh_port));
-    let m = Machines::start(&s, a, ssh_port);
+    let m = Machines::start(&s, a, ssh_port, STANDIN.as_ref());
     let (a, containers) = (&m.a, &m.containers);
     // Someone else's server in the project: never touched.
     s.api.seed("servers", "hand-made", json!({}));
@@ -374,7 +190,7 @@ fn three_control_planes_and_two_workers_over_ssh() {
     ]);
     assert_eq!(
         token,
-        base64::engine::general_purpose::STANDARD.encode(super::TOKEN)
+        base64::engine::general_purpose::STANDARD.encode(lok8s_tests::kubeone_site::TOKEN)
     );
     let ccm = kubectl(&["-n", "kube-system", "get", "deployment", "-o", "name"]);
     assert!(
@@ -438,7 +254,7 @@ fn failures_are_named_and_a_rerun_repairs() {
     let ssh_port = free_port(&a);
     let mut s = Setup::new(&descriptor(&a, ssh_port));
     s.env[3].1 = "1ms".into();
-    let m = Machines::start(&s, a, ssh_port);
+    let m = Machines::start(&s, a, ssh_port, STANDIN.as_ref());
     let c = &m.containers;
 
     // The Cloud API keeps every action running: the provider gives up after its poll bound.

@@ -6,88 +6,50 @@
 
 mod install;
 
-use lok8s_tests::Project;
-use lok8s_tests::hcloud_api::HcloudApi;
+use lok8s_tests::kubeone_site::{DOMAIN, Setup};
 use serde_json::json;
-
-const TOKEN: &str = "hcloud-test-token-91c2";
-const DOMAIN: &str = "k1.test";
 
 const SPEC: &str = "provider:\n  name: hetzner\n  config:\n    cluster_name: prod\n    server: [{name: prod-cp-0}]\n";
 
-struct Setup {
-    p: Project,
-    api: HcloudApi,
-    _ca: tempfile::NamedTempFile,
-    env: Vec<(&'static str, String)>,
-}
-
-impl Setup {
-    fn new(spec: &str) -> Setup {
-        let api = HcloudApi::start(TOKEN);
-        let p = Project::new();
-        p.cluster(DOMAIN, "KubeOne", "prod", spec);
-        let ca = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(ca.path(), &api.ca_pem).unwrap();
-        let env = vec![
-            ("HCLOUD_TOKEN", TOKEN.to_string()),
-            ("HCLOUD_ENDPOINT", api.url()),
-            ("HCLOUD_CA_CERT", ca.path().display().to_string()),
-            ("HCLOUD_POLL_INTERVAL", "50ms".to_string()),
-        ];
-        Setup {
-            p,
-            api,
-            _ca: ca,
-            env,
-        }
-    }
-
-    fn lo(&self, args: &[&str]) -> lok8s_tests::Run {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.p.lo_env(args, &env)
-    }
-
-    /// The cluster's resources, another cluster's and an unlabelled one; 60 labelled volumes
-    /// make the listing span two pages.
-    fn seed(&self) {
-        let prod = json!({"lok8s.dev/cluster": "prod", "lok8s.dev/role": "control-plane"});
-        self.api.seed("servers", "prod-cp-0", prod.clone());
-        self.api.seed("servers", "prod-cp-1", prod.clone());
-        self.api.seed(
-            "servers",
-            "other-cp-0",
-            json!({"lok8s.dev/cluster": "other"}),
-        );
-        self.api.seed("servers", "hand-made", json!({}));
-        self.api.seed(
-            "load_balancers",
-            "prod-api",
+/// The cluster's resources, another cluster's and an unlabelled one; 60 labelled volumes
+/// make the listing span two pages.
+fn seed(s: &Setup) {
+    let prod = json!({"lok8s.dev/cluster": "prod", "lok8s.dev/role": "control-plane"});
+    s.api.seed("servers", "prod-cp-0", prod.clone());
+    s.api.seed("servers", "prod-cp-1", prod.clone());
+    s.api.seed(
+        "servers",
+        "other-cp-0",
+        json!({"lok8s.dev/cluster": "other"}),
+    );
+    s.api.seed("servers", "hand-made", json!({}));
+    s.api.seed(
+        "load_balancers",
+        "prod-api",
+        json!({"lok8s.dev/cluster": "prod"}),
+    );
+    s.api
+        .seed("networks", "prod-net", json!({"lok8s.dev/cluster": "prod"}));
+    s.api.seed(
+        "networks",
+        "prod-like",
+        json!({"lok8s.dev/cluster": "production"}),
+    );
+    s.api
+        .seed("ssh_keys", "prod-key", json!({"lok8s.dev/cluster": "prod"}));
+    for i in 0..60 {
+        s.api.seed(
+            "volumes",
+            &format!("prod-data-{i:02}"),
             json!({"lok8s.dev/cluster": "prod"}),
         );
-        self.api
-            .seed("networks", "prod-net", json!({"lok8s.dev/cluster": "prod"}));
-        self.api.seed(
-            "networks",
-            "prod-like",
-            json!({"lok8s.dev/cluster": "production"}),
-        );
-        self.api
-            .seed("ssh_keys", "prod-key", json!({"lok8s.dev/cluster": "prod"}));
-        for i in 0..60 {
-            self.api.seed(
-                "volumes",
-                &format!("prod-data-{i:02}"),
-                json!({"lok8s.dev/cluster": "prod"}),
-            );
-        }
     }
 }
 
 #[test]
 fn destroy_deletes_only_what_carries_the_clusters_label() {
     let s = Setup::new(SPEC);
-    s.seed();
+    seed(&s);
     s.api.script(|sc| {
         sc.rate_limited = 2;
         sc.action_polls = 1;
@@ -162,7 +124,7 @@ fn status_counts_the_clusters_running_servers() {
 #[test]
 fn a_refused_token_or_a_bad_config_deletes_nothing() {
     let mut s = Setup::new(SPEC);
-    s.seed();
+    seed(&s);
     s.env[0].1 = "wrong-token".into();
     let run = s.lo(&["destroy", DOMAIN]);
     run.code(1)
@@ -186,7 +148,7 @@ fn a_refused_token_or_a_bad_config_deletes_nothing() {
         ),
     ] {
         let s = Setup::new(&spec);
-        s.seed();
+        seed(&s);
         s.lo(&["destroy", DOMAIN]).code(1).stderr_has(needle);
         assert!(s.api.seen().is_empty(), "{needle}: {:?}", s.api.seen());
     }

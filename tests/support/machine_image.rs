@@ -76,8 +76,12 @@ pub fn machine_image(standin: &Path) -> &'static str {
                 write_executable(r, &format!("usr/bin/{tool}"), &wrapper);
             }
             for tool in RECORDED {
+                // /kind/stub-delay (seconds; benchmarks only) stands in for the time the real
+                // tool takes.
                 let mut stub = format!(
-                    "#!/bin/sh\n# lok8s test stub: records the call\necho \"{tool} $*\" >> /kind/calls.log\n"
+                    "#!/bin/sh\n# lok8s test stub: records the call\n\
+                     if [ -f /kind/stub-delay ]; then sleep \"$(cat /kind/stub-delay)\"; fi\n\
+                     echo \"{tool} $*\" >> /kind/calls.log\n"
                 );
                 if tool == "containerd" {
                     stub.push_str(

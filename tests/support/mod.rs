@@ -14,6 +14,7 @@ pub mod kube_core;
 pub mod kube_kinds;
 pub mod kube_watch;
 pub mod kube_writes;
+pub mod kubeone_site;
 pub mod machine_image;
 pub mod robot_api;
 pub mod sshd;

@@ -282,16 +282,22 @@ fn control_planes_share_the_bootstrap_pki_before_they_join_and_never_again() {
 #[test]
 fn a_step_on_each_node_runs_everywhere_and_names_every_failure() {
     let mut sh = Recorder::default();
-    sh.files.insert(("b".into(), "/kind/x".into()), b"B".to_vec());
+    sh.files
+        .insert(("b".into(), "/kind/x".into()), b"B".to_vec());
     let commands = Command::on_each(["a", "b", "c"], &["cat", "/kind/x"], None);
     let err = run_ok_each(&mut sh, &commands).unwrap_err();
     // a and c fail, b still ran between them; the error names both, in order.
-    assert_eq!(sh.calls, ["a: cat /kind/x", "b: cat /kind/x", "c: cat /kind/x"]);
+    assert_eq!(
+        sh.calls,
+        ["a: cat /kind/x", "b: cat /kind/x", "c: cat /kind/x"]
+    );
     let (first, second) = err.split_once('\n').unwrap();
     assert!(first.contains("on a exited with 1"), "{err}");
     assert!(second.contains("on c exited with 1"), "{err}");
-    sh.files.insert(("a".into(), "/kind/x".into()), b"A".to_vec());
-    sh.files.insert(("c".into(), "/kind/x".into()), b"C".to_vec());
+    sh.files
+        .insert(("a".into(), "/kind/x".into()), b"A".to_vec());
+    sh.files
+        .insert(("c".into(), "/kind/x".into()), b"C".to_vec());
     let outputs = run_ok_each(&mut sh, &commands).unwrap();
     let read: Vec<&[u8]> = outputs.iter().map(|o| o.stdout.as_slice()).collect();
     assert_eq!(read, [b"A", b"B", b"C"]);
