@@ -44,11 +44,14 @@ fn exec_and_upload_over_a_pinned_session() {
         p.read("drivers.lock")
             .replace("PLACEHOLDER", &format!("127.0.0.1:{}", sshd.port)),
     );
-    p.lo(&["provision", "ssh.dev"]).success();
+    let quiet = p.lo(&["provision", "ssh.dev"]);
+    quiet.success();
     assert_eq!(
         p.read("clusters/ssh.dev/.state/ssh-report.txt"),
         "exit=4 stdout=hi there stderr=err upload=payload mode=640"
     );
+    let origin = format!("{USER}@127.0.0.1:{}", sshd.port);
+    assert!(!quiet.stderr.contains(&origin), "{}", quiet.stderr);
     // The host key is pinned, outside the driver's reach, with the fingerprint ssh-keygen shows.
     let pins = p.read(".lok8s/known_hosts");
     let fp = Command::new("ssh-keygen")
@@ -62,8 +65,11 @@ fn exec_and_upload_over_a_pinned_session() {
         .unwrap()
         .to_string();
     assert_eq!(pins, format!("127.0.0.1:{} {fingerprint}\n", sshd.port));
-    // A second run uses the pin.
-    p.lo(&["provision", "ssh.dev"]).success();
+    // A second run uses the pin; with -v the commands' output is shown as it comes, cleaned.
+    p.lo(&["provision", "ssh.dev", "-v"])
+        .success()
+        .stderr_has(&format!("{origin}: hi there\n"))
+        .stderr_has(&format!("{origin}: err\n"));
     assert_eq!(p.read(".lok8s/known_hosts").lines().count(), 1);
     // A changed host key is refused.
     p.write(

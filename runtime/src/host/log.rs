@@ -121,6 +121,29 @@ impl Logger {
         self.emit(&format!("{} ({stream}): ", self.0.driver), line);
     }
 
+    /// One line a remote command printed (`origin`: where it ran), as it arrives: the open
+    /// progress bar's message on a terminal, and a debug line with `-v`; a plain run without
+    /// `-v` stays quiet.
+    pub fn remote_output(&self, origin: &str, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        // The login in `origin` is the driver's text too.
+        let origin = sanitize::clean(origin).replace('\n', " ");
+        if let Some((bar, _)) = &self.lock().bar {
+            let shown: String = sanitize::clean(line)
+                .replace('\n', " ")
+                .chars()
+                .take(100)
+                .collect();
+            bar.set_message(format!("{origin}: {shown}"));
+        }
+        if self.enabled(Level::Debug) {
+            self.emit(&format!("debug: {}: {origin}: ", self.0.driver), line);
+        }
+    }
+
     pub fn phase_begin(&self, title: &str, steps: Option<u32>) {
         self.end_open_phase();
         let title = sanitize::clean(title).replace('\n', " ");
@@ -279,11 +302,12 @@ impl Host for super::HostState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A writer the tests read back.
     #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Buffer(pub Arc<Mutex<Vec<u8>>>);
     impl Write for Buffer {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(b);
@@ -302,6 +326,18 @@ mod tests {
         log.write(Level::Warn, "two\nlines\x1b[31m");
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "warning: k3s: two\nwarning: k3s: lines\n");
+    }
+
+    #[test]
+    fn remote_output_shows_with_v_only_and_cleaned() {
+        let buf = Buffer::default();
+        Logger::to("k1", Verbosity::Normal, Box::new(buf.clone())).remote_output("r@h:22", "quiet");
+        assert!(buf.0.lock().unwrap().is_empty());
+        let log = Logger::to("k1", Verbosity::Debug, Box::new(buf.clone()));
+        log.remote_output("r\x1b]0;x\x07@h:22", "  \x1b[2Jcleared  ");
+        log.remote_output("r@h:22", "   ");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "debug: k1: r@h:22: cleared\n");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! channel closed, so nothing keeps running on the remote host.
 
 mod batch;
+mod echo;
 pub mod grant;
 
 use std::path::{Component, Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct SshCtx {
 pub struct SshSession {
     handle: client::Handle<PinningHandler>,
     target: String,
+    /// Where output is shown as it arrives (none outside a driver's run).
+    echo: Option<crate::host::Logger>,
 }
 
 /// One spelling per host: lower case, no trailing dot, IPv6 without brackets. Anything but a
@@ -306,6 +309,7 @@ impl SshCtx {
         Ok(SshSession {
             handle,
             target: format!("{}@{target}", o.user),
+            echo: None,
         })
     }
 }
@@ -342,6 +346,8 @@ impl SshSession {
             stderr: Vec::new(),
         };
         // Past the deadline: TERM, then after a grace KILL and the channel closed.
+        let mut stdout_echo = echo::Echo::new(self.echo.as_ref(), &self.target);
+        let mut stderr_echo = echo::Echo::new(self.echo.as_ref(), &self.target);
         let mut deadline = deadline.map(tokio::time::Instant::from_std);
         let mut signalled: Option<&str> = None;
         loop {
@@ -365,8 +371,12 @@ impl SshSession {
             };
             let Some(msg) = msg else { break };
             match msg {
-                ChannelMsg::Data { data } => append_capped(&mut out.stdout, &data, cap),
+                ChannelMsg::Data { data } => {
+                    stdout_echo.push(&data);
+                    append_capped(&mut out.stdout, &data, cap)
+                }
                 ChannelMsg::ExtendedData { data, ext: 1 } => {
+                    stderr_echo.push(&data);
                     append_capped(&mut out.stderr, &data, cap)
                 }
                 ChannelMsg::ExitStatus { exit_status } => out.exit_code = exit_status as i32,
@@ -381,6 +391,8 @@ impl SshSession {
                 _ => {}
             }
         }
+        stdout_echo.finish();
+        stderr_echo.finish();
         if let Some(sig) = signalled {
             return Err(DriverError::Timeout(format!(
                 "ssh {}: {command:?} was still running when the call's time ran out; it was sent {sig} and its channel closed",
@@ -461,7 +473,8 @@ impl wit::HostSession for super::HostState {
     async fn connect(&mut self, options: wit::ConnectOptions) -> Call<Resource<wit::Session>> {
         let ssh = granted(&mut self.ssh, "ssh")?;
         match ssh.connect(options).await {
-            Ok(session) => {
+            Ok(mut session) => {
+                session.echo = Some(self.log.clone());
                 let pushed = self.table.push(session)?;
                 Ok(Ok(Resource::new_own(pushed.rep())))
             }
