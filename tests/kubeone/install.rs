@@ -39,6 +39,12 @@ fn three_control_planes_and_two_workers_over_ssh() {
         ]
     );
 
+    // Cloud-init for kubeadm nodes: the base, no Docker (bug 21); containerd comes over ssh.
+    let user_data = s.api.object("servers", "prod-w-0").unwrap()["user_data"].clone();
+    let user_data = user_data.as_str().unwrap();
+    assert!(user_data.starts_with("#cloud-config"), "{user_data}");
+    assert!(!user_data.contains("docker"), "{user_data}");
+
     // The leader ran init; the others joined, control planes one by one before the workers.
     let leader = calls(&containers[0]);
     assert!(

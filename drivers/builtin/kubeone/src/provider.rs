@@ -133,13 +133,14 @@ pub fn config(ctx: &Context) -> Result<(Descriptor, String)> {
     Ok((descriptor, name))
 }
 
-/// A cloud server's cloud-config (spec 7.5) from the built-in library: the entry's `#cloud.d`
+/// A cloud server's cloud-config (spec 7.5) from the built-in library for kubeadm nodes (no
+/// Docker: bug 21): the entry's `#cloud.d`
 /// modules, the descriptor's `cloudInit.user`/`group`, the entry's settings as its environment.
 pub fn user_data(
     descriptor: &Descriptor,
     entry: &lok8s_provider_hetzner::descriptor::Entry,
 ) -> std::result::Result<String, String> {
-    use lok8s_provider_hetzner::cloud_config::{Inputs, generate, library};
+    use lok8s_provider_hetzner::cloud_config::{Inputs, generate, kubeadm_node_library};
     let doc = &descriptor.document;
     let init = |key: &str| {
         doc.get("cloudInit")
@@ -183,7 +184,7 @@ pub fn user_data(
             Some((format!("CLOUD_ENV_{key}"), value))
         })
         .collect();
-    let library = library();
+    let library = kubeadm_node_library();
     generate(&Inputs {
         user_tree: None,
         library: &library,

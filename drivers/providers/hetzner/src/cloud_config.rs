@@ -372,5 +372,15 @@ pub fn library() -> Tree {
     tree
 }
 
+/// The library for Kubernetes nodes that kubeadm readies over ssh (KubeOne): the built-in one
+/// without Docker (spec 9, bug 21: the original gave them the Lo-oriented Docker package and
+/// its `daemon.json`; the node's containerd comes from the install's prerequisites).
+pub fn kubeadm_node_library() -> Tree {
+    let mut tree = library();
+    tree.retain(|path, _| !path.starts_with("write_files/etc/docker/"));
+    tree.insert("packages".into(), b"curl\njq\n".to_vec());
+    tree
+}
+
 #[cfg(test)]
 mod tests;

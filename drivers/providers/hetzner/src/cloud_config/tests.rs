@@ -74,6 +74,22 @@ fn the_library_alone_gives_every_server_its_base() {
 }
 
 #[test]
+fn kubeadm_nodes_get_the_base_without_docker() {
+    let lib = kubeadm_node_library();
+    let text = generate(&inputs(None, &lib, &["ci"])).unwrap();
+    let doc = parsed(&text);
+    assert_eq!(
+        doc["packages"],
+        serde_yaml::from_str::<Value>("[git, make, curl, jq]").unwrap()
+    );
+    assert!(!text.contains("docker"), "{text}");
+    assert_eq!(
+        file(&doc, "/etc/ssh/sshd_config.d/lok8s.conf")["permissions"],
+        "0644"
+    );
+}
+
+#[test]
 fn modules_come_first_then_the_users_root_and_the_first_file_per_target_wins() {
     let lib = library();
     let user = tree(&[
