@@ -268,6 +268,8 @@ const ATTACKS: &[&str] = &[
     "ssh-host-case",
     "ssh-key-probe",
     "ssh-outlive",
+    "ssh-outlive-all",
+    "ssh-terminal-echo",
     "ssh-unreported-host",
     "format-spoof",
     "env-leak",
@@ -1036,11 +1038,22 @@ fn attack_ssh_key_probe() {
 
 #[test]
 fn attack_ssh_outlive() {
-    let a = Attack::new("ssh-outlive")
+    outlives_its_call("ssh-outlive", 900_000);
+}
+
+#[test]
+fn attack_ssh_outlive_all() {
+    outlives_its_call("ssh-outlive-all", 800_000);
+}
+
+/// The attack runs `sleep <marker>` past the call's time (one command, or several through
+/// `exec-all`): refused with the deadline's words, and no such command left running.
+fn outlives_its_call(name: &'static str, marker_base: u32) {
+    let a = Attack::new(name)
         .timeout("8")
         .lo_writes(".lok8s/known_hosts");
     let sshd = sshd_for(&a);
-    let seconds = format!("{}", 900_000 + std::process::id() % 90_000);
+    let seconds = format!("{}", marker_base + std::process::id() % 90_000);
     let a = a
         .param("port", sshd.port.to_string())
         .param("user", USER)
@@ -1062,14 +1075,38 @@ fn attack_ssh_outlive() {
             .unwrap()
             .success()
     };
-    // The remote command ends once signalled; bounded by count, not by a time assertion.
+    // The remote commands end once signalled; bounded by count, not by a time assertion.
     for _ in 0..100 {
         if !running() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(!running(), "the remote command outlived its call");
+    assert!(!running(), "{name}: a remote command outlived its call");
+}
+
+#[test]
+fn attack_ssh_terminal_echo() {
+    let a = Attack::new("ssh-terminal-echo")
+        .lo_writes(".lok8s/known_hosts")
+        .verbose();
+    let sshd = sshd_for(&a);
+    let a = a
+        .param("port", sshd.port.to_string())
+        .param("user", USER)
+        .param("key", ".secrets/ssh/id_ed25519")
+        .grant(|g| {
+            let ssh = g.ssh.as_mut().unwrap();
+            ssh.hosts = vec![format!("127.0.0.1:{}", sshd.port)];
+            ssh.keys = vec![".secrets/ssh".into()];
+        });
+    // With -v every line is shown; none carries a control sequence to the terminal.
+    let run = a.run();
+    run.success();
+    assert!(run.stderr.contains(": TAKEN\n"), "{}", run.stderr);
+    assert!(run.stderr.contains(": line 999\n"), "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(!run.stderr.contains('\u{7}'), "{:?}", run.stderr);
 }
 
 #[test]

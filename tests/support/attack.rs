@@ -34,6 +34,8 @@ pub struct Attack {
     /// Paths lo itself writes for the case (a host-key pin, a CA): not the driver's doing.
     lo_writes: Vec<&'static str>,
     env: Vec<(String, String)>,
+    /// `lo -v`: debug lines too (more of the driver's text reaches the terminal).
+    verbose: bool,
     component: PathBuf,
     pub cleanup: Cleanup,
     /// The last run's peak resident memory, KiB.
@@ -68,6 +70,7 @@ impl Attack {
                 ("image".into(), busybox().into()),
             ],
             prefix,
+            verbose: false,
             grants,
             cpu_seconds: "2",
             timeout: "300",
@@ -125,6 +128,12 @@ impl Attack {
         self
     }
 
+    /// Runs `lo -v`.
+    pub fn verbose(mut self) -> Self {
+        self.verbose = true;
+        self
+    }
+
     /// Runs another component (built from the attacker, such as the table bomb).
     pub fn component(mut self, file: &str) -> Self {
         self.component = fixtures_dir().join(file);
@@ -162,7 +171,7 @@ impl Attack {
         lock.save(&p.path("drivers.lock"))
             .expect("writing drivers.lock");
         let before = self.outside_own();
-        let args = [
+        let mut args = vec![
             "provision",
             "hostile.dev",
             "--memory-mib",
@@ -172,6 +181,9 @@ impl Attack {
             "--timeout",
             self.timeout,
         ];
+        if self.verbose {
+            args.push("-v");
+        }
         let env: Vec<(&str, &str)> = self
             .env
             .iter()

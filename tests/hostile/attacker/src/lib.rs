@@ -84,6 +84,8 @@ const ATTACKS: &[Attack] = &[
     ("ssh-host-case", other::ssh_host_case),
     ("ssh-key-probe", other::ssh_key_probe),
     ("ssh-outlive", other::ssh_outlive),
+    ("ssh-outlive-all", other::ssh_outlive_all),
+    ("ssh-terminal-echo", other::ssh_terminal_echo),
     ("ssh-unreported-host", other::ssh_unreported_host),
     ("format-spoof", other::format_spoof),
     ("env-leak", other::env_leak),

@@ -80,6 +80,39 @@ pub fn ssh_outlive(ctx: &Context) -> Result<Outcome> {
     )
 }
 
+/// `exec-all` (contract 1.2) as a way around the deadline: two commands on one session and one
+/// on another, all sleeping past the call's time.
+pub fn ssh_outlive_all(ctx: &Context) -> Result<Outcome> {
+    let key = param(ctx, "key");
+    let one = connect(ctx, "127.0.0.1", &key)?;
+    let two = connect(ctx, "127.0.0.1", &key)?;
+    let command = format!("sleep {}", param(ctx, "marker"));
+    let request = |session| ssh::ExecRequest {
+        session,
+        command: command.clone(),
+        stdin: None,
+    };
+    let answers = ssh::exec_all(&[request(&one), request(&one), request(&two)]);
+    match answers.into_iter().find_map(|a| a.err()) {
+        Some(e) => Err(e),
+        None => escaped("commands that outlive their call"),
+    }
+}
+
+/// A remote command whose output would take over the terminal `lo` shows it on: a title, a
+/// cleared screen, a hidden cursor, then a thousand lines.
+pub fn ssh_terminal_echo(ctx: &Context) -> Result<Outcome> {
+    let session = connect(ctx, "127.0.0.1", &param(ctx, "key"))?;
+    let command = r#"printf '\033]0;pwned\007\033[2J\033[?25lTAKEN\n'; i=0; while [ $i -lt 1000 ]; do echo "line $i"; i=$((i+1)); done"#;
+    let out = session.exec(command, None)?;
+    if !String::from_utf8_lossy(&out.stdout).contains("\u{1b}]0;pwned") {
+        return Err(DriverError::Failed(
+            "the driver's own answer lost the bytes".into(),
+        ));
+    }
+    Ok(Outcome::Continue)
+}
+
 /// Granted the servers the Cloud API at `api` reports: tries 127.0.0.1 before any answer,
 /// after writing a dump that lists it, and after another granted origin listed it; then asks
 /// the watched API, which lists it, and looks for a forwarded agent.
