@@ -10,6 +10,7 @@ use lok8s_tests::docker::docker;
 use lok8s_tests::kubeone_site::{
     Addresses, DOMAIN, Machines, NAMES, Setup, ca_hash, calls, descriptor, exec, free_port,
 };
+use lok8s_tests::robot_api::RobotApi;
 use serde_json::json;
 
 const STANDIN: &str = env!("CARGO_BIN_EXE_lok8s-node-standin");
@@ -331,4 +332,71 @@ fn failures_are_named_and_a_rerun_repairs() {
             "{added}"
         );
     }
+}
+
+/// A dedicated (Robot) worker: its address comes from the spec (`#external-ip`), but `lo` lets
+/// the driver reach it only once the Robot webservice listed it; it is named after its host,
+/// installed with the cloud servers, reset on destroy and never deleted.
+#[test]
+fn a_dedicated_worker_is_found_through_robot_named_and_joined() {
+    let a = Addresses::new(2);
+    let ssh_port = free_port(&a);
+    let cloud_w1 = "- {name: prod-w-1, type: cx22, image: debian-12, location: fsn1, ssh-key: [0], network: [0], label: 'lok8s.dev/cluster=prod,lok8s.dev/role=worker'}";
+    let dedicated = format!(
+        "- {{name: prod-w-1, '#cloud.root': 'true', '#external-ip': '{}', '#internal-ip': '{}', '#labels': 'role=worker'}}",
+        a.public(4),
+        a.internal(4)
+    );
+    let spec = descriptor(&a, ssh_port);
+    assert!(spec.contains(cloud_w1), "{spec}");
+    let mut s = Setup::new(&spec.replace(cloud_w1, &dedicated));
+    let robot = RobotApi::start("robot-user", "robot-pw-5e1");
+    let robot_ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(robot_ca.path(), &robot.ca_pem).unwrap();
+    s.env.push(("HROBOT_ENDPOINT", robot.url()));
+    s.env
+        .push(("HROBOT_CA_CERT", robot_ca.path().display().to_string()));
+    let public_w1 = a.public(4);
+    let m = Machines::start(&s, a, ssh_port, STANDIN.as_ref());
+    let c = &m.containers;
+
+    // No Robot login: said before anything is asked of either API.
+    s.lo(&["provision", DOMAIN])
+        .code(1)
+        .stderr_has("set HROBOT_USER and HROBOT_PASSWORD");
+    assert!(s.api.seen().is_empty(), "{:?}", s.api.seen());
+    assert!(robot.seen().is_empty(), "{:?}", robot.seen());
+
+    // The account has no server at that address: named as a spec error, nothing installed.
+    s.env.push(("HROBOT_USER", "robot-user".into()));
+    s.env.push(("HROBOT_PASSWORD", "robot-pw-5e1".into()));
+    robot.seed(901, "203.0.113.9", "EX44 #901");
+    s.lo(&["provision", DOMAIN]).code(1).stderr_has(&format!(
+        "prod-w-1: #external-ip {public_w1} is not a dedicated server"
+    ));
+    assert!(!calls(&c[0]).contains("kubeadm init"));
+
+    robot.seed(902, &public_w1, "EX44 #902");
+    s.lo(&["provision", DOMAIN]).success();
+    assert_eq!(robot.names()[&902], "prod-w-1");
+    assert!(
+        !s.api.names("servers").contains(&"prod-w-1".to_string()),
+        "a dedicated server was created in the cloud"
+    );
+    assert!(calls(&c[4]).contains("kubeadm join"), "{}", calls(&c[4]));
+    exec(&c[4], "test -f /etc/kubernetes/kubelet.conf");
+    let pins = s.p.read(".lok8s/known_hosts");
+    assert!(pins.contains(&format!("{public_w1}:{ssh_port} ")), "{pins}");
+    assert_eq!(
+        s.lo(&["status", DOMAIN, "-o", "json"]).json()["phase"],
+        "Healthy"
+    );
+
+    s.lo(&["destroy", DOMAIN]).success();
+    assert!(calls(&c[4]).contains("kubeadm reset --force"));
+    assert!(
+        robot.names().contains_key(&902),
+        "the dedicated server is not ours to delete"
+    );
+    assert!(s.api.names("servers").is_empty());
 }

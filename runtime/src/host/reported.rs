@@ -7,7 +7,10 @@
 //! (a dump, an inventory, a spec) adds an address. Only `public_net` addresses count: a private
 //! network address is one the driver can choose through the API, and it would mean this
 //! machine's own LAN. A loopback API (a local stand-in) may report loopback and private
-//! addresses; the cloud's may not.
+//! addresses; the cloud's may not. An ssh entry `hrobot-servers:<origin>` does the same for
+//! dedicated servers the Hetzner Robot webservice at that origin listed (`GET /server`,
+//! `/server/<number>`: `server_ip`, `server_ipv6_net`), answers to the driver's own calls
+//! made with the account's credentials.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -20,6 +23,15 @@ use crate::host::operator::OperatorValues;
 pub const HCLOUD_SERVERS: &str = "hcloud-servers:";
 /// The kube grant's `servers` entry prefix.
 pub const HCLOUD_LOAD_BALANCERS: &str = "hcloud-load-balancers:";
+/// The ssh grant's entry prefix for dedicated (Robot) servers.
+pub const HROBOT_SERVERS: &str = "hrobot-servers:";
+
+/// Whether a grant entry names reported machines rather than a host.
+pub fn is_reported_entry(entry: &str) -> bool {
+    [HCLOUD_SERVERS, HCLOUD_LOAD_BALANCERS, HROBOT_SERVERS]
+        .iter()
+        .any(|prefix| entry.starts_with(prefix))
+}
 
 /// Shared by the http capability (which records) and those that ask (ssh; lo publishing the
 /// driver's kubeconfig).
@@ -27,6 +39,7 @@ pub const HCLOUD_LOAD_BALANCERS: &str = "hcloud-load-balancers:";
 pub struct ReportedHosts {
     servers: Watch,
     balancers: Watch,
+    dedicated: Watch,
 }
 
 /// One kind of object, from the answers of some origins.
@@ -65,11 +78,14 @@ impl ReportedHosts {
         Ok(ReportedHosts {
             servers: Watch::parse(ssh, HCLOUD_SERVERS, "ssh.hosts", values)?,
             balancers: Watch::parse(kube, HCLOUD_LOAD_BALANCERS, "kube.servers", values)?,
+            dedicated: Watch::parse(ssh, HROBOT_SERVERS, "ssh.hosts", values)?,
         })
     }
 
     pub fn watches_anything(&self) -> bool {
-        !self.servers.origins.is_empty() || !self.balancers.origins.is_empty()
+        [&self.servers, &self.balancers, &self.dedicated]
+            .iter()
+            .any(|w| !w.origins.is_empty())
     }
 
     /// Records what a successful answer to `url` reports, when its origin is watched and the
@@ -86,19 +102,23 @@ impl ReportedHosts {
         {
             segments.remove(0);
         }
-        let (watch, singular) = match segments.first() {
-            Some(&"servers") => (&self.servers, "server"),
-            Some(&"load_balancers") => (&self.balancers, "load_balancer"),
-            _ => return,
-        };
-        if watch.is_watched(url) {
-            watch.record(body, singular, from_loopback);
+        match segments.first() {
+            Some(&"servers") if self.servers.is_watched(url) => {
+                self.servers.record(body, "server", from_loopback)
+            }
+            Some(&"load_balancers") if self.balancers.is_watched(url) => {
+                self.balancers.record(body, "load_balancer", from_loopback)
+            }
+            Some(&"server") if self.dedicated.is_watched(url) => {
+                self.dedicated.record_dedicated(body, from_loopback)
+            }
+            _ => {}
         }
     }
 
-    /// Whether `ip` is a server a watched API reported.
+    /// Whether `ip` is a server (cloud or dedicated) a watched API reported.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.servers.contains(ip)
+        self.servers.contains(ip) || self.dedicated.contains(ip)
     }
 
     /// `https://<address>:*` for every load balancer a watched API reported: API servers the
@@ -176,6 +196,38 @@ impl Watch {
                 found.push(Reported::Network64(network64(net)));
             }
         }
+        self.keep(found, from_loopback);
+    }
+
+    /// Robot's answers: a list of `{"server": {…}}`, or one; `server_ip` and the /64 in
+    /// `server_ipv6_net`.
+    fn record_dedicated(&self, body: &[u8], from_loopback: bool) {
+        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let servers = answer
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(&answer))
+            .map(|item| &item["server"]);
+        let mut found = Vec::new();
+        for server in servers {
+            if let Some(ip) = server["server_ip"].as_str().and_then(|s| s.parse().ok()) {
+                found.push(Reported::Address(ip));
+            }
+            if let Some(net) = server["server_ipv6_net"]
+                .as_str()
+                .and_then(|s| s.split('/').next())
+                .and_then(|s| s.parse::<Ipv6Addr>().ok())
+            {
+                found.push(Reported::Network64(network64(net)));
+            }
+        }
+        self.keep(found, from_loopback);
+    }
+
+    fn keep(&self, found: Vec<Reported>, from_loopback: bool) {
         let usable = |r: &Reported| {
             let ip = match r {
                 Reported::Address(ip) => *ip,

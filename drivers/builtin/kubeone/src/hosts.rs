@@ -1,32 +1,74 @@
 //! What status and destroy do on the machines: the real health of each control plane's API
 //! server and etcd (`/readyz?verbose` on the node itself, not the original's substring match
 //! that took "unhealthy" for "healthy"), and `kubeadm reset` on every host before its server
-//! goes. The hosts are the ones the provider's API reports now.
+//! goes. The hosts are the ones the provider's APIs report now.
 
 use std::collections::BTreeMap;
 
-use lok8s_driver_sdk::{Result, warn};
+use lok8s_driver_sdk::spec::invalid;
+use lok8s_driver_sdk::{Result, failed, info, warn};
 use lok8s_kubeadm::{Command, NodeShell};
 use lok8s_provider_hetzner::cloud_api::{Cloud, Transport};
 use lok8s_provider_hetzner::descriptor::Descriptor;
 use lok8s_provider_hetzner::inventory::{self, Inventory, Role};
+use lok8s_provider_hetzner::robot_api::{Named, Robot, name_workers};
 
+use crate::provider;
 use crate::shell::SshShell;
 
-/// The inventory of cluster `name` as the API reports it now.
+/// The inventory of cluster `name` as the APIs report it now. Its dedicated servers must be
+/// servers of the Robot account (the listing is also what lets `lo` open ssh to them); each is
+/// named after its host (spec 2.2 step 6b).
 pub fn inventory<T: Transport>(
     cloud: &Cloud<T>,
     descriptor: &Descriptor,
     name: &str,
 ) -> Result<Inventory> {
-    inventory::inventory(cloud, descriptor, name).map_err(crate::provision::provider_error)
+    let inventory =
+        inventory::inventory(cloud, descriptor, name).map_err(crate::provision::provider_error)?;
+    dedicated(&inventory)?;
+    Ok(inventory)
+}
+
+fn dedicated(inventory: &Inventory) -> Result<()> {
+    let servers: Vec<(String, String)> = inventory
+        .nodes
+        .iter()
+        .filter(|n| n.bare_metal)
+        .map(|n| (n.name.clone(), n.public_ip.clone()))
+        .collect();
+    if servers.is_empty() {
+        return Ok(());
+    }
+    let (endpoint, user, password) = provider::robot_login()?;
+    let transport = provider::Http;
+    let robot = Robot::new(&endpoint, &user, &password, &transport);
+    for ((host, address), (_, named)) in servers
+        .iter()
+        .zip(name_workers(&robot, &servers).map_err(failed)?)
+    {
+        match named {
+            Named::NotDedicated => {
+                return Err(invalid(
+                    "spec.provider.config.server",
+                    format!(
+                        "{host}: #external-ip {address} is not a dedicated server of the Robot \
+                         account HROBOT_USER names; correct the address or the account"
+                    ),
+                ));
+            }
+            Named::Renamed(number) => info!("named dedicated server {number} {host}"),
+            Named::Unchanged(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn shell(inventory: &Inventory) -> SshShell {
     let addresses: BTreeMap<String, String> = inventory
         .nodes
         .iter()
-        .filter(|n| !n.bare_metal && !n.public_ip.is_empty())
+        .filter(|n| !n.public_ip.is_empty())
         .map(|n| (n.name.clone(), n.public_ip.clone()))
         .collect();
     SshShell::new(inventory.access.clone(), addresses)
@@ -45,7 +87,7 @@ pub fn control_planes(inventory: &Inventory) -> Vec<PlaneHealth> {
     let planes: Vec<_> = inventory
         .nodes
         .iter()
-        .filter(|n| n.role == Role::ControlPlane && !n.bare_metal)
+        .filter(|n| n.role == Role::ControlPlane)
         .collect();
     let commands = Command::on_each(
         planes.iter().map(|n| n.name.as_str()),
@@ -83,7 +125,7 @@ pub fn reset_all(inventory: &Inventory) {
     let nodes: Vec<_> = inventory
         .nodes
         .iter()
-        .filter(|n| !n.bare_metal && !n.public_ip.is_empty())
+        .filter(|n| !n.public_ip.is_empty())
         .collect();
     // Workers together, then the control planes together.
     for role in [Role::Worker, Role::ControlPlane] {

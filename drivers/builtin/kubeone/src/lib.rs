@@ -44,17 +44,21 @@ impl Driver for KubeOne {
                         hosts: strings(&[
                             "hcloud-servers:https://api.hetzner.cloud",
                             "hcloud-servers:env:HCLOUD_ENDPOINT",
+                            "hrobot-servers:https://robot-ws.your-server.de",
+                            "hrobot-servers:env:HROBOT_ENDPOINT",
                         ]),
                         keys: strings(&[".secrets/ssh"]),
                     }),
-                    reason: "kubeadm on the servers the Hetzner Cloud API reports".into(),
+                    reason: "kubeadm on the servers the Hetzner Cloud and Robot APIs report".into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Http(strings(&[
                         "https://api.hetzner.cloud",
                         "env:HCLOUD_ENDPOINT",
+                        "https://robot-ws.your-server.de",
+                        "env:HROBOT_ENDPOINT",
                     ])),
-                    reason: "the Hetzner Cloud API (or the endpoint HCLOUD_ENDPOINT names)".into(),
+                    reason: "the Hetzner Cloud API and Robot webservice (or the endpoints HCLOUD_ENDPOINT and HROBOT_ENDPOINT name)".into(),
                 },
                 CapabilityRequest {
                     capability: Capability::Env(strings(&[
@@ -63,6 +67,7 @@ impl Driver for KubeOne {
                         "HCLOUD_POLL_INTERVAL",
                         "HROBOT_USER",
                         "HROBOT_PASSWORD",
+                        "HROBOT_ENDPOINT",
                         "KUBEONE_EXTRA_SANS",
                     ])),
                     reason: "the Hetzner credentials; extra API server names".into(),

@@ -1,7 +1,7 @@
 //! The spec's provider (Hetzner) as this driver reaches it: the provider config inline
 //! (`spec.provider.config`) or in a file of the cluster folder (`spec.provider.configRef`), the
 //! token from `HCLOUD_TOKEN`, the API at `HCLOUD_ENDPOINT` (as the hcloud CLI reads it) or the
-//! public one, requests through the http import.
+//! public one, the Robot login for dedicated servers, requests through the http import.
 
 use std::time::Duration;
 
@@ -88,6 +88,21 @@ pub fn token() -> Result<String> {
     env::var("HCLOUD_TOKEN").ok_or_else(|| {
         failed("required environment variable HCLOUD_TOKEN is not set (the Hetzner Cloud project's API token)")
     })
+}
+
+/// The Robot webservice's address and login for a cluster with dedicated servers:
+/// `HROBOT_USER` and `HROBOT_PASSWORD`, at `HROBOT_ENDPOINT` or the public service.
+pub fn robot_login() -> Result<(String, String, String)> {
+    let (Some(user), Some(password)) = (env::var("HROBOT_USER"), env::var("HROBOT_PASSWORD"))
+    else {
+        return Err(failed(
+            "the spec has dedicated servers (#cloud.root): set HROBOT_USER and HROBOT_PASSWORD \
+             (the Hetzner Robot webservice login) so lo can find them",
+        ));
+    };
+    let endpoint = env::var("HROBOT_ENDPOINT")
+        .unwrap_or_else(|| lok8s_provider_hetzner::robot_api::ENDPOINT.into());
+    Ok((endpoint, user, password))
 }
 
 /// The client, with `HCLOUD_POLL_INTERVAL` (as the hcloud CLI reads it: `500ms`, `2s`) between

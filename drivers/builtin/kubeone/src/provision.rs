@@ -114,6 +114,9 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
     let (descriptor, name) = provider::config(ctx)?;
     inventory::access(&descriptor).map_err(|e| invalid("spec.provider.config", e))?;
     let token = provider::token()?;
+    if inventory::has_dedicated(&descriptor) {
+        provider::robot_login()?;
+    }
     let transport = provider::Http;
     let cloud = provider::cloud(&token, &transport)?;
     let made = phase("provider resources", None, || {
@@ -130,7 +133,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
     }
     let dump = serde_json::to_string_pretty(&made.dump(&descriptor)).unwrap_or_default();
     write(&state_file(ctx, "hetzner.dump.json"), &dump)?;
-    let inventory = inventory::inventory(&cloud, &descriptor, &name).map_err(provider_error)?;
+    let inventory = crate::hosts::inventory(&cloud, &descriptor, &name)?;
     check(&inventory, &name)?;
     let sans = extra_sans();
     write(
@@ -206,18 +209,11 @@ fn check(inventory: &Inventory, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The hosts to install, control planes first (the first is the leader), cloud servers only.
+/// The hosts to install, cloud and dedicated, control planes first (the first is the leader).
 fn hosts(inventory: &Inventory) -> Vec<Host> {
-    for node in inventory.nodes.iter().filter(|n| n.bare_metal) {
-        warn!(
-            "{}: dedicated servers are not installed by this build (only the cloud servers the API reports)",
-            node.name
-        );
-    }
     let mut hosts: Vec<Host> = inventory
         .nodes
         .iter()
-        .filter(|n| !n.bare_metal)
         .map(|n| Host {
             name: n.name.clone(),
             role: n.role,

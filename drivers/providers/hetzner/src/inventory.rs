@@ -186,6 +186,11 @@ fn role(label: Option<&str>) -> Role {
     }
 }
 
+/// Whether the descriptor names dedicated servers (then the Robot login is needed).
+pub fn has_dedicated(descriptor: &Descriptor) -> bool {
+    !bare_metal(descriptor).is_empty()
+}
+
 /// The descriptor's dedicated servers with an external address.
 fn bare_metal(descriptor: &Descriptor) -> Vec<Node> {
     let Ok(entries) = descriptor.entries("server") else {

@@ -155,3 +155,52 @@ fn load_balancers_become_api_server_origins() {
         "not an ssh host"
     );
 }
+
+#[test]
+fn dedicated_servers_robot_listed_count_for_ssh_only() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let r = watching(&["hrobot-servers:https://robot-ws.your-server.de"], &|_| {
+        None
+    });
+    let robot = "https://robot-ws.your-server.de/server";
+    let list = br#"[{"server": {"server_number": 321, "server_ip": "203.0.113.80",
+        "server_ipv6_net": "2a01:4f8:111:4221::"}}]"#;
+    assert!(!r.contains(ip("203.0.113.80")));
+    // Another origin, an error, or the Cloud API's path shape add nothing.
+    r.observe(&url("https://robot.example/server"), 200, false, list);
+    r.observe(&url(robot), 401, false, list);
+    r.observe(
+        &url("https://robot-ws.your-server.de/servers"),
+        200,
+        false,
+        list,
+    );
+    assert!(!r.contains(ip("203.0.113.80")));
+    r.observe(&url(robot), 200, false, list);
+    assert!(r.contains(ip("203.0.113.80")));
+    assert!(r.contains(ip("2a01:4f8:111:4221::2")));
+    assert!(r.balancer_origins().is_empty());
+    // One server's answer, and a private address from the real service: not kept.
+    let one = br#"{"server": {"server_number": 7, "server_ip": "10.1.2.3"}}"#;
+    r.observe(
+        &url("https://robot-ws.your-server.de/server/7"),
+        200,
+        false,
+        one,
+    );
+    assert!(!r.contains(ip("10.1.2.3")));
+    let one = br#"{"server": {"server_number": 8, "server_ip": "203.0.113.81"}}"#;
+    r.observe(
+        &url("https://robot-ws.your-server.de/server/8"),
+        200,
+        false,
+        one,
+    );
+    assert!(r.contains(ip("203.0.113.81")));
+    // Robot's answers never stand for cloud servers' rule and vice versa.
+    let cloud = watching(&["hcloud-servers:https://robot-ws.your-server.de"], &|_| {
+        None
+    });
+    cloud.observe(&url(robot), 200, false, list);
+    assert!(!cloud.contains(ip("203.0.113.80")));
+}

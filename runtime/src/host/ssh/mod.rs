@@ -125,7 +125,7 @@ impl SshCtx {
             if pattern == "*" {
                 return true;
             }
-            if pattern.starts_with(crate::host::reported::HCLOUD_SERVERS) {
+            if crate::host::reported::is_reported_entry(pattern) {
                 return false;
             }
             let (name, pattern_port) = match pattern.rsplit_once(':') {
