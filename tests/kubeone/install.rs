@@ -336,14 +336,16 @@ fn failures_are_named_and_a_rerun_repairs() {
 
 /// A dedicated (Robot) worker: its address comes from the spec (`#external-ip`), but `lo` lets
 /// the driver reach it only once the Robot webservice listed it; it is named after its host,
-/// installed with the cloud servers, reset on destroy and never deleted.
+/// found in rescue mode and given its OS by installimage (a stand-in that records its call and
+/// runs the post-install script; a stand-in `reboot` restarts sshd), installed with the cloud
+/// servers, reset on destroy and never deleted.
 #[test]
 fn a_dedicated_worker_is_found_through_robot_named_and_joined() {
     let a = Addresses::new(2);
     let ssh_port = free_port(&a);
     let cloud_w1 = "- {name: prod-w-1, type: cx22, image: debian-12, location: fsn1, ssh-key: [0], network: [0], label: 'lok8s.dev/cluster=prod,lok8s.dev/role=worker'}";
     let dedicated = format!(
-        "- {{name: prod-w-1, '#cloud.root': 'true', '#external-ip': '{}', '#internal-ip': '{}', '#labels': 'role=worker'}}",
+        "- {{name: prod-w-1, '#cloud.root': 'true', '#external-ip': '{}', '#internal-ip': '{}', '#labels': 'role=worker', '#installimage': installimage.conf}}",
         a.public(4),
         a.internal(4)
     );
@@ -377,8 +379,39 @@ fn a_dedicated_worker_is_found_through_robot_named_and_joined() {
     assert!(!calls(&c[0]).contains("kubeadm init"));
 
     robot.seed(902, &public_w1, "EX44 #902");
+    let image_config =
+        "DRIVE1 /dev/sda\nHOSTNAME prod-w-1\nIMAGE /root/images/Debian-bookworm.tar.gz\n";
+    s.p.write(
+        &format!("clusters/{DOMAIN}/installimage.conf"),
+        image_config,
+    );
+    rescue_mode(&c[4]);
     s.lo(&["provision", DOMAIN]).success();
     assert_eq!(robot.names()[&902], "prod-w-1");
+    // Rescue mode: installimage with our config and post-install, a reboot, then the join.
+    let log = calls(&c[4]);
+    let installed = log
+        .find("installimage -a -c /tmp/installimage.conf -x /tmp/lok8s-post-install")
+        .unwrap_or_else(|| panic!("{log}"));
+    let rebooted = log.find("reboot").unwrap_or_else(|| panic!("{log}"));
+    let joined = log.find("kubeadm join").unwrap_or_else(|| panic!("{log}"));
+    assert!(installed < rebooted && rebooted < joined, "{log}");
+    assert_eq!(
+        exec(&c[4], "cat /kind/installed.conf"),
+        image_config.trim_end()
+    );
+    let seed = exec(&c[4], "cat /var/lib/cloud/seed/nocloud/user-data");
+    assert!(seed.starts_with("#cloud-config"), "{seed}");
+    assert!(
+        exec(&c[4], "cat /var/lib/cloud/seed/nocloud/meta-data")
+            .contains("local-hostname: prod-w-1")
+    );
+    // The host key pinned in rescue mode still matched after the reboot (one pin per host).
+    let pins = s.p.read(".lok8s/known_hosts");
+    assert_eq!(pins.matches(&format!("{public_w1}:")).count(), 1, "{pins}");
+    // A second run: no longer in rescue mode, nothing installed again.
+    s.lo(&["provision", DOMAIN]).success();
+    assert_eq!(calls(&c[4]).matches("installimage -a").count(), 1);
     assert!(
         !s.api.names("servers").contains(&"prod-w-1".to_string()),
         "a dedicated server was created in the cloud"
@@ -399,4 +432,31 @@ fn a_dedicated_worker_is_found_through_robot_named_and_joined() {
         "the dedicated server is not ours to delete"
     );
     assert!(s.api.names("servers").is_empty());
+}
+
+/// Makes a machine look like Hetzner's rescue system: installimage (recording its call, keeping
+/// the config, running the post-install script) and a `reboot` that leaves rescue mode and
+/// restarts sshd.
+fn rescue_mode(container: &str) {
+    let installimage = "#!/bin/sh\necho \"installimage $*\" >> /kind/calls.log\n\
+        cp /tmp/installimage.conf /kind/installed.conf\nsh /tmp/lok8s-post-install\n";
+    let reboot = "#!/bin/sh\necho reboot >> /kind/calls.log\n\
+        rm -f /root/.oldroot/nfs/install/installimage\n\
+        kill \"$(cat /run/sshd.pid)\"; sleep 1; /usr/sbin/sshd -e\n";
+    for (path, text) in [
+        ("/root/.oldroot/nfs/install/installimage", installimage),
+        ("/usr/local/bin/reboot", reboot),
+    ] {
+        let (code, out) = docker(&[
+            "exec",
+            container,
+            "sh",
+            "-c",
+            &format!(
+                "mkdir -p \"$(dirname {path})\" && printf '%s' \"$0\" > {path} && chmod 755 {path}"
+            ),
+            text,
+        ]);
+        assert_eq!(code, 0, "{out}");
+    }
 }

@@ -8,6 +8,7 @@
 mod hosts;
 mod provider;
 mod provision;
+mod rescue;
 mod shell;
 
 use lok8s_driver_sdk::{

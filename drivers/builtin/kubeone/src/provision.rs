@@ -154,6 +154,11 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         .map(|n| (n.name.clone(), n.public_ip.clone()))
         .collect();
     let mut shell = SshShell::new(inventory.access.clone(), addresses);
+    if inventory.nodes.iter().any(|n| n.bare_metal) {
+        phase("dedicated servers out of rescue mode", None, || {
+            crate::rescue::install_dedicated(ctx, &mut shell, &descriptor, &inventory)
+        })?;
+    }
     let oidc_ca = settings.oidc.as_ref().and_then(|o| o.ca_bundle.clone());
     let title = format!("Kubernetes {} on {} hosts", settings.version, hosts.len());
     let installed = phase(&title, None, || {

@@ -29,6 +29,11 @@ impl SshShell {
         }
     }
 
+    /// Drops `node`'s session (its server rebooted); the next command connects again.
+    pub fn forget(&mut self, node: &str) {
+        self.sessions.remove(node);
+    }
+
     fn session(&mut self, node: &str) -> Result<&ssh::Session, String> {
         if !self.sessions.contains_key(node) {
             let host = self
