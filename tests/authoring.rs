@@ -31,7 +31,7 @@ fn check_reports_a_runnable_driver() {
     ]);
     run.success();
     let v = run.json();
-    assert_eq!(v["contract"], "1.1.0");
+    assert_eq!(v["contract"], "1.2.0");
     assert_eq!(v["hooks"], true);
     assert_eq!(v["kinds"][0], "Corners");
     assert_eq!(v["problems"].as_array().unwrap().len(), 0);
@@ -48,7 +48,7 @@ fn check_reports_a_runnable_driver() {
     // Text form for people.
     p.lo(&["driver", "check", fixture("corners").to_str().unwrap()])
         .success()
-        .stdout_has("contract  lok8s:driver@1.1.0")
+        .stdout_has("contract  lok8s:driver@1.2.0")
         .stdout_has("ok: this lo runs it");
 }
 

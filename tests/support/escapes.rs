@@ -20,7 +20,7 @@ pub fn refusal(name: &str) -> Option<&'static str> {
         "http-ungranted-import" => "lok8s:driver/http@1.2.0: not granted",
         "http-unlisted-origin" => "denied: http GET http://127.0.0.1:2",
         "http-loopback-by-name" => "a loopback address",
-        "docker-ungranted-import" => "lok8s:driver/docker@1.1.0: not granted",
+        "docker-ungranted-import" => "lok8s:driver/docker@1.2.0: not granted",
         "docker-privileged" => "privileged containers need privileged = true",
         "docker-socket-mount" | "docker-host-path" => "bind mount of host path",
         "docker-foreign-container" | "docker-foreign-exec" => {

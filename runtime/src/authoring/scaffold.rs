@@ -155,8 +155,11 @@ pub fn new_driver(
         );
     }
     let crate_file = name.replace('-', "_");
+    let (major, minor, patch) = crate::CONTRACT;
+    let contract = format!("{major}.{minor}.{patch}");
     let fill = |text: &str| {
-        text.replace("{{name}}", name)
+        text.replace("{{contract}}", &contract)
+            .replace("{{name}}", name)
             .replace("{{crate}}", name)
             .replace("{{crate_file}}", &crate_file)
             .replace("{{kind}}", &kind)

@@ -10,6 +10,9 @@ use lok8s_driver_sdk::{DriverError, ssh};
 use lok8s_kubeadm::{Command, NodeShell, Output};
 use lok8s_provider_hetzner::inventory::Access;
 
+/// Most requests one `ssh.exec-all` takes.
+const MAX_BATCH: usize = 32;
+
 /// How long connecting to one host may take.
 const CONNECT_TIMEOUT_MS: u32 = 20_000;
 
@@ -115,7 +118,12 @@ impl NodeShell for SshShell {
                 });
             }
         }
-        let mut answers = ssh::exec_all(&requests).into_iter();
+        // The import takes at most MAX_BATCH requests per call.
+        let mut answers = requests
+            .chunks(MAX_BATCH)
+            .flat_map(ssh::exec_all)
+            .collect::<Vec<_>>()
+            .into_iter();
         let mut results: Vec<Result<Output, String>> = connected
             .into_iter()
             .map(|c| c.and(Err(String::new())))
