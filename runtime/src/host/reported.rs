@@ -26,6 +26,26 @@ pub const HCLOUD_LOAD_BALANCERS: &str = "hcloud-load-balancers:";
 /// The ssh grant's entry prefix for dedicated (Robot) servers.
 pub const HROBOT_SERVERS: &str = "hrobot-servers:";
 
+/// A grant entry as `lo drivers show` says it: reported machines in words, others as written.
+pub fn shown(entry: &str) -> String {
+    let origin = |rest: &str| crate::host::operator::shown(rest, "the origin");
+    if let Some(rest) = entry.strip_prefix(HCLOUD_SERVERS) {
+        format!("servers the Hetzner Cloud API at {} reports", origin(rest))
+    } else if let Some(rest) = entry.strip_prefix(HCLOUD_LOAD_BALANCERS) {
+        format!(
+            "load balancers the Hetzner Cloud API at {} reports",
+            origin(rest)
+        )
+    } else if let Some(rest) = entry.strip_prefix(HROBOT_SERVERS) {
+        format!(
+            "dedicated servers the Hetzner Robot webservice at {} lists",
+            origin(rest)
+        )
+    } else {
+        entry.to_string()
+    }
+}
+
 /// Whether a grant entry names reported machines rather than a host.
 pub fn is_reported_entry(entry: &str) -> bool {
     [HCLOUD_SERVERS, HCLOUD_LOAD_BALANCERS, HROBOT_SERVERS]

@@ -69,7 +69,11 @@ impl KubeGrant {
             if self.servers.is_empty() {
                 "on this machine".to_string()
             } else {
-                self.servers.join(", ")
+                self.servers
+                    .iter()
+                    .map(|s| crate::host::reported::shown(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         )
     }

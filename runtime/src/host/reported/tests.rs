@@ -204,3 +204,20 @@ fn dedicated_servers_robot_listed_count_for_ssh_only() {
     cloud.observe(&url(robot), 200, false, list);
     assert!(!cloud.contains(ip("203.0.113.80")));
 }
+
+#[test]
+fn entries_are_shown_in_words() {
+    assert_eq!(
+        shown("hcloud-servers:env:HCLOUD_ENDPOINT"),
+        "servers the Hetzner Cloud API at the origin in $HCLOUD_ENDPOINT reports"
+    );
+    assert_eq!(
+        shown("hrobot-servers:https://robot-ws.your-server.de"),
+        "dedicated servers the Hetzner Robot webservice at https://robot-ws.your-server.de lists"
+    );
+    assert_eq!(
+        shown("hcloud-load-balancers:https://api.hetzner.cloud"),
+        "load balancers the Hetzner Cloud API at https://api.hetzner.cloud reports"
+    );
+    assert_eq!(shown("10.0.0.1:22"), "10.0.0.1:22");
+}

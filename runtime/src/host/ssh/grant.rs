@@ -29,9 +29,14 @@ impl SshGrant {
     }
 
     pub fn line(&self) -> String {
+        let hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| crate::host::reported::shown(h))
+            .collect();
         format!(
             "ssh: hosts {}; keys {}",
-            or_none(&self.hosts),
+            or_none(&hosts),
             or_none(&self.keys)
         )
     }
