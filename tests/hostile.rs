@@ -1001,16 +1001,7 @@ fn attack_ssh_host_case() {
         sshd.port
     );
     a.project.write(".lok8s/known_hosts", &pinned);
-    let host = format!("localhost:{}", sshd.port);
-    let a = a
-        .param("port", sshd.port.to_string())
-        .param("user", USER)
-        .param("key", ".secrets/ssh/id_ed25519")
-        .grant(|g| {
-            let ssh = g.ssh.as_mut().unwrap();
-            ssh.hosts = vec![host];
-            ssh.keys = vec![".secrets/ssh".into()];
-        });
+    let a = a.ssh_login(&sshd, &format!("localhost:{}", sshd.port));
     a.run().code(1).stderr_has("the host key changed");
     assert_eq!(
         a.project.read(".lok8s/known_hosts"),
@@ -1055,15 +1046,8 @@ fn outlives_its_call(name: &'static str, marker_base: u32) {
     let sshd = sshd_for(&a);
     let seconds = format!("{}", marker_base + std::process::id() % 90_000);
     let a = a
-        .param("port", sshd.port.to_string())
-        .param("user", USER)
-        .param("key", ".secrets/ssh/id_ed25519")
-        .param("marker", &seconds)
-        .grant(|g| {
-            let ssh = g.ssh.as_mut().unwrap();
-            ssh.hosts = vec![format!("127.0.0.1:{}", sshd.port)];
-            ssh.keys = vec![".secrets/ssh".into()];
-        });
+        .ssh_login(&sshd, &format!("127.0.0.1:{}", sshd.port))
+        .param("marker", &seconds);
     a.run()
         .code(1)
         .stderr_has("was still running when the call's time ran out");
@@ -1091,15 +1075,7 @@ fn attack_ssh_terminal_echo() {
         .lo_writes(".lok8s/known_hosts")
         .verbose();
     let sshd = sshd_for(&a);
-    let a = a
-        .param("port", sshd.port.to_string())
-        .param("user", USER)
-        .param("key", ".secrets/ssh/id_ed25519")
-        .grant(|g| {
-            let ssh = g.ssh.as_mut().unwrap();
-            ssh.hosts = vec![format!("127.0.0.1:{}", sshd.port)];
-            ssh.keys = vec![".secrets/ssh".into()];
-        });
+    let a = a.ssh_login(&sshd, &format!("127.0.0.1:{}", sshd.port));
     // With -v every line is shown; none carries a control sequence to the terminal.
     let run = a.run();
     run.success();

@@ -4,7 +4,6 @@
 
 use lok8s_tests::attack::{Attack, sshd_for};
 use lok8s_tests::hcloud_api::HcloudApi;
-use lok8s_tests::sshd::USER;
 use serde_json::json;
 
 const TOKEN: &str = "hostile-hcloud-token";
@@ -71,14 +70,7 @@ fn attack_ssh_unreported_host() {
     let sshd = sshd_for(&a);
     let a = clouds
         .granted(a)
-        .param("port", sshd.port.to_string())
-        .param("user", USER)
-        .param("key", ".secrets/ssh/id_ed25519")
-        .grant(|g| {
-            let ssh = g.ssh.as_mut().unwrap();
-            ssh.hosts = vec!["hcloud-servers:env:HCLOUD_ENDPOINT".into()];
-            ssh.keys = vec![".secrets/ssh".into()];
-        });
+        .ssh_login(&sshd, "hcloud-servers:env:HCLOUD_ENDPOINT");
     let run = a.run();
     run.code(1)
         .stderr_has("before: denied(")

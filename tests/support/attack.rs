@@ -128,6 +128,20 @@ impl Attack {
         self
     }
 
+    /// Logs in to `sshd` (from [`sshd_for`]) as its test user with the project's key, granted
+    /// the one ssh host entry `host`.
+    pub fn ssh_login(self, sshd: &Sshd, host: &str) -> Self {
+        let host = host.to_string();
+        self.param("port", sshd.port.to_string())
+            .param("user", crate::sshd::USER)
+            .param("key", ".secrets/ssh/id_ed25519")
+            .grant(|g| {
+                let ssh = g.ssh.as_mut().unwrap();
+                ssh.hosts = vec![host];
+                ssh.keys = vec![".secrets/ssh".into()];
+            })
+    }
+
     /// Runs `lo -v`.
     pub fn verbose(mut self) -> Self {
         self.verbose = true;
